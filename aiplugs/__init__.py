@@ -1,0 +1,39 @@
+"""aiplugs: a local AI-plugin platform.
+
+A proxy injects plugins' content scripts into the pages they match; the scripts call the plugins' backends
+through a local router (worker processes with models on disk, or a cloud relay). ``aiplugs.toml`` plus each
+plugin's ``manifest.json`` declare it all; ``aiplugs apply`` converges the running system.
+"""
+
+from __future__ import annotations
+
+from .config import Config, Settings, load_config
+from .errors import AiplugsError, ConfigError, Problem
+from .manifest import Manifest, load_plugins
+from .plan import Action, ActionKind, ActualState, Plan, diff
+from .rules import MatchPattern, PatternError, RuleSet
+from .spec import DesiredState, load_desired_state
+
+__version__ = "0.1.0"
+
+__all__ = sorted([
+    "Action",
+    "ActionKind",
+    "ActualState",
+    "AiplugsError",
+    "Config",
+    "ConfigError",
+    "DesiredState",
+    "Manifest",
+    "MatchPattern",
+    "PatternError",
+    "Plan",
+    "Problem",
+    "RuleSet",
+    "Settings",
+    "__version__",
+    "diff",
+    "load_config",
+    "load_desired_state",
+    "load_plugins",
+])

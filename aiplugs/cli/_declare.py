@@ -1,0 +1,105 @@
+"""Commands over the declaration alone: init, validate, config, plan. None of them starts anything."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..errors import AiplugsError
+from ._common import add_config_option, load, print_json, use_color
+
+__all__ = ["register"]
+
+STARTER = {
+    "plugins_dir": "plugins",
+    "models_dir": "models",
+    "state_dir": ".aiplugs",
+    "api": {"host": "127.0.0.1", "port_range": [5000, 5100]},
+    "proxy": {"host": "127.0.0.1", "port_range": [8080, 8180], "csp": "amend", "intercept": "matched",
+              "passthrough": []},
+    "cloud": {"timeout_s": 60},
+    "plugins": {},
+}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("init", help="write a starter aiplugs.toml (never overwrites)",
+                            description="Write a starter aiplugs.toml. Refuses to overwrite an existing file.")
+    p.add_argument("path", nargs="?", default="aiplugs.toml", help="where to write it (default ./aiplugs.toml)")
+    p.set_defaults(handler=cmd_init)
+
+    p = commands.add_parser("validate", help="check aiplugs.toml, the environment and every manifest",
+                            description="Check the declaration and report every problem with file:line:col "
+                            "or field path. Exit 0 when valid, 1 otherwise. Writes nothing.")
+    add_config_option(p)
+    p.set_defaults(handler=cmd_validate)
+
+    p = commands.add_parser("config", help="show the effective configuration and where each value came from",
+                            description="Print every effective setting with its origin (default, "
+                            "aiplugs.toml:line:col or env NAME). Secrets are masked.")
+    add_config_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_config)
+
+    p = commands.add_parser("plan", help="show what `apply` would change",
+                            description="Compare the declaration with what runs (from .aiplugs/state.json and "
+                            "cheap checks) and print the actions `apply` would take. Changes nothing.")
+    add_config_option(p)
+    p.add_argument("--json", action="store_true", help="print the plan as versioned JSON")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    p.set_defaults(handler=cmd_plan)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    path = Path(args.path)
+    data = tomli_w.dumps(STARTER).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise AiplugsError(f"{path} already exists; not overwriting it") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    print(f"Wrote {path}. Add plugins under plugins/ and run `aiplugs plan`.")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config, desired = load(args)
+    n = len(desired.plugins)
+    print(f"{config.path.name} is valid: {n} plugin{'s' if n != 1 else ''} enabled"
+          f" ({', '.join(p.id for p in desired.plugins) or 'none'}), {len(desired.models)} model(s).")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    import json
+
+    config, _ = load(args)
+    rows = config.effective()
+    if args.json:
+        print_json({"format_version": "1", "config_file": str(config.path),
+                    "values": [{"path": p, "value": v, "origin": o} for p, v, o in rows]})
+        return 0
+    width = max(len(p) for p, _, _ in rows)
+    shown = [(p, json.dumps(v, ensure_ascii=False)) for p, v, _ in rows]
+    vwidth = min(max(len(v) for _, v in shown), 40)
+    for (path, value), (_, _, origin) in zip(shown, rows):
+        print(f"{path:<{width}}  {value:<{vwidth}}  {origin}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from ..plan import diff
+    from ..state import observe, read_state
+
+    config, desired = load(args)
+    plan = diff(desired, observe(read_state(desired.state_dir), desired))
+    if args.json:
+        print_json(plan.to_dict())
+    else:
+        print(plan.to_text(color=use_color()))
+    return 2 if (args.detailed_exitcode and plan.changes_present) else 0
