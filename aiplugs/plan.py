@@ -217,6 +217,10 @@ def _worker_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
     for spec in desired.workers:
         running = observed.get(spec.plugin_id, {})
         before = len(running)
+        plugin = desired.plugin(spec.plugin_id)
+        if not running and plugin is not None and plugin.provision == "lazy":
+            actions.append(Action(ActionKind.NOOP, "worker", f"{spec.plugin_id}#0", "lazy: started on first call"))
+            continue
         for index in range(spec.count):
             unit = f"{spec.plugin_id}#{index}"
             seen = running.get(index)
