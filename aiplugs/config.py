@@ -340,7 +340,10 @@ def load_config(
     plugin_ids = set(file_source.data.get("plugins", {}) or {}) | _plugin_folders(config_path, file_source, env)
     environment = env_source(env, plugin_ids)
     origins = {**file_source.origins, **environment.origins}
-    origins.update({key: "argument" for key in overrides})
+    for leaf in _leaves(overrides):  # an argument hides what env or the file said at and below its key
+        dotted = ".".join(leaf)
+        origins = {k: o for k, o in origins.items() if k != dotted and not k.startswith(dotted + ".")}
+        origins[dotted] = "argument"
     token = _SOURCES.set((environment, file_source))
     try:
         settings = Settings(**overrides)
@@ -374,6 +377,9 @@ def _problems(error: ValidationError, path: Path, origins: Mapping[str, Origin],
             if match:
                 return match[1], int(match[2]), int(match[3])
             return origin, None, None
-        return shown, None, None
+        prefix = ".".join(loc) + "."  # a table with no value of its own (an unknown [section]): its first key
+        first = next((o for k, o in origins.items() if k.startswith(prefix)), None)
+        match = re.fullmatch(r"(.*):(\d+):(\d+)", first or "")
+        return (match[1], int(match[2]), int(match[3])) if match else (shown, None, None)
 
     return problems_from_validation_error(error, source=shown, model=Settings, locate=where)
