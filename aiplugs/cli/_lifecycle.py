@@ -1,11 +1,323 @@
-"""Commands: aiplugs apply/status/down/logs."""
+"""Commands over the running system: apply, status, down, logs."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import AiplugsError
+from ._common import add_config_option, load, print_json, use_color
 
 __all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Adds this module's subcommands (filled in by the issue that owns them)."""
+    p = commands.add_parser(
+        "apply", help="converge the running system to aiplugs.toml",
+        description="Validate, plan, confirm (when interactive), hand the desired state to the daemon (starting it "
+        "if none runs), show progress, and exit 0 only when everything is converged and healthy.")
+    add_config_option(p)
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--foreground", action="store_true",
+                   help="run the daemon in this process with logs until Ctrl-C (graceful stop, exit 0)")
+    p.add_argument("--wait-timeout", type=float, default=600.0, metavar="S",
+                   help="how long to wait for convergence (default 600)")
+    p.add_argument("--lock-timeout", type=float, default=30.0, metavar="S",
+                   help="how long to wait for another apply on the same state dir (default 30)")
+    p.add_argument("--json", action="store_true", help="print the plan and the result as JSON")
+    p.set_defaults(handler=cmd_apply)
+
+    p = commands.add_parser("status", help="what runs: daemon, ports, plugins, models",
+                            description="Exit 0 when healthy, 3 when degraded or failed, 4 when no daemon runs.")
+    add_config_option(p)
+    p.add_argument("--json", action="store_true", help="print the status as JSON (format_version 1)")
+    p.set_defaults(handler=cmd_status)
+
+    p = commands.add_parser("down", help="stop everything apply started (models and CA stay)",
+                            description="Gracefully stop the proxy, the router and every worker of this state dir.")
+    add_config_option(p)
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="grace period before killing")
+    p.set_defaults(handler=cmd_down)
+
+    p = commands.add_parser("logs", help="daemon and worker logs",
+                            description="Print the daemon's log, or a plugin's worker logs; -f follows them.")
+    add_config_option(p)
+    p.add_argument("plugin", nargs="?", help="a plugin id (default: the daemon's log)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
+    p.add_argument("-n", "--lines", type=int, default=50, help="how many last lines to show (default 50)")
+    p.set_defaults(handler=cmd_logs)
+
+
+# ---- apply ---------------------------------------------------------------------------------------------------
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from ..applylock import ApplyLock
+    from ..client import DaemonClient
+    from ..plan import diff
+    from ..state import observe, read_state
+
+    config, desired = load(args)
+    with ApplyLock(desired.state_dir, timeout=args.lock_timeout):
+        client = DaemonClient.find(desired.state_dir)
+        plan = diff(desired, observe(read_state(desired.state_dir), desired))
+        if args.foreground:
+            if client is not None:
+                raise AiplugsError(f"a daemon already runs (pid {client.pid}); `aiplugs down` first to run it "
+                                   "in the foreground")
+            return _foreground(args, config, desired, plan)
+        if not args.json:
+            print(plan.to_text(color=use_color()))
+        if not plan.changes_present and client is not None:
+            status = client.status()
+            if args.json:
+                print_json({"format_version": "1", "plan": plan.to_dict(), "result": None, "status": status})
+            else:
+                _print_addresses(status)
+            return 0 if status.get("healthy") else 1
+        if plan.changes_present and not _confirmed(args):
+            print("Apply cancelled; nothing was changed.")
+            return 1
+        return _apply_remote(args, config, desired, plan, client)
+
+
+def _confirmed(args: argparse.Namespace) -> bool:
+    if args.auto_approve or args.json or not sys.stdin.isatty():
+        return True
+    try:
+        answer = input("\nApply these changes? Only 'yes' is accepted: ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("yes", "y")
+
+
+def _apply_remote(args, config, desired, plan, client) -> int:
+    from ..client import spawn_daemon
+    from ..codec import encode_desired
+
+    if client is None:
+        if not args.json:
+            print("\nStarting the aiplugs daemon...")
+        client = spawn_daemon(config.path, desired.state_dir)
+    progress = None if args.json else _Progress(client)
+    try:
+        result = client.apply(encode_desired(desired), timeout=args.wait_timeout)
+    finally:
+        if progress is not None:
+            progress.close()
+    status = result.get("status") or {}
+    if args.json:
+        print_json({"format_version": "1", "plan": plan.to_dict(), "result": result, "status": status})
+        return 0 if result["ok"] and status.get("healthy") else 1
+    counts = plan.counts()
+    if result["ok"]:
+        print(f"\nApply complete: {counts['add']} added, {counts['change']} changed, {counts['destroy']} destroyed "
+              f"({result['seconds']:.1f}s).")
+    else:
+        print("\nApply failed:", file=sys.stderr)
+        for failure in result["failures"]:
+            print(f"  {failure['unit']}: {failure['error']}", file=sys.stderr)
+    _print_addresses(status)
+    return 0 if result["ok"] and status.get("healthy") else 1
+
+
+def _print_addresses(status: dict) -> None:
+    proxy, api = status.get("proxy"), status.get("api")
+    if proxy:
+        print(f"Proxy:   {proxy['host']}:{proxy['port']}   (your browser's HTTP and HTTPS proxy)")
+    if api:
+        print(f"API:     http://{api['host']}:{api['port']}")
+    if status.get("ca_cert"):
+        print(f"CA cert: {status['ca_cert']}   (`aiplugs cert` shows how to trust it)")
+    bad = [p for p in status.get("plugins", []) if p["state"] not in ("ready", "disabled")]
+    for plugin in bad:
+        print(f"plugin {plugin['id']}: {plugin['state']}: {plugin.get('last_error') or ''}".rstrip(": "),
+              file=sys.stderr)
+
+
+class _Progress:
+    """Prints daemon events while apply waits: model download bars, worker starts, failures."""
+
+    def __init__(self, client) -> None:
+        self._bars: dict[str, object] = {}
+        self._thread = threading.Thread(target=self._run, args=(client,), daemon=True, name="aiplugs-progress")
+        self._thread.start()
+
+    def _run(self, client) -> None:
+        try:
+            for event in client.events(timeout=None):
+                self._show(event)
+        except Exception:
+            return
+
+    def _show(self, event: dict) -> None:
+        kind, data = event.get("type", ""), event.get("data", {})
+        name = data.get("filename") or data.get("model") or ""
+        if kind in ("model.downloading", "model.progress") and data.get("total"):
+            bar = self._bars.get(name)
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = self._bars[name] = tqdm(total=data["total"], unit="B", unit_scale=True, desc=name,
+                                              leave=True, file=sys.stderr)
+            bar.n = data.get("bytes", 0)
+            bar.refresh()
+        elif kind == "model.ready":
+            bar = self._bars.pop(name, None)
+            if bar is not None:
+                bar.close()
+            print(f"  model {name} ready", file=sys.stderr)
+        elif kind == "model.failed":
+            print(f"  model {name} failed: {data.get('error')}", file=sys.stderr)
+        elif kind in ("worker.started", "worker.failed", "worker.exited", "worker.restarted"):
+            unit = f"{data.get('plugin_id', data.get('plugin', ''))}#{data.get('index', '')}"
+            extra = f" (pid {data['pid']})" if data.get("pid") else ""
+            print(f"  {kind.replace('.', ' ')} {unit}{extra}", file=sys.stderr)
+        elif kind in ("proxy.started", "proxy.rules_swapped"):
+            print(f"  {kind.replace('.', ' ').replace('_', ' ')}", file=sys.stderr)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _foreground(args, config, desired, plan) -> int:
+    import asyncio
+    import logging
+
+    from ..daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(plan.to_text(color=use_color()))
+
+    async def main() -> int:
+        daemon = Daemon(desired)
+        ready = asyncio.Event()
+        task = asyncio.create_task(daemon.run(on_ready=lambda d: ready.set()))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiter.cancel()
+            await task  # raises why it could not start
+            return 1
+        result = await daemon.apply_desired(desired)
+        status = await daemon.status()
+        if result.ok:
+            print(f"\nApply complete ({result.seconds:.1f}s). Running in the foreground; Ctrl-C stops.")
+        else:
+            for failure in result.failures:
+                print(f"  {failure.unit}: {failure.error}", file=sys.stderr)
+        _print_addresses(status)
+        sys.stdout.flush()
+        await task
+        return 0
+
+    return asyncio.run(main())
+
+
+# ---- status / down / logs ------------------------------------------------------------------------------------
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    """The state dir from the declaration; status/down/logs work even when the file no longer validates."""
+    from ..config import load_config
+
+    return load_config(args.config, require_file=False).state_dir
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ..client import DaemonClient
+    from ..status import EXIT_NO_DAEMON, exit_code, format_status
+
+    state_dir = _state_dir(args)
+    client = DaemonClient.find(state_dir)
+    if client is None:
+        if args.json:
+            print_json({"format_version": "1", "healthy": False, "daemon": None, "state_dir": str(state_dir)})
+        else:
+            print(f"No aiplugs daemon runs for {state_dir}. Start one with `aiplugs apply`.")
+        return EXIT_NO_DAEMON
+    status = client.status()
+    if args.json:
+        print_json(status)
+    else:
+        print(format_status(status))
+    return exit_code(status)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from ..client import DaemonClient, DaemonError
+    from ..state import pid_alive, read_state
+
+    state_dir = _state_dir(args)
+    client = DaemonClient.find(state_dir)
+    if client is None:
+        print(f"No aiplugs daemon runs for {state_dir}; nothing to stop.")
+        return 0
+    pid = client.pid
+    try:
+        client.down()
+    except DaemonError as e:
+        print(f"the daemon did not take the stop request ({e}); sending SIGTERM", file=sys.stderr)
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        print(f"daemon {pid} did not stop within {args.timeout:g}s; killing its process group", file=sys.stderr)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    leftover = [p for w in read_state(state_dir).workers.values() for p in w.pids if pid_alive(p)]
+    for worker_pid in leftover:
+        os.kill(worker_pid, signal.SIGKILL)
+    print(f"Stopped the aiplugs daemon (pid {pid}). Models and the CA certificate stay.")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from ..client import DAEMON_LOG, LOG_DIR
+
+    logs = _state_dir(args) / LOG_DIR
+    if args.plugin:
+        files = sorted(p for p in logs.rglob(f"{args.plugin}*") if p.is_file() and not p.name[-1].isdigit())
+        if not files:
+            raise AiplugsError(f"no logs for plugin {args.plugin!r} in {logs}")
+    else:
+        files = [logs / DAEMON_LOG]
+        if not files[0].exists():
+            raise AiplugsError(f"no daemon log at {files[0]} (has `aiplugs apply` run here?)")
+    positions = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if len(files) > 1:
+            print(f"==> {path.name} <==")
+        tail = text.splitlines()[-args.lines:] if args.lines > 0 else []
+        print("\n".join(tail))
+        positions[path] = len(text.encode("utf-8", errors="replace"))
+    if not args.follow:
+        return 0
+    try:
+        while True:
+            time.sleep(0.5)
+            for path in files:
+                size = path.stat().st_size if path.exists() else 0
+                if size < positions[path]:
+                    positions[path] = 0  # rotated
+                if size > positions[path]:
+                    with open(path, "rb") as handle:
+                        handle.seek(positions[path])
+                        chunk = handle.read()
+                    positions[path] += len(chunk)
+                    prefix = f"[{path.stem}] " if len(files) > 1 else ""
+                    for line in chunk.decode("utf-8", "replace").splitlines():
+                        print(prefix + line, flush=True)
+    except KeyboardInterrupt:
+        return 0

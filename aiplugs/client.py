@@ -1,0 +1,200 @@
+"""Talking to a running daemon over its loopback API (stdlib only, so the CLI stays light).
+
+``DaemonClient.find(state_dir)`` returns a client when a daemon is alive for that state dir, else None;
+``spawn_daemon`` starts one detached and waits until it answers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import AiplugsError
+from .state import pid_alive, read_state
+from .tokens import PAGE_TOKEN_FILE, read_token
+
+__all__ = ["DaemonClient", "DaemonError", "spawn_daemon"]
+
+LOG_DIR = "logs"
+DAEMON_LOG = "daemon.log"
+
+
+class DaemonError(AiplugsError):
+    def __init__(self, message: str, status: int = 0, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class DaemonClient:
+    def __init__(self, host: str, port: int, admin_token: str, *, pid: int | None = None,
+                 page_token: str | None = None, state_dir: Path | None = None) -> None:
+        self.host, self.port = host, port
+        self.admin_token = admin_token
+        self.page_token = page_token
+        self.pid = pid
+        self.state_dir = state_dir
+
+    def __repr__(self) -> str:
+        return f"DaemonClient({self.host}:{self.port}, pid={self.pid})"
+
+    @classmethod
+    def find(cls, state_dir: Path) -> DaemonClient | None:
+        state = read_state(state_dir)
+        if state.daemon is None or state.api is None or not pid_alive(state.daemon.pid):
+            return None
+        token = read_token(state_dir)
+        if token is None:
+            return None
+        return cls(state.api.host, state.api.port, token, pid=state.daemon.pid,
+                   page_token=read_token(state_dir, PAGE_TOKEN_FILE), state_dir=state_dir)
+
+    # ---- plumbing --------------------------------------------------------------------------------------------
+
+    def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = 30.0,
+                page: bool = False, headers: dict[str, str] | None = None) -> Any:
+        all_headers = {"Host": f"{self.host}:{self.port}", "Accept": "application/json"}
+        if page:
+            all_headers["X-AIPlugs-Token"] = self.page_token or ""
+        else:
+            all_headers["Authorization"] = f"Bearer {self.admin_token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        all_headers.update(headers or {})
+        conn = self._connection(timeout)
+        try:
+            conn.request(method, path, body=data, headers=all_headers)
+            response = conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise DaemonError(f"daemon at {self.host}:{self.port} did not answer {method} {path}: {e}") from None
+        finally:
+            conn.close()
+        try:
+            payload = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            payload = raw.decode("utf-8", "replace")
+        if response.status >= 400:
+            detail = payload.get("error") if isinstance(payload, dict) else payload
+            raise DaemonError(f"{method} {path} → {response.status}: {detail}", response.status, payload)
+        return payload
+
+    # ---- API -------------------------------------------------------------------------------------------------
+
+    def health(self, timeout: float = 2.0) -> bool:
+        try:
+            self.request("GET", "/api/health", timeout=timeout)
+            return True
+        except DaemonError:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        return self.request("GET", "/api/status")
+
+    def apply(self, encoded_desired: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        return self.request("POST", "/api/apply", encoded_desired, timeout=timeout)
+
+    def down(self) -> dict[str, Any]:
+        return self.request("POST", "/api/down", {})
+
+    def restart(self, plugin_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/plugins/{plugin_id}/restart", {})
+
+    def pull_models(self, keys: list[str] | None = None, timeout: float | None = None) -> dict[str, Any]:
+        return self.request("POST", "/api/models/pull", {"keys": keys or []}, timeout=timeout)
+
+    def call(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Any:
+        return self.request("POST", f"/v1/plugins/{plugin_id}/run", payload, timeout=timeout, page=True)
+
+    def stream(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Iterator[Any]:
+        """Yields each SSE ``data:`` item (JSON-decoded) of a streaming plugin call."""
+        headers = {"Accept": "text/event-stream"}
+        yield from self._sse("POST", f"/v1/plugins/{plugin_id}/run", payload, headers, timeout, page=True)
+
+    def events(self, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Yields events from ``/api/events`` as dicts until the connection closes."""
+        yield from self._sse("GET", "/api/events", None, {"Accept": "text/event-stream"}, timeout, page=False)
+
+    def _sse(self, method: str, path: str, body: Any, headers: dict[str, str], timeout: float | None,
+             page: bool) -> Iterator[Any]:
+        all_headers = {"Host": f"{self.host}:{self.port}", **headers}
+        if page:
+            all_headers["X-AIPlugs-Token"] = self.page_token or ""
+        else:
+            all_headers["Authorization"] = f"Bearer {self.admin_token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        conn = self._connection(timeout)
+        try:
+            conn.request(method, path, body=data, headers=all_headers)
+            response = conn.getresponse()
+            if response.status >= 400:
+                raise DaemonError(f"{method} {path} → {response.status}: {response.read()[:500]!r}",
+                                  response.status)
+            lines: list[str] = []
+            while True:
+                raw = response.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if line:
+                    lines.append(line)
+                    continue
+                data_lines = [entry[5:].lstrip() for entry in lines if entry.startswith("data:")]
+                lines = []
+                if data_lines:
+                    text = "\n".join(data_lines)
+                    try:
+                        yield json.loads(text)
+                    except json.JSONDecodeError:
+                        yield text
+        finally:
+            conn.close()
+
+
+def spawn_daemon(config_path: Path, state_dir: Path, *, timeout: float = 30.0) -> DaemonClient:
+    """Starts ``python -m aiplugs.daemon`` in its own session, logging to ``<state_dir>/logs/daemon.log``."""
+    logs = state_dir / LOG_DIR
+    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_path = logs / DAEMON_LOG
+    with open(log_path, "ab") as log:
+        start = log.tell()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aiplugs.daemon", "--config", str(config_path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+            cwd=str(config_path.parent), env=os.environ.copy(),
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            raise AiplugsError(f"the daemon exited with code {code} while starting:\n{_tail(log_path, start)}")
+        client = DaemonClient.find(state_dir)
+        if client is not None and client.pid == process.pid and client.health(timeout=1.0):
+            return client
+        time.sleep(0.05)
+    process.terminate()
+    raise AiplugsError(f"the daemon did not answer within {timeout:.0f}s; its log:\n{_tail(log_path, start)}")
+
+
+def _tail(path: Path, start: int, lines: int = 30) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
