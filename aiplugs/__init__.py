@@ -16,7 +16,7 @@ from .spec import DesiredState, load_desired_state
 
 __version__ = "0.1.0"
 
-__all__ = sorted([
+__all__ = [
     "Action",
     "ActionKind",
     "ActualState",
@@ -36,4 +36,4 @@ __all__ = sorted([
     "load_config",
     "load_desired_state",
     "load_plugins",
-])
+]

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -57,73 +54,57 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from ..applylock import ApplyLock
-    from ..client import DaemonClient
-    from ..plan import diff
-    from ..state import observe, read_state
+    from .. import lifecycle
 
     config, desired = load(args)
-    with ApplyLock(desired.state_dir, timeout=args.lock_timeout):
-        client = DaemonClient.find(desired.state_dir)
-        plan = diff(desired, observe(read_state(desired.state_dir), desired))
-        if args.foreground:
-            if client is not None:
-                raise AiplugsError(f"a daemon already runs (pid {client.pid}); `aiplugs down` first to run it "
-                                   "in the foreground")
-            return _foreground(args, config, desired, plan)
+    if args.foreground:
+        return _foreground(args, desired)
+
+    def show_plan(plan) -> None:
         if not args.json:
             print(plan.to_text(color=use_color()))
-        if not plan.changes_present and client is not None:
-            status = client.status()
-            if args.json:
-                print_json({"format_version": "1", "plan": plan.to_dict(), "result": None, "status": status})
-            else:
-                _print_addresses(status)
-            return 0 if status.get("healthy") else 1
-        if plan.changes_present and not _confirmed(args):
-            print("Apply cancelled; nothing was changed.")
-            return 1
-        return _apply_remote(args, config, desired, plan, client)
+
+    def starting() -> None:
+        if not args.json:
+            print("\nStarting the aiplugs daemon...")
+
+    progress = None if args.json else _Progress()
+    try:
+        outcome = lifecycle.apply(
+            desired, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
+            confirm=None if args.auto_approve or args.json else _confirm,
+            on_plan=show_plan, on_start=starting, on_event=progress.show if progress else None,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if outcome is None:
+        print("Apply cancelled; nothing was changed.")
+        return 1
+    if args.json:
+        print_json(outcome.to_dict())
+        return 0 if outcome.ok else 1
+    if outcome.result is not None:
+        result, counts = outcome.result, outcome.plan.counts()
+        if result["ok"]:
+            print(f"\nApply complete: {counts['add']} added, {counts['change']} changed, "
+                  f"{counts['destroy']} destroyed ({result['seconds']:.1f}s).")
+        else:
+            print("\nApply failed:", file=sys.stderr)
+            for failure in result["failures"]:
+                print(f"  {failure['unit']}: {failure['error']}", file=sys.stderr)
+    _print_addresses(outcome.status)
+    return 0 if outcome.ok else 1
 
 
-def _confirmed(args: argparse.Namespace) -> bool:
-    if args.auto_approve or args.json or not sys.stdin.isatty():
+def _confirm(plan) -> bool:
+    if not sys.stdin.isatty():
         return True
     try:
         answer = input("\nApply these changes? Only 'yes' is accepted: ")
     except EOFError:
         return False
     return answer.strip().lower() in ("yes", "y")
-
-
-def _apply_remote(args, config, desired, plan, client) -> int:
-    from ..client import spawn_daemon
-    from ..codec import encode_desired
-
-    if client is None:
-        if not args.json:
-            print("\nStarting the aiplugs daemon...")
-        client = spawn_daemon(config.path, desired.state_dir)
-    progress = None if args.json else _Progress(client)
-    try:
-        result = client.apply(encode_desired(desired), timeout=args.wait_timeout)
-    finally:
-        if progress is not None:
-            progress.close()
-    status = result.get("status") or {}
-    if args.json:
-        print_json({"format_version": "1", "plan": plan.to_dict(), "result": result, "status": status})
-        return 0 if result["ok"] and status.get("healthy") else 1
-    counts = plan.counts()
-    if result["ok"]:
-        print(f"\nApply complete: {counts['add']} added, {counts['change']} changed, {counts['destroy']} destroyed "
-              f"({result['seconds']:.1f}s).")
-    else:
-        print("\nApply failed:", file=sys.stderr)
-        for failure in result["failures"]:
-            print(f"  {failure['unit']}: {failure['error']}", file=sys.stderr)
-    _print_addresses(status)
-    return 0 if result["ok"] and status.get("healthy") else 1
 
 
 def _print_addresses(status: dict) -> None:
@@ -143,19 +124,10 @@ def _print_addresses(status: dict) -> None:
 class _Progress:
     """Prints daemon events while apply waits: model download bars, worker starts, failures."""
 
-    def __init__(self, client) -> None:
+    def __init__(self) -> None:
         self._bars: dict[str, object] = {}
-        self._thread = threading.Thread(target=self._run, args=(client,), daemon=True, name="aiplugs-progress")
-        self._thread.start()
 
-    def _run(self, client) -> None:
-        try:
-            for event in client.events(timeout=None):
-                self._show(event)
-        except Exception:
-            return
-
-    def _show(self, event: dict) -> None:
+    def show(self, event: dict) -> None:
         kind, data = event.get("type", ""), event.get("data", {})
         name = data.get("filename") or data.get("model") or ""
         if kind in ("model.downloading", "model.progress") and data.get("total"):
@@ -186,11 +158,21 @@ class _Progress:
             bar.close()
 
 
-def _foreground(args, config, desired, plan) -> int:
+def _foreground(args, desired) -> int:
     import asyncio
     import logging
 
+    from ..applylock import ApplyLock
+    from ..client import DaemonClient
     from ..daemon import Daemon
+    from ..lifecycle import plan_for
+
+    with ApplyLock(desired.state_dir, timeout=args.lock_timeout):
+        client = DaemonClient.find(desired.state_dir)
+        if client is not None:
+            raise AiplugsError(f"a daemon already runs (pid {client.pid}); `aiplugs down` first to run it "
+                               "in the foreground")
+        plan = plan_for(desired)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -252,33 +234,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from ..client import DaemonClient, DaemonError
-    from ..state import pid_alive, read_state
+    from ..lifecycle import down
 
     state_dir = _state_dir(args)
-    client = DaemonClient.find(state_dir)
-    if client is None:
+    pid = down(state_dir, timeout=args.timeout)
+    if pid is None:
         print(f"No aiplugs daemon runs for {state_dir}; nothing to stop.")
-        return 0
-    pid = client.pid
-    try:
-        client.down()
-    except DaemonError as e:
-        print(f"the daemon did not take the stop request ({e}); sending SIGTERM", file=sys.stderr)
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + args.timeout
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid_alive(pid):
-        print(f"daemon {pid} did not stop within {args.timeout:g}s; killing its process group", file=sys.stderr)
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    leftover = [p for w in read_state(state_dir).workers.values() for p in w.pids if pid_alive(p)]
-    for worker_pid in leftover:
-        os.kill(worker_pid, signal.SIGKILL)
-    print(f"Stopped the aiplugs daemon (pid {pid}). Models and the CA certificate stay.")
+    else:
+        print(f"Stopped the aiplugs daemon (pid {pid}). Models and the CA certificate stay.")
     return 0
 
 
