@@ -1,0 +1,5 @@
+import os
+
+
+def run(payload):
+    return {"env": dict(os.environ)}
