@@ -54,7 +54,13 @@ def split_url(url: str) -> _Url | None:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return _Url(scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme], path)
+    return _Url(scheme, _norm_host(parts.hostname), port or DEFAULT_PORTS[scheme], path)
+
+
+def _norm_host(host: str) -> str:
+    """Lower case, no trailing dot, IPv6 literals in brackets (as patterns write them; urlsplit drops them)."""
+    host = host.lower().rstrip(".")
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class MatchPattern:
         return self._path_re.fullmatch(url.path) is not None
 
     def matches_host(self, host: str) -> bool:
-        host = host.lower().rstrip(".")
+        host = _norm_host(host)
         if self.all_hosts or host == self.host:
             return True
         return self.subdomains and host.endswith("." + self.host)
@@ -163,6 +169,7 @@ def _parse(pattern: str) -> tuple[tuple[str, ...], str, bool, int | None, str]:
         host, subdomains = host[2:], True
     if "*" in host:
         raise PatternError(pattern, "'*' in the host must be the whole host or a leading '*.'")
+    host = host.lower()  # host names are case-insensitive; browsers lower-case them in patterns too
     if host and (not _HOST_CHARS.match(host) or ".." in host or host.startswith(".")):
         raise PatternError(pattern, f"invalid host {host!r}")
     return schemes, host.lower(), subdomains, port, path
@@ -254,11 +261,10 @@ class RuleSet:
 
     def rules_for_host(self, host: str) -> tuple[ScriptRule, ...]:
         """Rules that can apply to some URL on ``host`` (what a page loader needs to know)."""
-        host = host.lower().rstrip(".")
-        return tuple(self.rules[i] for i in self._candidates(host))
+        return tuple(self.rules[i] for i in self._candidates(_norm_host(host)))
 
     def can_match_host(self, host: str) -> bool:
-        return bool(self._candidates(host.lower().rstrip(".")))
+        return bool(self._candidates(_norm_host(host)))
 
     @property
     def intercept_hosts(self) -> tuple[str, ...]:
