@@ -57,8 +57,8 @@ def build_status(
             else:
                 row.update(state=pool.state, workers_desired=desired_count, workers_ready=pool.ready,
                            worker_pids=[p for p in pool.pids if p], restarts=pool.restarts,
-                           last_error=pool.last_error, requests=getattr(pool, "requests", 0),
-                           errors=getattr(pool, "errors", 0), p50_ms=getattr(pool, "p50_ms", None))
+                           last_error=pool.last_error, requests=pool.requests,
+                           errors=pool.errors, p50_ms=pool.latency_p50_ms)
         else:
             row.update(state="degraded" if relay_problem else "ready", workers_desired=0, workers_ready=0,
                        worker_pids=[], restarts=0, last_error=relay_problem)
