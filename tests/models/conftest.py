@@ -29,6 +29,7 @@ class Served:
     auth: str | None = None  # required Authorization header value
     etag: str | None = '"v1"'
     content_length: int | None = None  # lie about Content-Length (None: the truth)
+    swap: tuple[bytes, str] | None = None  # after the first request: new content and ETag
 
 
 class Origin:
@@ -95,11 +96,17 @@ class Origin:
         if served.auth is not None and request.headers.get("Authorization") != served.auth:
             return web.Response(status=401, text="unauthorized")
         data, start, status = served.data, 0, 200
+        if served.swap is not None and len(self.hits(request.path)) > 1:
+            served.data, served.etag = served.swap
+            served.swap = None
+            data = served.data
         headers = {"Accept-Ranges": "bytes"} if served.ranges else {}
         if served.etag:
             headers["ETag"] = served.etag
         rng = request.headers.get("Range")
-        if rng and served.ranges and rng.startswith("bytes=") and rng.endswith("-"):
+        if_range = request.headers.get("If-Range")
+        if rng and served.ranges and rng.startswith("bytes=") and rng.endswith("-") and (
+                if_range is None or if_range == served.etag):
             start = int(rng[6:-1])
             if start >= len(data):
                 return web.Response(status=416, headers={"Content-Range": f"bytes */{len(data)}"})
