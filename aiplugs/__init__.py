@@ -30,6 +30,7 @@ __all__ = [
     "Plan",
     "Problem",
     "RuleSet",
+    "Session",
     "Settings",
     "__version__",
     "diff",
@@ -37,3 +38,16 @@ __all__ = [
     "load_desired_state",
     "load_plugins",
 ]
+
+
+def __getattr__(name: str):
+    """``Session`` and ``bench`` load on first use, so ``import aiplugs`` stays light."""
+    if name == "Session":
+        from .notebook import Session
+
+        return Session
+    if name == "bench":
+        import importlib
+
+        return importlib.import_module(".bench", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
