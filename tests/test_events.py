@@ -1,0 +1,104 @@
+"""EventBus: ordered delivery, replay, bounded queues for slow readers, publishing from other threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aiplugs.events import NULL_BUS, Event, EventBus, NullBus
+
+
+async def take(sub, n: int) -> list[Event]:  # type: ignore[no-untyped-def]
+    out = []
+    async for event in sub:
+        out.append(event)
+        if len(out) == n:
+            break
+    return out
+
+
+async def test_subscribers_get_events_in_order_with_sequence_numbers() -> None:
+    bus = EventBus()
+    a, b = bus.subscribe(), bus.subscribe()
+    bus.publish("worker.started", plugin="p", index=0)
+    bus.publish("worker.exited", plugin="p", code=1)
+    for sub in (a, b):
+        events = await asyncio.wait_for(take(sub, 2), 5)
+        assert [e.type for e in events] == ["worker.started", "worker.exited"]
+        assert [e.seq for e in events] == [1, 2]
+        assert events[1].to_dict()["data"] == {"plugin": "p", "code": 1}
+        assert set(events[0].to_dict()) == {"seq", "type", "ts", "data"}
+
+
+async def test_replay_yields_history_first() -> None:
+    bus = EventBus(history=2)
+    for n in range(3):
+        bus.publish("model.progress", n=n)
+    sub = bus.subscribe(replay=True)
+    bus.publish("model.ready")
+    events = await asyncio.wait_for(take(sub, 3), 5)
+    assert [(e.type, e.data.get("n")) for e in events] == [("model.progress", 1), ("model.progress", 2),
+                                                           ("model.ready", None)]
+    assert [e.seq for e in bus.history()] == [3, 4]
+
+
+async def test_slow_reader_drops_oldest_and_counts() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(maxsize=3)
+    for n in range(5):
+        bus.publish("x", n=n)
+    assert sub.dropped == 2
+    events = await asyncio.wait_for(take(sub, 3), 5)
+    assert [e.data["n"] for e in events] == [2, 3, 4]
+
+
+async def test_publish_from_another_thread_wakes_the_reader() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+    thread = threading.Thread(target=lambda: [bus.publish("t", n=n) for n in range(50)])
+    thread.start()
+    events = await asyncio.wait_for(take(sub, 50), 5)
+    thread.join()
+    assert [e.data["n"] for e in events] == list(range(50))
+
+
+async def test_close_ends_iteration_and_unsubscribes() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+
+    async def drain() -> list[Event]:
+        return [e async for e in sub]
+
+    task = asyncio.create_task(drain())
+    bus.publish("a")
+    await asyncio.sleep(0.01)
+    sub.close()
+    assert [e.type for e in await asyncio.wait_for(task, 5)] == ["a"]
+    bus.publish("after")
+    assert sub.closed and list(sub._queue) == []
+
+
+def test_publish_without_subscribers_or_loop_is_fine() -> None:
+    bus = EventBus()
+    event = bus.publish("daemon.stopping", reason="test")
+    assert event.seq == 1 and bus.history() == [event]
+
+
+def test_publish_to_a_subscriber_whose_loop_closed_unsubscribes_it() -> None:
+    bus = EventBus()
+    loop = asyncio.new_event_loop()
+
+    async def make():  # type: ignore[no-untyped-def]
+        return bus.subscribe()
+
+    sub = loop.run_until_complete(make())
+    loop.close()
+    bus.publish("x")
+    assert sub not in bus._subscribers
+
+
+def test_null_bus_publishes_into_the_void() -> None:
+    assert isinstance(NULL_BUS, NullBus)
+    event = NULL_BUS.publish("apply.finished", ok=True)
+    assert event.type == "apply.finished" and event.data == {"ok": True}
+    assert NULL_BUS.history() == []
