@@ -1,0 +1,189 @@
+// aiplugs page loader: injected inline (with a nonce) before the page's own scripts. ASCII only.
+// C = {v, token, port, base, nonce, tt, top, scripts: [{id, m: [regex], x: [regex], js, css, run, all}]}
+(function (C) {
+  "use strict";
+  var w = window, d = document;
+  if (w.aiplugs && w.aiplugs.__loader) { return; }
+  // Captured now, before page code can replace them.
+  var fetchFn = w.fetch ? w.fetch.bind(w) : null;
+  var WS = w.WebSocket, Ev = w.CustomEvent, push = w.history.pushState, replace = w.history.replaceState;
+  var isTop = (function () { try { return w.top === w.self; } catch (e) { return false; } })();
+  var loadedEntries = {}, loaded = [];
+  var ttPolicy = null;
+  if (C.tt && w.trustedTypes && w.trustedTypes.createPolicy) {
+    try {
+      ttPolicy = w.trustedTypes.createPolicy("aiplugs", {
+        createScriptURL: function (s) {
+          if (s.indexOf(C.base + "/") !== 0) { throw new TypeError("aiplugs: refusing " + s); }
+          return s;
+        }
+      });
+    } catch (e) { ttPolicy = null; }
+  }
+  var compiled = C.scripts.map(function (s, i) {
+    return {
+      i: i, s: s,
+      m: s.m.map(function (r) { return new RegExp(r); }),
+      x: s.x.map(function (r) { return new RegExp(r); })
+    };
+  });
+
+  function urlKey() {
+    var l = w.location;
+    return l.protocol.slice(0, -1) + "://" + l.host.toLowerCase() + l.pathname + l.search;
+  }
+  function applies(e, url) {
+    var i;
+    for (i = 0; i < e.x.length; i++) { if (e.x[i].test(url)) { return false; } }
+    for (i = 0; i < e.m.length; i++) { if (e.m[i].test(url)) { return true; } }
+    return false;
+  }
+  function assetUrl(id, path) {
+    return C.base + "/v1/plugins/" + encodeURIComponent(id) + "/assets/" +
+      path.split("/").map(encodeURIComponent).join("/");
+  }
+  function parent() { return d.head || d.documentElement || d.body; }
+  function addCss(id, path) {
+    var link = d.createElement("link");
+    link.rel = "stylesheet";
+    if (C.nonce) { link.nonce = C.nonce; }
+    link.href = assetUrl(id, path);
+    link.setAttribute("data-aiplugs", id);
+    parent().appendChild(link);
+  }
+  function addJs(id, path) {
+    var s = d.createElement("script");
+    if (C.nonce) { s.nonce = C.nonce; }
+    s.async = false; // plugin scripts run in dependency order
+    var url = assetUrl(id, path);
+    s.src = ttPolicy ? ttPolicy.createScriptURL(url) : url;
+    s.setAttribute("data-aiplugs", id);
+    parent().appendChild(s);
+  }
+  function when(runAt, fn) {
+    if (runAt === "document_start") { fn(); return; }
+    var idle = runAt !== "document_end";
+    function go() { if (idle) { setTimeout(fn, 0); } else { fn(); } }
+    if (d.readyState === "loading") {
+      d.addEventListener("DOMContentLoaded", go, { once: true });
+    } else { go(); }
+  }
+  function load(e) {
+    if (loadedEntries[e.i]) { return; }
+    loadedEntries[e.i] = true;
+    var s = e.s;
+    if (loaded.indexOf(s.id) < 0) { loaded.push(s.id); }
+    s.css.forEach(function (p) { addCss(s.id, p); });
+    when(s.run, function () { s.js.forEach(function (p) { addJs(s.id, p); }); });
+  }
+  function match() {
+    var url = urlKey();
+    compiled.forEach(function (e) {
+      if ((isTop || e.s.all) && !loadedEntries[e.i] && applies(e, url)) { load(e); }
+    });
+  }
+
+  function errorMessage(res, body) {
+    var msg = null;
+    try {
+      var j = JSON.parse(body);
+      var err = j && (j.error !== undefined ? j.error : j.detail);
+      msg = err && typeof err === "object" ? (err.message || JSON.stringify(err)) : (err || j.message || null);
+    } catch (e) { msg = null; }
+    return msg || body || ("HTTP " + res.status);
+  }
+  function post(pluginId, payload, accept) {
+    if (!fetchFn) { return Promise.reject(new Error("aiplugs: fetch is not available")); }
+    return fetchFn(C.base + "/v1/plugins/" + encodeURIComponent(pluginId) + "/run", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", "Accept": accept, "X-AIPlugs-Token": C.token },
+      body: JSON.stringify(payload === undefined ? null : payload)
+    }).then(function (res) {
+      if (res.ok) { return res; }
+      return res.text().then(function (body) {
+        var err = new Error(String(errorMessage(res, body)));
+        err.status = res.status;
+        throw err;
+      });
+    });
+  }
+  function call(pluginId, payload) {
+    return post(pluginId, payload, "application/json").then(function (res) { return res.json(); });
+  }
+  function stream(pluginId, payload, onEvent) {
+    return post(pluginId, payload, "text/event-stream").then(function (res) {
+      var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "", last;
+      function dispatch(block) {
+        var ev = { event: "message", data: "", id: null }, lines = block.split(/\r?\n/), data = [];
+        lines.forEach(function (line) {
+          if (!line || line.charAt(0) === ":") { return; }
+          var k = line.indexOf(":"), field = k < 0 ? line : line.slice(0, k);
+          var value = k < 0 ? "" : line.slice(k + 1).replace(/^ /, "");
+          if (field === "data") { data.push(value); } else if (field === "event") { ev.event = value; }
+          else if (field === "id") { ev.id = value; }
+        });
+        if (!data.length) { return; }
+        ev.data = data.join("\n");
+        try { ev.data = JSON.parse(ev.data); } catch (e) { /* plain text event */ }
+        last = ev.data;
+        if (onEvent) { onEvent(ev); }
+      }
+      function pump() {
+        return reader.read().then(function (r) {
+          if (r.done) {
+            buf += decoder.decode();
+            if (buf.trim()) { dispatch(buf); }
+            return last;
+          }
+          buf += decoder.decode(r.value, { stream: true });
+          var parts = buf.split(/\r?\n\r?\n/);
+          buf = parts.pop();
+          parts.forEach(dispatch);
+          return pump();
+        });
+      }
+      return pump();
+    });
+  }
+  function connect(pluginId, clientId) {
+    var l = w.location;
+    var url = (l.protocol === "https:" ? "wss://" : "ws://") + l.host + C.base + "/v1/plugins/" +
+      encodeURIComponent(pluginId) + "/ws?client_id=" + encodeURIComponent(clientId || "") +
+      "&token=" + encodeURIComponent(C.token);
+    return new WS(url);
+  }
+
+  w.AIPLUGS_API_PORT = C.port;
+  var api = {
+    token: C.token, apiPort: C.port, base: C.base, version: C.v, loaded: loaded,
+    call: call, stream: stream, connect: connect
+  };
+  Object.defineProperty(api, "__loader", { value: true });
+  w.aiplugs = api;
+
+  // SPA navigations: hook history before page code can capture it, and the Navigation API where present.
+  var lastUrl = w.location.href;
+  function changed() {
+    var href = w.location.href;
+    if (href === lastUrl) { return; }
+    lastUrl = href;
+    match();
+    w.dispatchEvent(new Ev("aiplugs:navigate", { detail: { url: href } }));
+  }
+  function wrap(orig) {
+    return function () {
+      var r = orig.apply(this, arguments);
+      changed();
+      return r;
+    };
+  }
+  w.history.pushState = wrap(push);
+  w.history.replaceState = wrap(replace);
+  w.addEventListener("popstate", changed);
+  w.addEventListener("hashchange", changed);
+  if (w.navigation && w.navigation.addEventListener) {
+    w.navigation.addEventListener("currententrychange", function () { setTimeout(changed, 0); });
+  }
+  match();
+})(/*CONFIG*/);
