@@ -1,0 +1,13 @@
+"""Driving aiplugs from Python and Jupyter: :class:`Session`, its rich results, the live dashboard.
+
+ipywidgets loads only when ``Session.dashboard()`` is called; pandas only on ``to_pandas()``.
+"""
+
+from __future__ import annotations
+
+from .feed import Feed
+from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, TableView, VerifyView
+from .session import Session
+
+__all__ = sorted(["ApplyView", "ConfigView", "Feed", "ModelsView", "PlanView", "PluginsView", "Session",
+                  "StatusView", "TableView", "VerifyView"])

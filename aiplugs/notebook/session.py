@@ -1,0 +1,308 @@
+"""Session: drive and inspect one aiplugs declaration (and its daemon) from Python or Jupyter.
+
+Every blocking method has an ``a``-prefixed twin for notebooks with a running event loop: ``s.apply()`` blocks the
+caller, ``await s.aapply()`` runs the same call in a worker thread (``asyncio.to_thread``) so the loop stays free.
+``s.events()`` and ``s.stream(...)`` return a :class:`~aiplugs.notebook.feed.Feed`, iterable with both ``for``
+and ``async for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import AiplugsError
+from ..events import Event
+from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, VerifyView
+
+__all__ = ["Session"]
+
+
+class Session:
+    """``Session("aiplugs.toml")`` (default: ``$AIPLUGS_CONFIG`` or ``./aiplugs.toml``); nothing starts until
+    :meth:`apply`. ``env`` replaces ``os.environ`` when reading the declaration (``AIPLUGS_*`` overrides)."""
+
+    def __init__(self, config: str | os.PathLike[str] | None = None, *,
+                 env: Mapping[str, str] | None = None) -> None:
+        from ..config import resolve_config_path
+
+        self.config_path = resolve_config_path(config, env)
+        self.env = dict(env) if env is not None else None
+        self._state_dir: Path | None = None
+
+    @classmethod
+    def connect(cls, state_dir_or_config: str | os.PathLike[str] | None = None) -> Session:
+        """A session on a running daemon, found by its state dir (``.aiplugs``) or its declaration; raises
+        AiplugsError when none runs."""
+        from ..client import DaemonClient
+
+        target = Path(state_dir_or_config) if state_dir_or_config is not None else None
+        if target is not None and target.is_dir():
+            client = DaemonClient.find(target.absolute())
+            if client is None:
+                raise AiplugsError(f"no aiplugs daemon runs for {target}; start one with Session(...).apply()")
+            session = cls(client.status()["config"])
+            session._state_dir = target.absolute()
+            return session
+        session = cls(target)
+        if session.client() is None:
+            raise AiplugsError(f"no aiplugs daemon runs for {session.config_path}; start one with .apply()")
+        return session
+
+    def __repr__(self) -> str:
+        return f"Session({str(self.config_path)!r})"
+
+    # ---- the declaration -------------------------------------------------------------------------------------
+
+    def load(self):  # -> tuple[Config, DesiredState]
+        """Reads the declaration and every manifest now (raises ConfigError listing every problem)."""
+        from ..spec import load_desired_state
+
+        return load_desired_state(self.config_path, env=self.env)
+
+    @property
+    def config(self) -> ConfigView:
+        """The effective configuration with the origin of every value."""
+        from ..config import load_config
+
+        return ConfigView(load_config(self.config_path, env=self.env))
+
+    @property
+    def desired(self):  # -> DesiredState
+        return self.load()[1]
+
+    @property
+    def state_dir(self) -> Path:
+        if self._state_dir is None:
+            from ..config import load_config
+
+            self._state_dir = load_config(self.config_path, env=self.env, require_file=False).state_dir
+        return self._state_dir
+
+    def client(self):  # -> DaemonClient | None
+        """The loopback client of the running daemon, or None."""
+        from ..client import DaemonClient
+
+        return DaemonClient.find(self.state_dir)
+
+    def _require_client(self):
+        client = self.client()
+        if client is None:
+            raise AiplugsError(f"no aiplugs daemon runs for {self.state_dir}; run .apply() first")
+        return client
+
+    # ---- plan / apply / status / down ------------------------------------------------------------------------
+
+    def plan(self) -> PlanView:
+        """What ``apply`` would change, against what ``state.json`` records (no daemon needed)."""
+        from ..lifecycle import plan_for
+
+        return PlanView(plan_for(self.desired))
+
+    def apply(self, auto_approve: bool = True, *, wait_timeout: float = 600.0, progress: bool = True,
+              confirm: Callable[[PlanView], bool] | None = None) -> ApplyView | None:
+        """Converges the running system (starting the daemon if needed) and waits until healthy.
+
+        With ``auto_approve=False`` the plan is shown and ``confirm(plan)`` (default: ask with ``input()``) must
+        say yes; None is returned when it does not. ``progress`` shows model downloads as ``tqdm.auto`` bars."""
+        from .. import lifecycle
+        from .progress import ModelBars
+
+        desired = self.desired
+        ask = None
+        if not auto_approve:
+            ask = partial(_ask, confirm or _input_confirm)
+        bars = ModelBars() if progress else None
+        try:
+            outcome = lifecycle.apply(desired, wait_timeout=wait_timeout, confirm=ask, on_event=bars)
+        finally:
+            if bars is not None:
+                bars.close()
+        self._state_dir = desired.state_dir
+        return ApplyView(outcome) if outcome is not None else None
+
+    def status(self) -> StatusView:
+        """The status report of the running daemon (``.running`` is False when none runs)."""
+        client = self.client()
+        return StatusView(client.status() if client is not None else None, self.state_dir)
+
+    @property
+    def plugins(self) -> PluginsView:
+        """A row per plugin: live from the daemon, or from the declaration (state ``stopped``) when none runs."""
+        status = self.status()
+        if status.running:
+            return status.plugins
+        desired = self.desired
+        rows = [{"id": p.id, "name": p.name, "version": p.version, "mode": p.mode, "provision": p.provision,
+                 "state": "stopped",
+                 "workers_desired": next((w.count for w in desired.workers if w.plugin_id == p.id), 0),
+                 "workers_ready": 0, "restarts": 0, "requests": 0, "errors": 0, "p50_ms": None,
+                 "last_error": None} for p in desired.plugins]
+        rows += [{"id": pid, "mode": None, "state": "disabled", "workers_desired": 0, "workers_ready": 0}
+                 for pid in desired.disabled]
+        return PluginsView(rows)
+
+    @property
+    def models(self) -> ModelsView:
+        """A row per declared model file with its state (ready, missing, unverified, corrupt, downloading)."""
+        status = self.status()
+        if status.running:
+            return status.models
+        desired = self.desired
+        store = self._store(desired)
+        rows = []
+        for m in desired.models:
+            size = m.path.stat().st_size if m.path.exists() else None
+            rows.append({"key": m.keys[0], "keys": list(m.keys), "filename": m.filename, "path": str(m.path),
+                         "size": size, "state": store.status(m), "used_by": list(m.used_by), "lazy": m.lazy})
+        return ModelsView(rows)
+
+    def down(self, timeout: float = 30.0) -> int | None:
+        """Stops the daemon and every worker; returns the daemon's pid, or None when none ran."""
+        from ..lifecycle import down
+
+        return down(self.state_dir, timeout=timeout)
+
+    def restart(self, plugin_id: str) -> dict[str, Any]:
+        """Restarts a plugin's workers (one at a time, so calls keep being served)."""
+        return self._require_client().restart(plugin_id)
+
+    # ---- models ----------------------------------------------------------------------------------------------
+
+    def pull_models(self, keys: Iterable[str] = (), *, progress: bool = True) -> ModelsView:
+        """Downloads and verifies declared models (all, or those named by filename or key) with ``tqdm.auto``
+        bars. Through the daemon when one runs, else in this process."""
+        keys = list(keys)
+        client = self.client()
+        if client is None:
+            desired = self.desired
+            chosen = [m for m in desired.models if not keys or m.filename in keys or set(m.keys) & set(keys)]
+            store = self._store(desired, progress=progress)
+            _run(store.pull(chosen))
+            return self.models
+        from .progress import ModelBars, watch
+
+        bars = ModelBars() if progress else None
+        try:
+            if bars is None:
+                client.pull_models(keys, timeout=None)
+            else:
+                with watch(client, bars):
+                    client.pull_models(keys, timeout=None)
+        finally:
+            if bars is not None:
+                bars.close()
+        return self.models
+
+    def verify_models(self) -> VerifyView:
+        """Re-hashes every present model file now (state.json learns the result)."""
+        desired = self.desired
+        store = self._store(desired)
+
+        async def verify_all():
+            return [await store.verify(m) for m in desired.models]
+
+        rows = [{"filename": r.filename, "state": r.state, "size": r.size, "drift": r.drift,
+                 "expected_sha256": r.expected_sha256, "actual_sha256": r.actual_sha256, "path": str(r.path)}
+                for r in _run(verify_all())]
+        return VerifyView(rows)
+
+    def gc_models(self, dry_run: bool = True) -> list[Path]:
+        """Files in models/ no enabled plugin declares, stale temp files, orphan locks: listed (``dry_run``,
+        the default) or removed."""
+        desired = self.desired
+        return self._store(desired).gc(desired, dry_run=dry_run)
+
+    def _store(self, desired, progress: bool = False):
+        from ..models import ModelStore
+
+        return ModelStore(desired.models_dir, desired.state_dir, progress=progress)
+
+    # ---- calls and events ------------------------------------------------------------------------------------
+
+    def call(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0) -> Any:
+        """One call of a plugin's backend (as a content script would make it); returns its JSON answer."""
+        return self._require_client().call(plugin_id, {} if payload is None else payload, timeout=timeout)
+
+    def stream(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0):
+        """The items of a streaming plugin call: ``for item in s.stream(...)`` or ``async for``."""
+        from .feed import Feed
+
+        return Feed(self._require_client(), "POST", f"/v1/plugins/{plugin_id}/run",
+                    {} if payload is None else payload, page=True, timeout=timeout)
+
+    def events(self):
+        """Daemon events (:class:`aiplugs.events.Event`) from now on, until ``.close()`` or the daemon stops:
+        ``for e in s.events()`` or ``async for e in s.events()``; use it as a context manager to close it."""
+        from .feed import Feed
+
+        return Feed(self._require_client(), "GET", "/api/events", convert=to_event)
+
+    def dashboard(self, *, start: bool = True):
+        """A live ipywidgets dashboard of this session (see :mod:`aiplugs.notebook.dashboard`)."""
+        from .dashboard import Dashboard
+
+        board = Dashboard(self)
+        if start:
+            board.start()
+        return board
+
+    # ---- async twins: the same calls in a worker thread ------------------------------------------------------
+
+    async def aplan(self) -> PlanView:
+        return await asyncio.to_thread(self.plan)
+
+    async def aapply(self, auto_approve: bool = True, **kwargs: Any) -> ApplyView | None:
+        return await asyncio.to_thread(self.apply, auto_approve, **kwargs)
+
+    async def astatus(self) -> StatusView:
+        return await asyncio.to_thread(self.status)
+
+    async def adown(self, timeout: float = 30.0) -> int | None:
+        return await asyncio.to_thread(self.down, timeout)
+
+    async def arestart(self, plugin_id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.restart, plugin_id)
+
+    async def acall(self, plugin_id: str, payload: Any = None, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self.call, plugin_id, payload, **kwargs)
+
+    async def apull_models(self, keys: Iterable[str] = (), **kwargs: Any) -> ModelsView:
+        return await asyncio.to_thread(self.pull_models, keys, **kwargs)
+
+
+def to_event(item: Any) -> Event:
+    """An SSE item of ``/api/events`` as an :class:`Event` (unknown shapes become ``Event("message", ...)``)."""
+    if isinstance(item, Mapping) and "type" in item:
+        data = item.get("data")
+        if not isinstance(data, Mapping):
+            data = {k: v for k, v in item.items() if k not in ("type", "ts", "seq")}
+        return Event(str(item["type"]), dict(data), float(item.get("ts") or 0.0), int(item.get("seq") or 0))
+    return Event("message", {"value": item})
+
+
+def _ask(confirm: Callable[[PlanView], bool], plan) -> bool:
+    return bool(confirm(PlanView(plan)))
+
+
+def _input_confirm(plan: PlanView) -> bool:
+    print(plan.plan.to_text())
+    try:
+        return input("Apply these changes? Only 'yes' is accepted: ").strip().lower() in ("yes", "y")
+    except EOFError:
+        return False
+
+
+def _run(coro):
+    """Runs a coroutine to completion from sync code, even when this thread already runs a loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
