@@ -154,13 +154,19 @@ class DaemonClient:
                     lines.append(line)
                     continue
                 data_lines = [entry[5:].lstrip() for entry in lines if entry.startswith("data:")]
+                name = next((entry[6:].strip() for entry in lines if entry.startswith("event:")), "")
                 lines = []
+                if page and name == "end":  # a plugin call's stream: `event: end` closes, `event: error` fails
+                    return
                 if data_lines:
                     text = "\n".join(data_lines)
                     try:
-                        yield json.loads(text)
+                        item = json.loads(text)
                     except json.JSONDecodeError:
-                        yield text
+                        item = text
+                    if page and name == "error":
+                        raise DaemonError(f"{method} {path} failed mid-stream: {item}", 0, item)
+                    yield item
         finally:
             conn.close()
 
