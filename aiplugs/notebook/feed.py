@@ -28,6 +28,8 @@ class Feed:
     def __init__(self, client: DaemonClient, method: str, path: str, body: Any = None, *, page: bool = False,
                  convert: Callable[[Any], Any] = lambda item: item, timeout: float | None = None) -> None:
         self._convert = convert
+        self._call = page  # a plugin call's stream ends with `event: end` or fails with `event: error`
+        self._path = path
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn = http.client.HTTPConnection(client.host, client.port, timeout=timeout)
@@ -63,6 +65,9 @@ class Feed:
         try:
             item = next(self._items)
         except StopIteration:
+            self.close()
+            raise
+        except DaemonError:
             self.close()
             raise
         except (OSError, http.client.HTTPException, ValueError):
@@ -159,10 +164,19 @@ class Feed:
                 lines.append(line)
                 continue
             data = [entry[5:].lstrip() for entry in lines if entry.startswith("data:")]
+            name = next((entry[6:].strip() for entry in lines if entry.startswith("event:")), "")
             lines = []
-            if data:
-                text = "\n".join(data)
-                try:
-                    yield json.loads(text)
-                except json.JSONDecodeError:
-                    yield text
+            if not data:
+                continue
+            text = "\n".join(data)
+            try:
+                item = json.loads(text)
+            except json.JSONDecodeError:
+                item = text
+            if self._call and name == "end":
+                return
+            if self._call and name == "error":
+                detail = item.get("message") if isinstance(item, dict) else item
+                kind = f"{item.get('type')}: " if isinstance(item, dict) and item.get("type") else ""
+                raise DaemonError(f"the stream of {self._path} failed: {kind}{detail}", 0, item)
+            yield item

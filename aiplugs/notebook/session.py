@@ -234,12 +234,14 @@ class Session:
         return Feed(self._require_client(), "POST", f"/v1/plugins/{plugin_id}/run",
                     {} if payload is None else payload, page=True, timeout=timeout)
 
-    def events(self):
-        """Daemon events (:class:`aiplugs.events.Event`) from now on, until ``.close()`` or the daemon stops:
-        ``for e in s.events()`` or ``async for e in s.events()``; use it as a context manager to close it."""
+    def events(self, replay: bool = False):
+        """Daemon events (:class:`aiplugs.events.Event`) from now on (``replay``: the recent history first), until
+        ``.close()`` or the daemon stops: ``for e in s.events()`` or ``async for e in s.events()``; use it as a
+        (sync or async) context manager to close it."""
         from .feed import Feed
 
-        return Feed(self._require_client(), "GET", "/api/events", convert=to_event)
+        path = "/api/events?replay=1" if replay else "/api/events"
+        return Feed(self._require_client(), "GET", path, convert=to_event)
 
     def dashboard(self, *, start: bool = True):
         """A live ipywidgets dashboard of this session (see :mod:`aiplugs.notebook.dashboard`)."""
