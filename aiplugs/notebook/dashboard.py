@@ -97,7 +97,7 @@ class Dashboard(widgets.VBox):
         self.model_rows: dict[str, ModelRow] = {}
         self.plugins_box = widgets.VBox()
         self.models_box = widgets.VBox()
-        self.log = widgets.HTML(layout=widgets.Layout(height="180px", overflow_y="auto",
+        self.event_log = widgets.HTML(layout=widgets.Layout(height="180px", overflow_y="auto",
                                                       border="1px solid #d0d7de", padding="2px 6px"))
         self.status: StatusView | None = None
         self.events_seen = 0
@@ -115,7 +115,7 @@ class Dashboard(widgets.VBox):
             self.message,
             widgets.HTML("<b>plugins</b><br>" + heading), self.plugins_box,
             widgets.HTML("<b>models</b>"), self.models_box,
-            widgets.HTML("<b>events</b>"), self.log,
+            widgets.HTML("<b>events</b>"), self.event_log,
         ])
         self.refresh()
 
@@ -129,6 +129,8 @@ class Dashboard(widgets.VBox):
         return self
 
     def stop(self) -> None:
+        if not hasattr(self, "_stopping"):  # ipywidgets calls close() from __del__, even on a failed __init__
+            return
         self._stopping.set()
         self._wake.set()
         feed = self._feed
@@ -277,7 +279,7 @@ class Dashboard(widgets.VBox):
     def _append(self, line: str, escaped: bool = False) -> None:
         with self._lock:
             self._lines.appendleft(line if escaped else html.escape(line))  # newest first: no scrolling needed
-            self.log.value = "<br>".join(self._lines)
+            self.event_log.value = "<br>".join(self._lines)
 
 
 def _fmt(address: tuple[str, int] | None) -> str:
