@@ -1,0 +1,112 @@
+"""Real servers for proxy tests: run an aiohttp app on a free loopback port, and the stand-in router.
+
+The stand-in router implements just the page-facing routes the loader uses (the real router is another module):
+``GET /v1/plugins/{id}/assets/{path}``, ``POST /v1/plugins/{id}/run`` (JSON, or SSE when asked) and
+``WS /v1/plugins/{id}/ws``. Like the real one it insists on a loopback Host header and the page token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import WSMsgType, web
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass
+class Server:
+    runner: web.AppRunner
+    host: str
+    port: int
+    scheme: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_app(app: web.Application, *, host: str = "127.0.0.1", ssl: Any = None) -> Server:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0, ssl_context=ssl)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return Server(runner, host, port, "https" if ssl else "http")
+
+
+@dataclass
+class StandInRouter:
+    token: str
+    plugin_dirs: dict[str, Path]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    run: Callable[[str, Any], Any] | None = None  # plugin_id, payload -> result (raise ValueError for a 400)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard])
+        app.router.add_get("/v1/plugins/{id}/assets/{path:.+}", self._asset)
+        app.router.add_post("/v1/plugins/{id}/run", self._run)
+        app.router.add_get("/v1/plugins/{id}/ws", self._ws)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):
+        self.requests.append({"method": request.method, "path": request.path_qs, "host": request.host,
+                              "headers": dict(request.headers)})
+        host = request.host.rsplit(":", 1)[0]
+        if host not in LOOPBACK_HOSTS:
+            return web.json_response({"error": {"message": f"bad host {request.host}"}}, status=421)
+        return await handler(request)
+
+    async def _asset(self, request: web.Request) -> web.StreamResponse:
+        folder = self.plugin_dirs.get(request.match_info["id"])
+        rel = request.match_info["path"]
+        if folder is None or ".." in rel.split("/"):
+            return web.json_response({"error": {"message": "no such asset"}}, status=404)
+        path = folder / rel
+        if not path.is_file():
+            return web.json_response({"error": {"message": "no such asset"}}, status=404)
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix == ".js":
+            kind = "text/javascript"
+        return web.Response(body=path.read_bytes(), content_type=kind)
+
+    async def _run(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("X-AIPlugs-Token") != self.token:
+            return web.json_response({"error": {"message": "missing or wrong page token"}}, status=401)
+        plugin_id = request.match_info["id"]
+        payload = await request.json()
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            for i in range(3):
+                await response.write(f"event: chunk\ndata: {json.dumps({'i': i, 'plugin': plugin_id})}\n\n".encode())
+                await asyncio.sleep(0.01)
+            await response.write(b"event: done\ndata: {}\n\n")
+            await response.write_eof()
+            return response
+        try:
+            result = self.run(plugin_id, payload) if self.run else {"plugin": plugin_id, "echo": payload}
+        except ValueError as e:
+            return web.json_response({"error": {"message": str(e)}}, status=400)
+        return web.json_response(result)
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("token") != self.token:
+            return web.json_response({"error": {"message": "missing or wrong page token"}}, status=401)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        client = request.query.get("client_id", "")
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(json.dumps({"client_id": client, "plugin": request.match_info["id"],
+                                              "echo": msg.data}))
+        return ws
