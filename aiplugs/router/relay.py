@@ -32,9 +32,9 @@ def upstream_name(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _error(status: int, kind: str, message: str, upstream: str, **extra: Any) -> JSONResponse:
+def _error(http_status: int, kind: str, message: str, upstream: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"type": kind, "message": message, "upstream": upstream, **extra}},
-                        status_code=status)
+                        status_code=http_status)
 
 
 class Relay:
@@ -75,6 +75,8 @@ class Relay:
         headers = {"Accept": "text/event-stream" if streaming else "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
+            if urlsplit(url).username is not None:  # the bearer key wins over user:password@ in base_url
+                url = name
         timeout = aiohttp.ClientTimeout(total=None if streaming else spec.timeout_s,
                                         sock_connect=min(10.0, spec.timeout_s), sock_read=spec.timeout_s)
         try:
@@ -82,7 +84,7 @@ class Relay:
         except asyncio.TimeoutError:
             return _error(504, "upstream_timeout", f"upstream {name} did not answer within {spec.timeout_s:g} s",
                           name)
-        except aiohttp.ClientError as e:
+        except (aiohttp.ClientError, ValueError) as e:
             return _error(502, "upstream_unreachable", f"upstream {name} is unreachable: {type(e).__name__}",
                           name)
         try:

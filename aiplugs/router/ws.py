@@ -67,6 +67,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             await ctx.before_call(plugin_id)
         except AiplugsError as e:
             problem = (1011, str(e).splitlines()[0][:120])
+    if problem is None and not ctx.workers.has(plugin_id):
+        problem = (4405, f"plugin {plugin_id!r} has no local workers to serve WebSockets")
     if problem is not None:
         await websocket.close(code=problem[0], reason=problem[1])
         return
@@ -117,6 +119,6 @@ def _problem(ctx: RouterContext, plugin_id: str, client_id: str) -> tuple[int, s
     plugin = ctx.desired.plugin(plugin_id)
     if plugin is None:
         return 4404, f"no enabled plugin {plugin_id!r}"
-    if plugin.mode != "local" or not ctx.workers.has(plugin_id):
+    if plugin.mode != "local":
         return 4405, f"plugin {plugin_id!r} has no local workers to serve WebSockets"
     return None

@@ -1,0 +1,71 @@
+"""WebSockets with real clients (the websockets library): relay to on_message and the zombie killer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+
+async def test_messages_reach_on_message(router):
+    async with connect(router.ws_url("echo", "tab-1")) as ws:
+        await ws.send(json.dumps({"hello": "world"}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert reply["client_id"] == "tab-1" and reply["echo"] == {"hello": "world"}
+        await ws.send("plain text")
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["echo"] == "plain text"
+
+
+async def test_same_client_id_closes_the_old_connection_with_4000(router):
+    old = await connect(router.ws_url("echo", "tab-7"))
+    other = await connect(router.ws_url("echo", "tab-8"))
+    await old.send("{}")
+    await asyncio.wait_for(old.recv(), 10)
+    new = await connect(router.ws_url("echo", "tab-7"))
+    with pytest.raises(ConnectionClosed) as info:
+        await asyncio.wait_for(old.recv(), 10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4000
+    assert "same client_id" in info.value.rcvd.reason
+    await new.send(json.dumps({"n": 1}))
+    assert json.loads(await asyncio.wait_for(new.recv(), 10))["echo"] == {"n": 1}
+    await other.send(json.dumps({"n": 2}))  # another client id is untouched
+    assert json.loads(await asyncio.wait_for(other.recv(), 10))["echo"] == {"n": 2}
+    await new.close()
+    await other.close()
+
+
+async def test_backend_without_on_message_answers_an_error(router):
+    async with connect(router.ws_url("raises", "c1")) as ws:
+        await ws.send("{}")
+        error = json.loads(await asyncio.wait_for(ws.recv(), 10))["error"]
+        assert error["type"] == "NotImplementedError" and "on_message" in error["message"]
+
+
+async def test_ws_needs_the_page_token(router):
+    with pytest.raises(InvalidStatus) as info:
+        await connect(router.ws_url("echo", "c1", token="wrong"))
+    assert info.value.response.status_code == 403
+
+
+async def test_ws_rejects_foreign_origins_and_bad_hosts(router):
+    with pytest.raises(InvalidStatus):
+        await connect(router.ws_url("echo", "c1"), origin="https://evil.example")
+    async with connect(router.ws_url("echo", "c1"), origin="https://echo.example") as ws:  # the plugin's match
+        await ws.send("{}")
+        assert "echo" in json.loads(await asyncio.wait_for(ws.recv(), 10))
+    with pytest.raises(InvalidStatus):
+        await connect(router.ws_url("echo", "c1"), additional_headers={"Host": f"rebind.example:{router.port}"})
+
+
+async def test_ws_unknown_plugin_and_missing_client_id(router):
+    async with connect(router.ws_url("nope", "c1")) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert info.value.rcvd.code == 4404
+    async with connect(router.ws_url("echo", "")) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert info.value.rcvd.code == 1008
