@@ -1,0 +1,128 @@
+"""`aiplugs plan` wall time for 1, 10 and 100 generated plugins against `python -c "import pydantic_settings"`.
+
+The baseline is the floor any pydantic-settings configuration pays (interpreter start + pydantic); the goal is
+plan(100 plugins) <= 1.5x that floor. Runs are interleaved (baseline, 1, 10, 100, baseline, ...) so drift on a
+shared machine hits every column alike.
+
+    python benchmarks/bench_plan.py          # full
+    python benchmarks/bench_plan.py --quick  # small, < 60 s
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import print_table, summary, write_json  # noqa: E402
+
+SIZES = (1, 10, 100)
+GOAL = 1.5
+BASELINE = [sys.executable, "-c", "import pydantic_settings"]
+
+
+def aiplugs_command() -> list[str]:
+    """The installed console script (what users run) when it sits beside this interpreter, else the same entry."""
+    script = Path(sys.executable).with_name("aiplugs")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "from aiplugs.cli import main; raise SystemExit(main())"]
+
+
+def make_project(root: Path, n: int) -> Path:
+    """n plugins: every fifth has a model (from a file in the plugin), every seventh is cloud mode, some depend."""
+    plugins = root / "plugins"
+    toml = ['plugins_dir = "plugins"', 'models_dir = "models"', 'state_dir = ".aiplugs"', ""]
+    for i in range(n):
+        pid = f"plugin-{i:03d}"
+        folder = plugins / pid
+        (folder / "data").mkdir(parents=True)
+        models = []
+        if i % 5 == 0:
+            blob = f"model weights {i}\n".encode() * 64
+            (folder / "data" / "model.bin").write_bytes(blob)
+            models.append({"key": f"MODEL_{i}", "filename": f"model-{i}.bin", "source_url": "data/model.bin",
+                           "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)})
+        manifest = {
+            "manifest_version": 3, "id": pid, "name": f"Plugin {i}", "version": "1.0.0",
+            "description": "generated for the plan benchmark",
+            "dependencies": [f"plugin-{i - 1:03d}"] if i % 10 == 9 else [],
+            "inference": {"default_mode": "cloud" if i % 7 == 6 else "local", "local_entry": "backend.py",
+                          "models": models},
+            "content_scripts": [{"matches": [f"*://*.site{i}.example/*", f"https://docs.example/p{i}/*"],
+                                 "exclude_matches": ["*://*/*?aiplugs=off*"], "js": ["content.js"],
+                                 "css": ["content.css"], "run_at": "document_idle"}],
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        (folder / "backend.py").write_text(f"def run(payload):\n    return {{'plugin': {pid!r}}}\n")
+        (folder / "content.js").write_text("document.documentElement.dataset.bench = '1';\n")
+        (folder / "content.css").write_text("html { outline: 0; }\n")
+        toml += [f"[plugins.{pid}]", f"workers = {1 + i % 3}"]
+        if i % 4 == 0:
+            toml += [f"[plugins.{pid}.settings]", f"threshold = {i / 100}", ""]
+    path = root / "aiplugs.toml"
+    path.write_text("\n".join(toml) + "\n")
+    return path
+
+
+def timed(cmd: list[str], cwd: Path | None, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    reps = 5 if quick else 21
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLUGS_")}
+    env["NO_COLOR"] = "1"
+    plan_cmd = [*aiplugs_command(), "plan"]
+    with tempfile.TemporaryDirectory(prefix="aiplugs-bench-plan-") as tmp:
+        projects = {n: make_project(Path(tmp) / f"p{n}", n) for n in SIZES}
+        for n, path in projects.items():  # warm the file cache and check each project plans cleanly
+            timed([*plan_cmd, "-c", str(path)], path.parent, env)
+        timed(BASELINE, None, env)
+        samples: dict[str, list[float]] = {"baseline": [], **{str(n): [] for n in SIZES}}
+        for _ in range(reps):
+            samples["baseline"].append(timed(BASELINE, None, env))
+            for n, path in projects.items():
+                samples[str(n)].append(timed([*plan_cmd, "-c", str(path)], path.parent, env))
+    base = summary(samples["baseline"])
+    rows = [{"case": "python -c 'import pydantic_settings'", "plugins": None, "p50_s": base["p50"],
+             "p99_s": base["p99"], "ratio": 1.0}]
+    results = {}
+    for n in SIZES:
+        s = summary(samples[str(n)])
+        ratio = s["p50"] / base["p50"]
+        results[str(n)] = {**s, "ratio": ratio}
+        rows.append({"case": "aiplugs plan", "plugins": n, "p50_s": s["p50"], "p99_s": s["p99"], "ratio": ratio})
+    ratio_100 = results[str(SIZES[-1])]["ratio"]
+    return {
+        "quick": quick, "repetitions": reps, "command": plan_cmd, "baseline": base, "plan": results,
+        "ratio_at_100": ratio_100, "goal": GOAL, "goal_met": ratio_100 <= GOAL, "rows": rows,
+    }
+
+
+def main(argv: list[str]) -> int:
+    result = run(quick="--quick" in argv)
+    print_table("aiplugs plan vs import pydantic_settings (wall time, seconds)", result["rows"])
+    verdict = "met" if result["goal_met"] else "NOT met"
+    print(f"\nratio at {SIZES[-1]} plugins: {result['ratio_at_100']:.2f}x (goal <= {GOAL}x: {verdict})")
+    path = write_json("plan", result)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
