@@ -12,6 +12,7 @@ Everything but ``*`` is literal. A pattern without a port matches every port, as
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple
@@ -73,7 +74,6 @@ class MatchPattern:
     subdomains: bool = field(init=False, compare=False)
     port: int | None = field(init=False, compare=False)  # None = any port
     path: str = field(init=False, compare=False)
-    _path_re: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         schemes, host, subdomains, port, path = _parse(self.pattern)
@@ -83,7 +83,11 @@ class MatchPattern:
         set_(self, "subdomains", subdomains)
         set_(self, "port", port)
         set_(self, "path", path)
-        set_(self, "_path_re", re.compile(_glob_to_regex(path), re.DOTALL))
+
+    @functools.cached_property
+    def _path_re(self) -> re.Pattern[str]:
+        """Compiled on first use: validating a manifest parses every pattern but need not compile them."""
+        return re.compile(_glob_to_regex(self.path), re.DOTALL)
 
     @property
     def all_hosts(self) -> bool:
