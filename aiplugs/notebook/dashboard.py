@@ -97,7 +97,7 @@ class Dashboard(widgets.VBox):
         self.model_rows: dict[str, ModelRow] = {}
         self.plugins_box = widgets.VBox()
         self.models_box = widgets.VBox()
-        self.event_log = widgets.HTML(layout=widgets.Layout(height="180px", overflow_y="auto",
+        self.event_log = widgets.HTML(layout=widgets.Layout(height="180px", overflow="auto",
                                                       border="1px solid #d0d7de", padding="2px 6px"))
         self.status: StatusView | None = None
         self.events_seen = 0
