@@ -23,15 +23,20 @@ __all__ = ["HostFilter", "Scope", "host_regex", "scope_for"]
 NEVER = r"(?!)"
 
 
+def _normalize(host_pattern: str) -> str:
+    pattern = host_pattern.strip().lower().rstrip(".")
+    if pattern.startswith("[") and pattern.endswith("]"):  # IPv6 literal: mitmproxy writes hosts bare
+        pattern = pattern[1:-1]
+    return pattern
+
+
 def host_regex(host_pattern: str) -> str:
     """``*.example.com`` -> a regex over ``host:port`` matching example.com and its subdomains, any port."""
-    pattern = host_pattern.strip().lower().rstrip(".")
+    pattern = _normalize(host_pattern)
     if pattern in ("*", ""):
         return r"^.*:\d+$"
     if pattern.startswith("*."):
         return rf"^(?:[^:]+\.)?{re.escape(pattern[2:])}:\d+$"
-    if pattern.startswith("[") and pattern.endswith("]"):  # IPv6 literal: mitmproxy writes it bare
-        pattern = pattern[1:-1]
     return rf"^{re.escape(pattern)}:\d+$"
 
 
@@ -39,7 +44,7 @@ class HostFilter:
     """The same host patterns, for the addon's own checks on a bare host name."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = tuple(p.strip().lower().rstrip(".") for p in patterns if p.strip())
+        self.patterns = tuple(_normalize(p) for p in patterns if p.strip())
         self._any = "*" in self.patterns
         self._exact = {p for p in self.patterns if not p.startswith("*.")}
         self._suffixes = tuple(p[2:] for p in self.patterns if p.startswith("*."))

@@ -135,7 +135,7 @@ def inject_page(raw: bytes, headers: dict[str, list[str]], verdict: ResponseVerd
     # No stale uninjected copies, and no copy that outlives the page token or the rules.
     new_headers.update({"cache-control": ["no-store"], "etag": None, "last-modified": None, "expires": None,
                         "content-md5": None})
-    if "transfer-encoding" not in headers:
+    if "transfer-encoding" not in headers or "content-length" in headers:
         new_headers["content-length"] = [str(len(new_raw))]
     return PageResult(new_raw, new_headers, nonce, scan.reason)
 
@@ -214,7 +214,7 @@ class Injector:
         if raw is None:
             return
         headers = {}
-        for name in (*CSP_HEADERS, "x-frame-options", "transfer-encoding"):
+        for name in (*CSP_HEADERS, "x-frame-options", "transfer-encoding", "content-length"):
             values = response.headers.get_all(name)
             if values:
                 headers[name] = list(values)

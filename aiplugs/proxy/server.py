@@ -140,14 +140,16 @@ class ProxyServer:
     async def _teardown(self, m: Any, ps: Any) -> None:
         try:
             await ps.servers.update([])  # closes the listening sockets
-            handlers = []
+            # Cancel each client's connection task; mitmproxy's own per-client task then runs its disconnect
+            # hooks and unregisters, so wait for that rather than leaving tasks for the loop to reap.
             for conn in list(ps.connections.values()):
                 io = conn.transports.get(conn.client)
                 if io is not None and io.handler is not None:
                     io.handler.cancel("aiplugs proxy stopping")
-                    handlers.append(io.handler)
-            if handlers:
-                await asyncio.wait(handlers, timeout=5)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while ps.connections and loop.time() < deadline:
+                await asyncio.sleep(0.01)
             await m.done()
         finally:
             if ProxyServer._running is self:

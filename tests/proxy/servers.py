@@ -110,3 +110,89 @@ class StandInRouter:
                 await ws.send_str(json.dumps({"client_id": client, "plugin": request.match_info["id"],
                                               "echo": msg.data}))
         return ws
+
+
+@dataclass(frozen=True)
+class OriginCA:
+    """A throwaway CA and a leaf for localhost/127.0.0.1/*.test, written as PEM files."""
+
+    ca_cert: Path
+    leaf_cert: Path
+    leaf_key: Path
+    name: str
+
+    def server_context(self):
+        import ssl
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.leaf_cert, self.leaf_key)
+        return ctx
+
+
+def make_test_ca(folder: Path, name: str = "aiplugs test origin CA") -> OriginCA:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.DNSName("*.test"), x509.DNSName("*.localhost"),
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = OriginCA(folder / "ca.pem", folder / "leaf.pem", folder / "leaf.key", name)
+    paths.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths.leaf_cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths.leaf_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    return paths
+
+
+def peer_issuer_via_proxy(proxy: tuple[str, int], host: str, port: int) -> str:
+    """CONNECTs through the proxy and returns the common name of the issuer of the certificate it is shown."""
+    import socket
+    import ssl
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    with socket.create_connection(proxy, timeout=10) as sock:
+        sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"proxy closed the CONNECT: {reply!r}")
+            reply += chunk
+        if b" 200 " not in reply.split(b"\r\n", 1)[0] + b" ":
+            raise ConnectionError(f"CONNECT refused: {reply!r}")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(sock, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    cert = x509.load_der_x509_certificate(der)
+    return cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
