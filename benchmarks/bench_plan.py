@@ -2,7 +2,9 @@
 
 The baseline is the floor any pydantic-settings configuration pays (interpreter start + pydantic); the goal is
 plan(100 plugins) <= 1.5x that floor. Runs are interleaved (baseline, 1, 10, 100, baseline, ...) so drift on a
-shared machine hits every column alike.
+shared machine hits every column alike. Both sides run with bytecode caching on (into a temporary
+PYTHONPYCACHEPREFIX, warmed first), as an installed package has its .pyc compiled at install time; a
+PYTHONDONTWRITEBYTECODE=1 shell would otherwise make every run recompile aiplugs' sources but not pydantic's.
 
     python benchmarks/bench_plan.py          # full
     python benchmarks/bench_plan.py --quick  # small, < 60 s
@@ -85,10 +87,11 @@ def timed(cmd: list[str], cwd: Path | None, env: dict[str, str]) -> float:
 
 def run(quick: bool = False) -> dict[str, Any]:
     reps = 5 if quick else 21
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLUGS_")}
-    env["NO_COLOR"] = "1"
     plan_cmd = [*aiplugs_command(), "plan"]
     with tempfile.TemporaryDirectory(prefix="aiplugs-bench-plan-") as tmp:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("AIPLUGS_") and k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(NO_COLOR="1", PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
         projects = {n: make_project(Path(tmp) / f"p{n}", n) for n in SIZES}
         for n, path in projects.items():  # warm the file cache and check each project plans cleanly
             timed([*plan_cmd, "-c", str(path)], path.parent, env)
