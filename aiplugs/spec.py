@@ -250,7 +250,9 @@ def build_desired_state(config: Config, plugins: Mapping[str, LoadedPlugin]) -> 
         else:
             relays.append(RelaySpec(pid, manifest.inference.cloud_path, manifest.inference.cloud_model,
                                     pconf.timeout_s, _hash([manifest.inference.cloud_path,
-                                                            manifest.inference.cloud_model, pconf.timeout_s])))
+                                                            manifest.inference.cloud_model, pconf.timeout_s,
+                                                            # where calls go; the key stays out of any hash
+                                                            settings.cloud.base_url, settings.cloud.timeout_s])))
     return DesiredState(
         config_path=config.path,
         state_dir=config.state_dir,

@@ -246,3 +246,15 @@ def test_building_writes_nothing(project: Path, clean_env: dict[str, str]) -> No
     load_desired_state(project / "aiplugs.toml", env=clean_env)
     assert sorted((p, p.stat().st_mtime_ns) for p in project.rglob("*")) == before
     assert not (project / ".aiplugs").exists() and os.listdir(project / "models") == []
+
+
+def test_relay_hash_follows_cloud_endpoint_but_not_the_key(project: Path, clean_env: dict[str, str]) -> None:
+    def relay_hash(**env: str) -> str:
+        full = {**clean_env, "AIPLUGS_PLUGINS__SUMMARIZE__ENABLED": "true", **env}
+        return load_desired_state(project / "aiplugs.toml", env=full)[1].relays[0].config_hash
+
+    base = relay_hash(CLOUD_BASE_URL="https://one.example")
+    assert relay_hash(CLOUD_BASE_URL="https://two.example") != base
+    assert relay_hash(CLOUD_BASE_URL="https://one.example", AIPLUGS_CLOUD__TIMEOUT_S="5") != base
+    assert relay_hash(CLOUD_BASE_URL="https://one.example", AIPLUGS_PLUGINS__SUMMARIZE__TIMEOUT_S="5") != base
+    assert relay_hash(CLOUD_BASE_URL="https://one.example", SYSTEM_API_KEY="k1") == base
