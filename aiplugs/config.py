@@ -39,6 +39,7 @@ __all__ = [
 DEFAULT_CONFIG_NAME = "aiplugs.toml"
 ENV_PREFIX = "AIPLUGS_"
 LEGACY_ENV = {"SYSTEM_API_KEY": ("cloud", "api_key"), "CLOUD_BASE_URL": ("cloud", "base_url")}
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
 Origin = str  # "default" | "aiplugs.toml:3:8" | "env AIPLUGS_PROXY__PORT" | "argument"
 
 
@@ -299,6 +300,10 @@ class Config:
         dumped = self.settings.model_dump(mode="json")
         if self.settings.cloud.api_key is not None:
             dumped["cloud"]["api_key"] = "**********"
+        for plugin in dumped["plugins"].values():  # plugin env often carries tokens; show that it is set, not what
+            for name in plugin["env"]:
+                if _SECRET_NAME.search(name):
+                    plugin["env"][name] = "**********"
         rows = []
         for leaf in _leaves(dumped):
             value: Any = dumped

@@ -311,3 +311,15 @@ def test_shipped_config_is_valid_and_has_origins(clean_env: dict[str, str]) -> N
     config = load_config(repo / "aiplugs.toml", env=clean_env)
     assert config.settings.plugins["summarize"].enabled is False
     assert config.origin("plugins.word-count.workers").startswith(f"{repo / 'aiplugs.toml'}:")
+
+
+def test_effective_masks_plugin_env_values_that_look_secret(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[plugins.p.env]\nHF_TOKEN = "hf-secret"\nMODE = "fast"\n')
+    env = {"AIPLUGS_PLUGINS__P__ENV__OPENAI_API_KEY": "sk-secret", "AIPLUGS_PLUGINS__P__ENV__DB_PASSWORD": "pw"}
+    config = load_config(path, env=env)
+    rows = {p: v for p, v, _ in config.effective()}
+    assert rows["plugins.p.env.HF_TOKEN"] == "**********"
+    assert rows["plugins.p.env.OPENAI_API_KEY"] == "**********"
+    assert rows["plugins.p.env.DB_PASSWORD"] == "**********"
+    assert rows["plugins.p.env.MODE"] == "fast"
+    assert config.settings.plugins["p"].env["HF_TOKEN"] == "hf-secret"  # masked for display only
