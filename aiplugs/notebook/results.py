@@ -129,9 +129,9 @@ class TableView:
         return [row.get(c) for c in self.columns]
 
     def __repr__(self) -> str:
-        lines = ["  ".join(f"{c:<14}" for c in self.columns)]
-        lines += ["  ".join(f"{'' if v is None else str(v):<14}" for v in self.cells(r)) for r in self.rows]
-        return "\n".join(lines)
+        grid = [list(self.columns)] + [["" if v is None else str(v) for v in self.cells(r)] for r in self.rows]
+        widths = [max(len(row[i]) for row in grid) for i in range(len(self.columns))]
+        return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in grid)
 
     def _repr_html_(self) -> str:
         state = list(self.columns).index("state") if "state" in self.columns else -1
