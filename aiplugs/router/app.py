@@ -135,7 +135,10 @@ async def _pull(ctx: RouterContext, request: Request) -> Any:
 
 
 def create_app(ctx: RouterContext) -> Starlette:
-    routes = [
+    routes = [  # page routes first: they are the hot path
+        Route("/v1/plugins/{plugin_id}/run", run_plugin, methods=["POST"]),
+        Route("/v1/plugins/{plugin_id}/assets/{path:path}", serve_asset, methods=["GET", "HEAD"]),
+        WebSocketRoute("/v1/plugins/{plugin_id}/ws", websocket_endpoint),
         Route("/api/health", health, methods=["GET"]),
         Route("/api/state", state, methods=["GET"]),
         Route("/api/plugins", plugins, methods=["GET"]),
@@ -148,9 +151,6 @@ def create_app(ctx: RouterContext) -> Starlette:
               _control(lambda c, r: c.control.restart(r.path_params["plugin_id"])),  # type: ignore[union-attr]
               methods=["POST"]),
         Route("/api/models/pull", _control(_pull), methods=["POST"]),
-        Route("/v1/plugins/{plugin_id}/run", run_plugin, methods=["POST"]),
-        Route("/v1/plugins/{plugin_id}/assets/{path:path}", serve_asset, methods=["GET", "HEAD"]),
-        WebSocketRoute("/v1/plugins/{plugin_id}/ws", websocket_endpoint),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(Guard, ctx=ctx)])
     app.state.ctx = ctx

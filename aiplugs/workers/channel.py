@@ -13,6 +13,7 @@ One channel multiplexes many concurrent calls by id; each call gets its own queu
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import socket
 from typing import Any
@@ -29,23 +30,49 @@ class ChannelClosed(ConnectionError):
 
 
 class Call:
-    """The frames answering one request, in order; ``close()`` when done (cancels it in the worker if unfinished)."""
+    """The frames answering one request, in order; ``close()`` when done (cancels it in the worker if unfinished).
+
+    A deque plus one waiter future rather than an asyncio.Queue under ``wait_for``: this sits on every request's
+    path, and ``wait_for`` costs a task per wait in Python 3.11.
+    """
 
     def __init__(self, channel: Channel, call_id: int) -> None:
         self.channel = channel
         self.id = call_id
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.frames: collections.deque[dict[str, Any]] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
         self.finished = False
 
-    async def next(self) -> dict[str, Any]:
-        frame = await self.queue.get()
+    def put(self, frame: dict[str, Any]) -> None:
+        self.frames.append(frame)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def next(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next frame; asyncio.TimeoutError after ``timeout`` seconds without one."""
+        if not self.frames:
+            loop = asyncio.get_running_loop()
+            self.waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, self.waiter) if timeout is not None else None
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+                if timer is not None:
+                    timer.cancel()
+        frame = self.frames.popleft()
         if frame.get("kind") in ("result", "end", "error", "closed"):
             self.finished = True
         return frame
 
     def close(self) -> None:
-        if self.channel.calls.pop(self.id, None) is not None and not self.finished:
+        if self.channel.calls.pop(self.id, None) is not None and not self.finished and not self.channel.closed:
             self.channel.send({"id": 0, "op": "cancel", "target": self.id})
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
 
 
 class Channel:
@@ -73,7 +100,7 @@ class Channel:
         """Sends one request; the answer frames arrive on the returned Call."""
         call = Call(self, next(self._ids))
         if self.closed:
-            call.queue.put_nowait(CLOSED)
+            call.put(CLOSED)
             return call
         self.calls[call.id] = call
         try:
@@ -95,7 +122,7 @@ class Channel:
                     continue
                 call = self.calls.get(frame.get("id", -1))
                 if call is not None:
-                    call.queue.put_nowait(frame)
+                    call.put(frame)
         except Exception:  # a garbled frame: treat the worker as gone
             pass
         finally:
@@ -104,7 +131,7 @@ class Channel:
                 self.hello.set_exception(ChannelClosed("worker closed the channel before it was ready"))
                 self.hello.exception()  # mark retrieved; the waiter may be gone
             for call in list(self.calls.values()):
-                call.queue.put_nowait(CLOSED)
+                call.put(CLOSED)
 
     async def close(self) -> None:
         self.closed = True

@@ -216,7 +216,7 @@ class WorkerManager:
     async def _next(self, pool: Pool, call: Call, timeout: float) -> dict[str, Any]:
         plugin_id = pool.spec.plugin_id
         try:
-            frame = await asyncio.wait_for(call.next(), max(timeout, 0.001))
+            frame = await call.next(max(timeout, 0.001))
         except asyncio.TimeoutError:
             raise WorkerTimeout(f"plugin {plugin_id!r} did not answer within {pool.spec.timeout_s:g} s "
                                 f"(timeout_s)", plugin_id=plugin_id) from None

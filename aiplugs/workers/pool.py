@@ -185,6 +185,9 @@ class Pool:
 
     async def acquire(self, deadline: float, sticky: str | None = None) -> WorkerProcess | None:
         """A ready worker, waiting (until ``deadline``) while workers are starting; None if none is coming."""
+        worker = self.pick(sticky)
+        if worker is not None:  # the common case, without taking the condition's lock
+            return worker
         async with self.changed:
             while True:
                 worker = self.pick(sticky)
