@@ -1,0 +1,86 @@
+"""`aiplugs bench` and `python -m benchmarks`: the documented JSON shape, errors, and the result objects of
+aiplugs.bench on plain values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiplugs.bench import InjectionLatency
+
+from .conftest import clean_env
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-c", "from aiplugs.cli import main; raise SystemExit(main())"]
+
+
+def test_aiplugs_bench_quick_writes_the_documented_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run([*CLI, "bench", "apply", "--quick", "--json", str(out)], capture_output=True, text=True,
+                            timeout=300, env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "benchmark ratios" in result.stdout and "noop_ratio_max" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["suite"] == "all" and data["quick"] is True and data["ok"] is True
+    assert {"python", "platform", "cpus", "time"} <= set(data["machine"])
+    assert set(data["suites"]) == {"apply"}
+    apply = data["suites"]["apply"]
+    assert apply["ok"] is True and apply["seconds"] > 0
+    assert apply["result"]["goal"] == 2.0 and set(apply["result"]["noop_reapply"]) == {"1", "10"}
+    assert apply["result"]["cold_apply_to_healthy_s"] > 0
+    ratio = next(r for r in data["ratios"] if r["metric"] == "noop_ratio_max")
+    assert ratio["suite"] == "apply" and ratio["value"] > 0 and ratio["goal"] == 2.0
+    assert isinstance(ratio["goal_met"], bool)
+    assert isinstance(data["missing"], list)
+
+
+def test_unknown_suite_is_a_clear_error(tmp_path):
+    result = subprocess.run([*CLI, "bench", "nope"], capture_output=True, text=True, timeout=60, env=clean_env(),
+                            cwd=tmp_path)
+    assert result.returncode == 1
+    assert "unknown benchmark suite(s): nope" in result.stderr and "apply" in result.stderr
+    module = subprocess.run([sys.executable, "-m", "benchmarks", "nope"], capture_output=True, text=True,
+                            timeout=60, env=clean_env(), cwd=REPO)
+    assert module.returncode == 2 and "unknown benchmark suite(s): nope" in module.stderr
+
+
+def test_ratio_rows_pick_headline_ratios():
+    sys.path.insert(0, str(REPO))
+    from benchmarks.__main__ import ratio_rows
+
+    rows = ratio_rows("plan", {"ratio_at_100": 1.2, "goal": 1.5, "goal_met": True, "rows": [{"ratio": 9}],
+                               "ratios": {"gzip": 0.9}, "flag_ratio": True})
+    assert rows == [
+        {"suite": "plan", "metric": "ratio_at_100", "value": 1.2, "goal": 1.5, "goal_met": True},
+        {"suite": "plan", "metric": "ratios.gzip", "value": 0.9, "goal": None, "goal_met": None},
+    ]
+
+
+ROWS = [
+    {"path": "direct", "size": 10_000, "encoding": "identity", "p50_ms": 1.0, "p99_ms": 2.0, "n": 20},
+    {"path": "mitmdump", "size": 10_000, "encoding": "identity", "p50_ms": 4.0, "p99_ms": 6.0, "n": 20},
+    {"path": "aiplugs-1", "size": 10_000, "encoding": "identity", "p50_ms": 4.2, "p99_ms": 7.0, "n": 20},
+    {"path": "mitmdump", "size": 100_000, "encoding": "gzip", "p50_ms": 8.0, "p99_ms": 9.0, "n": 20},
+    {"path": "aiplugs-1", "size": 100_000, "encoding": "gzip", "p50_ms": 8.8, "p99_ms": 12.0, "n": 20},
+]
+
+
+def test_injection_latency_result_ratios_tables_and_plot():
+    result = InjectionLatency(ROWS)
+    assert result.paths == ["direct", "mitmdump", "aiplugs-1"]
+    assert result.p50("aiplugs-1", 10_000) == 4.2 and result.p99("mitmdump", 100_000, "gzip") == 9.0
+    assert result.ratios == pytest.approx({"aiplugs-1 / mitmdump @ 10000 identity": 1.05,
+                                           "aiplugs-1 / mitmdump @ 100000 gzip": 1.1})
+    html = result._repr_html_()
+    assert "aiplugs-1" in html and "10 KB identity" in html and "1.05x" in html
+    assert "100 KB gzip" in repr(result)
+    assert result.to_dict()["rows"] == ROWS
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = result.plot()
+    assert len(ax.patches) == 5 and ax.get_legend() is not None
