@@ -1,13 +1,14 @@
 """The local channel between the manager and one worker: a ``socketpair`` carrying length-prefixed JSON frames.
 
 Why a socketpair rather than loopback HTTP or a named Unix socket: the worker inherits its end as a file
-descriptor, so there is no port to allocate, no path to clean up (or to exceed the 108-byte ``sun_path`` limit
-under deep state dirs), and no other local process can connect to a worker. Measured on the 2-core CI box, a
-ping round trip over this channel is ~0.1 ms versus ~1 ms for an HTTP request to a uvicorn app in the worker,
-and the worker does not need to import an HTTP server (cold start stays ~150 ms). The frame format lives in
-harness.py (the worker side must import nothing but the standard library).
+descriptor, so there is no port to allocate, no path to clean up (or to overflow the 108-byte ``sun_path`` limit
+under deep state dirs), and no other local process can connect to a worker. It is also the faster channel:
+``benchmarks/bench_router.py`` prints a sequential round trip over it (``WorkerManager.call``, ~0.25 ms p50 on
+the 2-core CI box, including the worker's thread hop) next to a bare loopback HTTP echo on uvicorn (~0.8 ms), and
+the worker need not import an HTTP server (cold start ~100 ms). The frame format lives in harness.py (the
+worker side must import nothing but the standard library).
 
-One channel multiplexes many concurrent calls by id; each call gets its own queue of frames.
+One channel multiplexes many concurrent calls by id; each call gets its own deque of frames.
 """
 
 from __future__ import annotations

@@ -205,3 +205,19 @@ async def test_close_leaves_no_worker(tmp_path, make_spec):
     await mgr.close()
     assert not any(pid_alive(p) for p in pids) and mgr.snapshot() == {}
     assert os.getpid() not in pids
+
+
+async def test_sigterm_ignored_means_sigkill_after_grace(tmp_path, make_spec):
+    import time
+
+    mgr = WorkerManager(tmp_path / "s", grace_s=1.0)
+    try:
+        await mgr.ensure(make_spec("ignores_sigterm"))
+        pid = mgr.snapshot()["ignores-sigterm"].pids[0]
+        start = time.monotonic()
+        await mgr.remove("ignores-sigterm")
+        elapsed = time.monotonic() - start
+        assert not pid_alive(pid)
+        assert elapsed >= 0.9  # it really waited out the grace period before SIGKILL
+    finally:
+        await mgr.close()
