@@ -7,6 +7,7 @@ maps every key path to the 1-based line and column of its value. Tables map to t
 from __future__ import annotations
 
 import re
+import tomllib
 
 __all__ = ["locate"]
 
@@ -71,9 +72,12 @@ def _parse_key(text: str, start: int) -> tuple[tuple[str, ...], int]:
         quote = text[pos]
         if quote in "\"'":
             close = text.find(quote, pos + 1)
+            while quote == '"' and close > 0 and _escaped(text, close):
+                close = text.find(quote, close + 1)
             if close < 0:
                 raise ValueError("unterminated key")
-            keys.append(text[pos + 1 : close])
+            raw = text[pos : close + 1]
+            keys.append(tomllib.loads(f"k = {raw}")["k"] if "\\" in raw else raw[1:-1])
             pos = close + 1
         else:
             match = _BARE.match(text, pos)
@@ -87,6 +91,14 @@ def _parse_key(text: str, start: int) -> tuple[tuple[str, ...], int]:
             pos += 1
             continue
         return tuple(keys), pos
+
+
+def _escaped(text: str, index: int) -> bool:
+    """Whether the character at ``index`` is escaped by an odd run of backslashes."""
+    run = 0
+    while index - run - 1 >= 0 and text[index - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
 
 
 def _record_value(

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import tomllib
 
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from aiplugs.tomlpos import locate
 
 
@@ -72,3 +76,37 @@ def test_shipped_config_positions_match_its_values() -> None:
     for keys, value in [(("proxy", "csp"), data["proxy"]["csp"]), (("plugins_dir",), data["plugins_dir"])]:
         line, col = pos[keys]
         assert lines[line - 1][col - 1 :].startswith(f'"{value}"')
+
+
+KEYS = st.text(alphabet="ab-_. '\"\\=#[]{}é", min_size=1, max_size=6)
+SCALARS = st.one_of(st.integers(-5, 5), st.booleans(), st.text(alphabet="ab\"'#=[]{},\n\\ ", max_size=8),
+                    st.lists(st.integers(0, 3), max_size=3))
+TREES = st.recursive(SCALARS, lambda inner: st.dictionaries(KEYS, inner, min_size=1, max_size=3), max_leaves=8)
+
+
+def leaves(doc: dict, prefix: tuple[str, ...] = ()):  # type: ignore[no-untyped-def,type-arg]
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            yield from leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(KEYS, TREES, min_size=1, max_size=4))
+def test_every_leaf_points_at_its_value(doc: dict) -> None:  # type: ignore[type-arg]
+    text = tomli_w.dumps(doc, multiline_strings=True)
+    assert tomllib.loads(text) == doc
+    lines = text.splitlines()
+    positions = locate(text)
+    for path, value in leaves(doc):
+        line, col = positions[path]
+        shown = tomli_w.dumps({"x": value}, multiline_strings=True)[4:].split("\n")[0]
+        assert lines[line - 1][col - 1 :].startswith(shown), (path, text)
+
+
+def test_quoted_keys_with_escapes() -> None:
+    text = '"a\\"b" = 1\n"c\\\\" = 2\n\'d\\e\' = 3\n"\\u00e9" = 4\n'
+    assert tomllib.loads(text) == {'a"b': 1, "c\\": 2, "d\\e": 3, "é": 4}
+    pos = locate(text)
+    assert pos[('a"b',)] == (1, 10) and pos[("c\\",)] == (2, 9) and pos[("d\\e",)] == (3, 9) and pos[("é",)] == (4, 12)
