@@ -171,8 +171,27 @@ def _size(value: Any) -> str:
 
 
 def injection_latency(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequence[int] = (1, 100),
-                      n: int = 50, **options: Any) -> InjectionLatency:
-    """Runs the proxy's injection benchmark (``benchmarks/bench_injection.py``) with these settings."""
-    module = suite("injection")
-    raw = module.measure(sizes=list(sizes), plugins=list(plugins), n=n, **options)
-    return InjectionLatency(module.latency_rows(raw) if hasattr(module, "latency_rows") else raw["rows"], raw)
+                      n: int = 50, *, encodings: Sequence[str] = ("identity", "gzip")) -> InjectionLatency:
+    """The same HTML pages (``sizes`` in bytes, each ``encodings``) fetched ``n`` times directly, through a bare
+    ``mitmdump`` and through aiplugs with each count of matching ``plugins``, interleaved in one run.
+
+    Uses ``benchmarks/bench_injection.py``'s ``measure(sizes=, plugins=, n=, encodings=)`` when the checkout has
+    one; otherwise :func:`aiplugs.notebook.latency.measure`, which needs no checkout."""
+    measure = None
+    try:
+        measure = getattr(suite("injection"), "measure", None)
+    except AiplugsError:
+        pass
+    if measure is None:
+        from .notebook.latency import measure
+    raw = measure(sizes=list(sizes), plugins=list(plugins), n=n, encodings=list(encodings))
+    return InjectionLatency(raw["rows"], raw)
+
+
+def _percentile(values: Iterable[float], q: float) -> float:
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    k = (len(data) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (k - lo)
