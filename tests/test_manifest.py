@@ -282,3 +282,13 @@ def test_manifest_model_is_frozen() -> None:
     with pytest.raises(Exception):
         manifest.id = "q"  # type: ignore[misc]
     assert json.loads(manifest.model_dump_json())["id"] == "p"
+
+
+def test_unknown_keys_in_lists_suggest_from_the_item_schema(
+    tmp_path: Path, write_plugin: Callable[..., Path]
+) -> None:
+    data = manifest_data("p", content_scripts=[{"matches": ["*://*/*"], "jss": ["content.js"]}])
+    data["inference"] = inference(models=[model(sizee=1)])
+    found = rejected(write_plugin(tmp_path, "p", manifest=data))
+    assert any("content_scripts.0.jss: unknown key (did you mean 'js'?)" in f for f in found)
+    assert any("inference.models.0.sizee: unknown key (did you mean 'size'?)" in f for f in found)
