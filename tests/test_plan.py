@@ -276,3 +276,17 @@ def test_diff_is_pure(desired: DesiredState) -> None:
     actual = ActualState()
     diff(desired, actual)
     assert snapshot() == before and actual == ActualState()
+
+
+def test_benchmark_projects_are_valid_declarations(tmp_path: Path) -> None:
+    """benchmarks/bench_plan.py times `aiplugs plan` on generated projects; they must plan cleanly."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.bench_plan import make_project
+
+    path = make_project(tmp_path, 20)
+    _, desired = load_desired_state(path, env=clean_environ())
+    assert len(desired.plugins) == 20 and len(desired.models) == 4 and len(desired.relays) == 2
+    assert diff(desired, ActualState()).counts()["add"] == 2 + 4 + sum(w.count for w in desired.workers) + 2
+    assert [p.id for p in desired.plugins].index("plugin-008") < [p.id for p in desired.plugins].index("plugin-009")
