@@ -17,6 +17,7 @@ swap never affects a flow half-way and never needs a restart.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 _META_KEY = "aiplugs.inject"
 _API_KEY = "aiplugs.api"
+THREAD_THRESHOLD = 256 * 1024  # raw body bytes from which the splice runs off the event loop
 
 
 @dataclass(frozen=True)
@@ -204,32 +206,54 @@ class Injector:
             return
         flow.metadata[_META_KEY] = (config, verdict)
 
-    def response(self, flow) -> None:
+    def response(self, flow):
+        """Splices the loader. Big bodies are decoded and spliced in a worker thread (zlib and brotli release the
+        GIL) so one large page never stalls other connections; mitmproxy awaits the coroutine returned then."""
         pending = flow.metadata.pop(_META_KEY, None)
         if not isinstance(pending, tuple) or flow.response is None or flow.error:
-            return
+            return None
         config, verdict = pending
         response, request = flow.response, flow.request
         raw = response.raw_content
         if raw is None:
-            return
+            return None
         headers = {}
         for name in (*CSP_HEADERS, "x-frame-options", "transfer-encoding", "content-length"):
             values = response.headers.get_all(name)
             if values:
                 headers[name] = list(values)
-        try:
-            from mitmproxy.net.http.url import hostport
+        from mitmproxy.net.http.url import hostport
 
-            origin = f"{request.scheme}://{hostport(request.scheme, request.host, request.port)}"
-            result = inject_page(raw, headers, verdict, origin=origin, config=config, host=request.host)
+        origin = f"{request.scheme}://{hostport(request.scheme, request.host, request.port)}"
+        args = (raw, headers, verdict)
+        kwargs = {"origin": origin, "config": config, "host": request.host}
+        if len(raw) >= (THREAD_THRESHOLD if verdict.coding == "identity" else THREAD_THRESHOLD // 8):
+            return self._splice_in_thread(flow, args, kwargs)
+        try:
+            result = inject_page(*args, **kwargs)
         except Exception as e:  # a page we cannot parse or decode is passed on untouched
-            self.failed += 1
-            logger.warning("aiplugs: not injecting %s: %s", request.url, e)
-            self.events.publish("proxy.inject_failed", url=request.pretty_url, error=str(e))
+            self._failed(flow, e)
+            return None
+        self._apply(flow, result)
+        return None
+
+    async def _splice_in_thread(self, flow, args, kwargs) -> None:
+        try:
+            result = await asyncio.to_thread(inject_page, *args, **kwargs)
+        except Exception as e:
+            self._failed(flow, e)
             return
+        self._apply(flow, result)
+
+    def _failed(self, flow, error: Exception) -> None:
+        self.failed += 1
+        logger.warning("aiplugs: not injecting %s: %s", flow.request.url, error)
+        self.events.publish("proxy.inject_failed", url=flow.request.pretty_url, error=str(error))
+
+    def _apply(self, flow, result: PageResult | None) -> None:
         if result is None:
             return
+        response = flow.response
         response.raw_content = result.body
         for name, values in result.headers.items():
             if values is None:

@@ -48,3 +48,19 @@ def test_truncated_and_bomb_bodies_raise() -> None:
 ])
 def test_parse_coding(header: str | None, expected: str | None) -> None:
     assert parse_coding(header) == expected
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, (1 << 17) + 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1,
+                                  3 * (1 << 20) + 7])
+def test_stored_encodings_decode_with_the_reference_decoders(size: int) -> None:
+    data = bytes(i * 7 % 251 for i in range(size))
+    assert gzip.decompress(encode(data, "gzip")) == data
+    assert zlib.decompress(encode(data, "deflate")) == data
+    assert brotli.decompress(encode(data, "br")) == data
+    assert zstandard.ZstdDecompressor().decompressobj().decompress(encode(data, "zstd")) == data
+
+
+def test_stored_encoding_costs_only_framing_bytes() -> None:
+    data = b"a" * 1_000_000  # would compress to almost nothing; stored blocks keep it whole on purpose
+    for coding in ("gzip", "deflate", "br", "zstd"):
+        assert len(data) < len(encode(data, coding)) < len(data) + 200  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 
 import pytest
@@ -270,3 +271,21 @@ def test_hot_swap_applies_to_the_next_flow() -> None:
     config = config_of(after.response.raw_content)
     assert [e["id"] for e in config["scripts"]] == ["p9"] and config["port"] == 6000 and config["token"] == "tok2"
     assert old.response.stream is True
+
+
+async def test_big_page_is_spliced_off_the_event_loop() -> None:
+    from aiplugs.proxy.inject import THREAD_THRESHOLD
+
+    big = PAGE.replace(b"<body>x", b"<body>" + os.urandom(THREAD_THRESHOLD).hex().encode() + b"y" * 1000)
+    a = addon()
+    with taddons.context(a):
+        f = make_flow("https://site.test/", DOC)
+        a.requestheaders(f)
+        respond(f, body=gzip.compress(big), content_encoding="gzip")
+        a.responseheaders(f)
+        pending = a.response(f)
+        assert pending is not None  # a coroutine mitmproxy awaits
+        await pending
+    out = gzip.decompress(f.response.raw_content)
+    assert b'data-aiplugs="loader"' in out and out.endswith(b"y" * 1000 + b"</body></html>")
+    assert f.response.headers["content-length"] == str(len(f.response.raw_content))
