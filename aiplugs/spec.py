@@ -229,6 +229,7 @@ def build_desired_state(config: Config, plugins: Mapping[str, LoadedPlugin]) -> 
             message = f"no plugin folder {config.plugins_dir / plugin_id}" + did_you_mean(plugin_id, plugins)
             problems.append(Problem(source, message, f"plugins.{plugin_id}", line, col))
     enabled = {pid for pid in plugins if _plugin_config(config, pid).enabled}
+    problems.extend(_backend_problems(config, plugins, enabled))
     order, order_problems = _dependency_order(plugins, enabled)
     problems.extend(order_problems)
     models, model_problems = _models(config, plugins, order)
@@ -277,6 +278,23 @@ def _plugin_config(config: Config, plugin_id: str):  # -> PluginConfig
     from .config import PluginConfig
 
     return config.settings.plugins.get(plugin_id) or PluginConfig()
+
+
+def _backend_problems(config: Config, plugins: Mapping[str, LoadedPlugin], enabled: set[str]) -> list[Problem]:
+    """Local mode needs a backend file; load_manifest checks the manifest's own default, this the overrides."""
+    problems = []
+    for pid in sorted(enabled):
+        loaded, mode = plugins[pid], _plugin_config(config, pid).mode
+        entry = loaded.manifest.inference.local_entry
+        if mode is None and loaded.manifest.inference.default_mode == "local" and entry is None:
+            problems.append(Problem(str(loaded.manifest_path), "default_mode is local but local_entry is null",
+                                    "inference.local_entry"))
+        elif mode == "local" and (entry is None or not (loaded.dir / entry).is_file()):
+            why = (f"{loaded.manifest_path}: inference.local_entry is null" if entry is None
+                   else f"file not found: {loaded.dir / entry}")
+            source, line, col = config.position(f"plugins.{pid}.mode")
+            problems.append(Problem(source, f"local mode needs a backend ({why})", f"plugins.{pid}.mode", line, col))
+    return problems
 
 
 def _dependency_order(plugins: Mapping[str, LoadedPlugin], enabled: set[str]) -> tuple[list[str], list[Problem]]:

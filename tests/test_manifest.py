@@ -292,3 +292,27 @@ def test_unknown_keys_in_lists_suggest_from_the_item_schema(
     found = rejected(write_plugin(tmp_path, "p", manifest=data))
     assert any("content_scripts.0.jss: unknown key (did you mean 'js'?)" in f for f in found)
     assert any("inference.models.0.sizee: unknown key (did you mean 'size'?)" in f for f in found)
+
+
+def test_local_mode_override_needs_a_backend(
+    tmp_path: Path, write_plugin: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_entry = write_plugin(tmp_path / "plugins", "cloudy", inference={"default_mode": "cloud", "local_entry": None})
+    missing = write_plugin(tmp_path / "plugins", "remote", inference={"default_mode": "cloud"})
+    (missing / "backend.py").unlink()
+    monkeypatch.chdir(tmp_path)
+    found = spec_problems(declaration(tmp_path, '[plugins.cloudy]\nmode = "local"\n[plugins.remote]\nmode = "local"\n'))
+    assert len(found) == 2, found
+    assert found[0].startswith("aiplugs.toml:3:8: plugins.cloudy.mode: local mode needs a backend")
+    assert str(no_entry / "manifest.json") in found[0] and "inference.local_entry is null" in found[0]
+    assert found[1].startswith("aiplugs.toml:5:8: plugins.remote.mode: local mode needs a backend")
+    assert f"file not found: {missing / 'backend.py'}" in found[1]
+    # as cloud plugins (their manifests' default) they are fine
+    _, desired = load_desired_state(declaration(tmp_path), env={})
+    assert [r.plugin_id for r in desired.relays] == ["cloudy", "remote"]
+
+
+def test_local_default_with_null_entry_is_rejected(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
+    folder = write_plugin(tmp_path / "plugins", "p", inference={"default_mode": "local", "local_entry": None})
+    (found,) = spec_problems(declaration(tmp_path))
+    assert found == f"{folder / 'manifest.json'}: inference.local_entry: default_mode is local but local_entry is null"
