@@ -84,6 +84,7 @@ class Channel:
         self.hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.closed = False
         self._ids = itertools.count(1)
+        self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -95,7 +96,15 @@ class Channel:
     def send(self, message: dict[str, Any]) -> None:
         if self.closed:
             raise ChannelClosed("worker channel is closed")
-        self.writer.write(encode_frame(message))
+        frame = encode_frame(message)
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(frame)
+
+    def _flush(self) -> None:
+        data, self._pending = b"".join(self._pending), []
+        if not self.closed:
+            self.writer.write(data)
 
     def open(self, op: str, **fields: Any) -> Call:
         """Sends one request; the answer frames arrive on the returned Call."""

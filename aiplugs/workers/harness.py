@@ -104,6 +104,7 @@ class Harness:
         self.reader = reader
         self.writer = writer
         self.tasks: dict[int, asyncio.Task[None]] = {}
+        self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
         on_message = getattr(module, "on_message", None)
         self.on_message = on_message if callable(on_message) else None
         self.on_message_takes_client = False
@@ -119,7 +120,13 @@ class Harness:
         except (TypeError, ValueError) as e:  # the backend returned something that is not JSON
             frame = encode_frame({"id": message["id"], "kind": "error", "type": "TypeError",
                                   "message": f"result is not JSON serializable: {e}"})
-        self.writer.write(frame)
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(frame)
+
+    def _flush(self) -> None:
+        data, self._pending = b"".join(self._pending), []
+        self.writer.write(data)
 
     async def serve(self) -> None:
         self.send({"id": 0, "kind": "hello", "pid": os.getpid(), "on_message": self.on_message is not None})
