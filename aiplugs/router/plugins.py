@@ -1,8 +1,9 @@
 """Page-facing plugin routes: ``POST /v1/plugins/{id}/run`` and ``GET /v1/plugins/{id}/assets/{path}``.
 
 A run answers with the backend's return value as JSON (``null`` included). When ``run`` returns a (async)
-generator, or the client sends ``Accept: text/event-stream``, the answer is SSE: one ``data: <json>`` per item,
-then ``event: end``; a failure mid-stream is an ``event: error`` whose data is ``{"type", "message"}``.
+generator, or the client sends ``Accept: text/event-stream``, the answer is SSE: one ``data: <json>`` per item;
+the stream ends when the response does (no end marker, so the page loader's ``stream()`` resolves with the last
+item); a failure mid-stream is an ``event: error`` whose data is ``{"type", "message", "plugin"}``.
 Errors before the answer starts are JSON ``{"error": {"type", "message", ...}}`` with the status of the failure:
 404 unknown plugin, 400 bad JSON, 500 backend raised (type + message), 502 worker died, 503 no worker, 504 timeout.
 """
@@ -81,7 +82,6 @@ async def _sse(reply: Reply, plugin_id: str) -> AsyncIterator[bytes]:
     try:
         async for item in reply:
             yield b"data: " + json.dumps(item, separators=(",", ":")).encode() + b"\n\n"
-        yield b"event: end\ndata: {}\n\n"
     except WorkerError as e:
         kind = e.type_name if isinstance(e, BackendError) else type(e).__name__
         message = e.detail if isinstance(e, BackendError) else e.message

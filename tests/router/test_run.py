@@ -26,15 +26,14 @@ async def test_sync_run_returns_the_value_as_json(router):
 async def test_generator_streams_sse(router):
     r = await router.client.post("/v1/plugins/counter/run", json={"n": 3}, headers=router.page())
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-    assert sse_events(r.text) == [("message", {"i": 0}), ("message", {"i": 1}), ("message", {"i": 2}),
-                                  ("end", {})]
+    assert sse_events(r.text) == [("message", {"i": 0}), ("message", {"i": 1}), ("message", {"i": 2})]
 
 
 async def test_accept_event_stream_wraps_a_plain_result(router):
     r = await router.client.post("/v1/plugins/echo/run", json={"a": 1},
                                  headers=router.page(Accept="text/event-stream"))
     events = sse_events(r.text)
-    assert events[0][1]["echo"] == {"a": 1} and events[-1] == ("end", {})
+    assert len(events) == 1 and events[0][1]["echo"] == {"a": 1}
 
 
 async def test_backend_raising_is_500_with_type_and_message(router):
@@ -75,3 +74,10 @@ async def test_sentiment_example_plugin_reads_its_model(router):
     assert r.status_code == 200
     labels = [item["label"] for item in r.json()["results"]]
     assert labels == ["positive", "negative"]
+
+
+async def test_error_inside_a_stream_is_an_sse_error_event(router):
+    r = await router.client.post("/v1/plugins/counter/run", json={"n": "many"}, headers=router.page())
+    assert r.status_code == 200
+    (kind, data), = sse_events(r.text)
+    assert kind == "error" and data["type"] == "ValueError" and data["plugin"] == "counter"
