@@ -73,7 +73,7 @@ class RouterServer:
                 sock.close()
                 raise AiplugsError(f"router failed to start on {host}:{self.port}: {error!r}")
             await asyncio.sleep(0.01)
-        self.ctx.events.publish("router.started", host=host, port=self.port)
+        # "router.started" is the owner's to publish (the daemon knows when the whole API is up)
 
     async def stop(self) -> None:
         if self._task is None:

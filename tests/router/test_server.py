@@ -30,3 +30,12 @@ async def test_stop_frees_the_port_and_start_again(router):
             assert (await client.get(f"{again.url}/api/health")).status_code == 200
     finally:
         await again.stop()
+
+
+async def test_the_same_server_object_restarts_after_stop(router):
+    await router.server.stop()
+    await router.server.start("127.0.0.1", 0)
+    async with httpx.AsyncClient() as client:
+        r = await client.post(f"{router.server.url}/v1/plugins/echo/run", json={"x": 1},
+                              headers=router.page())
+        assert r.status_code == 200 and r.json()["echo"] == {"x": 1}
