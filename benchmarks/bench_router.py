@@ -180,7 +180,7 @@ async def _bench(quick: bool) -> dict[str, Any]:
          "p99_ms": ours["p99_ms"], "ratio": ratio},
     ]
     return {
-        "quick": quick, "duration_s": duration, "concurrency": concurrency, "rounds": rounds,
+        "quick": quick, "phase_seconds": duration, "concurrency": concurrency, "rounds": rounds,
         "bare": base, "aiplugs": ours, "rps_ratio": ratio, "goal": GOAL, "goal_met": ratio >= GOAL,
         "cold_start_ms": cold,
         "sequential_p50_ms": {"loopback_http_bare": summary(seq_http)["p50"],
