@@ -49,22 +49,31 @@ def available() -> list[str]:
 
 
 def ratio_rows(suite: str, result: Any) -> list[dict[str, Any]]:
-    """The headline ratios of one suite's result: top-level numbers whose key mentions "ratio"."""
+    """The headline ratios of one suite's result: top-level numbers whose key has a word "ratio" in it
+    ("rps_ratio", "ratio_at_100"; not "duration_s"), with that metric's goal when the suite states one (``goal``
+    as a number, or ``goal``/``goals`` as a dict by metric) and the suite's overall ``goal_met``."""
     if not isinstance(result, dict):
         return []
-    goal, met = result.get("goal"), result.get("goal_met")
+    goals = result.get("goal") if isinstance(result.get("goal"), dict) else result.get("goals")
+    goals = goals if isinstance(goals, dict) else {}
+    scalar = result.get("goal") if _number(result.get("goal")) else None
+    met = result.get("goal_met")
     rows = []
     for key, value in result.items():
-        if "ratio" in key and isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append({"suite": suite, "metric": key, "value": float(value),
-                         "goal": goal if isinstance(goal, (int, float)) else None,
+        if _number(value) and "ratio" in key.split("_"):
+            goal = goals.get(key) if _number(goals.get(key)) else scalar
+            rows.append({"suite": suite, "metric": key, "value": float(value), "goal": goal,
                          "goal_met": met if isinstance(met, bool) else None})
         elif key == "ratios" and isinstance(value, dict):
             for name, number in value.items():
-                if isinstance(number, (int, float)) and not isinstance(number, bool):
+                if _number(number):
                     rows.append({"suite": suite, "metric": f"ratios.{name}", "value": float(number),
-                                 "goal": None, "goal_met": None})
+                                 "goal": goals.get(name) if _number(goals.get(name)) else None, "goal_met": None})
     return rows
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def run_suites(names: Sequence[str] = (), *, quick: bool = False, json_out: str | Path | None = None,

@@ -58,6 +58,12 @@ def test_ratio_rows_pick_headline_ratios():
         {"suite": "plan", "metric": "ratio_at_100", "value": 1.2, "goal": 1.5, "goal_met": True},
         {"suite": "plan", "metric": "ratios.gzip", "value": 0.9, "goal": None, "goal_met": None},
     ]
+    rows = ratio_rows("injection", {"duration_s": 2.0, "tunnel_ratio": 0.8, "rps_ratio": 0.7, "goal_met": False,
+                                    "goal": {"tunnel_ratio": 0.6}})
+    assert [(r["metric"], r["goal"], r["goal_met"]) for r in rows] == [("tunnel_ratio", 0.6, False),
+                                                                     ("rps_ratio", None, False)]
+    assert ratio_rows("models", {"ratio_vs_raw": 0.95, "goals": {"ratio_vs_raw": 0.9}})[0]["goal"] == 0.9
+    assert ratio_rows("broken", ["not", "a", "dict"]) == []
 
 
 ROWS = [
