@@ -117,7 +117,8 @@ async def _bench(quick: bool) -> dict[str, Any]:
     from aiplugs.spec import load_desired_state
     from aiplugs.workers import WorkerManager
 
-    duration, concurrency, rounds, cold_n, seq_n = (2.0, 8, 1, 5, 300) if quick else (8.0, 16, 2, 20, 2000)
+    # concurrency 8: about what a few tabs of a browser (6 connections per host) put on the router
+    duration, concurrency, rounds, cold_n, seq_n = (1.5, 8, 3, 5, 300) if quick else (5.0, 8, 4, 20, 2000)
     with tempfile.TemporaryDirectory(prefix="aiplugs-bench-router-") as tmp:
         root = Path(tmp)
         (root / "aiplugs.toml").write_text(f'plugins_dir = "{FIXTURES}"\nstate_dir = "state"\n'
