@@ -86,7 +86,7 @@ def timed(cmd: list[str], cwd: Path | None, env: dict[str, str]) -> float:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    reps = 5 if quick else 21
+    reps = 9 if quick else 21
     plan_cmd = [*aiplugs_command(), "plan"]
     with tempfile.TemporaryDirectory(prefix="aiplugs-bench-plan-") as tmp:
         env = {k: v for k, v in os.environ.items()
