@@ -133,10 +133,16 @@ class _Progress:
         if kind in ("model.downloading", "model.progress") and data.get("total"):
             bar = self._bars.get(name)
             if bar is None:
+                if not sys.stderr.isatty():  # a log, not a terminal: one line, no redraws
+                    self._bars[name] = None
+                    print(f"  model {name} downloading ({data['total']} bytes)", file=sys.stderr)
+                    return
                 from tqdm import tqdm
 
                 bar = self._bars[name] = tqdm(total=data["total"], unit="B", unit_scale=True, desc=name,
                                               leave=True, file=sys.stderr)
+            elif name in self._bars and bar is None:
+                return
             bar.n = data.get("bytes", 0)
             bar.refresh()
         elif kind == "model.ready":
@@ -155,7 +161,8 @@ class _Progress:
 
     def close(self) -> None:
         for bar in self._bars.values():
-            bar.close()
+            if bar is not None:
+                bar.close()
 
 
 def _foreground(args, desired) -> int:

@@ -108,7 +108,7 @@ enabled = false
         response = conn.getresponse()
         data = response.read()
         conn.close()
-        return response.status, dict(response.getheaders()), data
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
 
 def pid_alive(pid: int) -> bool:
@@ -180,7 +180,7 @@ def test_page_through_proxy_is_injected_and_data_untouched(project, origin):
     assert status == 200
     assert b"word-count" in body and len(body) > len(PAGE)
     assert b"wonderful demo page" in body
-    assert headers.get("Cache-Control") == "no-store"
+    assert headers.get("cache-control") == "no-store"
     status, _, data = project.via_proxy("GET", f"http://127.0.0.1:{origin}/data.json",
                                         headers={"Accept": "application/json"})
     assert status == 200 and data == DATA
