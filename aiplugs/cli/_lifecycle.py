@@ -131,6 +131,8 @@ class _Progress:
         kind, data = event.get("type", ""), event.get("data", {})
         name = data.get("filename") or data.get("model") or ""
         if kind in ("model.downloading", "model.progress") and data.get("total"):
+            if name in self._bars and self._bars[name] is None:
+                return  # already announced on a non-terminal
             bar = self._bars.get(name)
             if bar is None:
                 if not sys.stderr.isatty():  # a log, not a terminal: one line, no redraws
@@ -141,8 +143,6 @@ class _Progress:
 
                 bar = self._bars[name] = tqdm(total=data["total"], unit="B", unit_scale=True, desc=name,
                                               leave=True, file=sys.stderr)
-            elif name in self._bars and bar is None:
-                return
             bar.n = data.get("bytes", 0)
             bar.refresh()
         elif kind == "model.ready":
