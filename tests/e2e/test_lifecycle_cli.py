@@ -1,0 +1,138 @@
+"""Lifecycle commands one at a time, each on its own fresh project: foreground mode, the confirmation prompt,
+JSON output, logs, the event stream during apply, and a daemon killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from .test_lifecycle import REPO, Project, pid_alive, wait_for
+
+CLI = [sys.executable, "-c", "import sys; from aiplugs.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    import shutil
+
+    shutil.copytree(REPO / "plugins", tmp_path / "plugins")
+    proj = Project(tmp_path)
+    proj.write_config()
+    yield proj
+    proj.cli("down", timeout=60)
+
+
+def test_foreground_runs_until_ctrl_c_and_exits_zero(project):
+    proc = subprocess.Popen([*CLI, "-c", str(project.config), "apply", "--foreground"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=project.env, stdin=subprocess.DEVNULL)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("Running in the foreground" in line for line in lines), timeout=60)
+        status = project.status()
+        assert status["healthy"] and status["daemon"]["pid"] == proc.pid
+        workers = [pid for p in status["plugins"] for pid in p["worker_pids"]]
+        assert workers
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not any(pid_alive(p) for p in workers)
+    assert project.cli("status").returncode == 4
+
+
+def test_interactive_apply_asks_and_a_no_changes_nothing(project):
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*CLI, "-c", str(project.config), "apply"], stdin=follower, stdout=follower,
+                            stderr=follower, env=project.env, close_fds=True)
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"Apply these changes?" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                seen += os.read(leader, 4096)
+        assert b"Apply these changes?" in seen, seen
+        os.write(leader, b"no\n")
+        assert proc.wait(timeout=30) == 1
+        while True:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if not ready:
+                break
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+    assert b"nothing was changed" in seen
+    assert project.cli("status").returncode == 4
+    assert not (project.root / ".aiplugs" / "daemon.pid").exists()
+
+
+def test_apply_json_logs_and_events(project):
+    result = project.cli("apply", "--json", check=True)
+    data = json.loads(result.stdout)
+    assert data["format_version"] == "1" and data["ok"] is True
+    assert data["plan"]["changes_present"] is True
+    assert data["status"]["healthy"] is True
+    assert {p["id"] for p in data["status"]["plugins"]} >= {"word-count", "sentiment"}
+
+    logs = project.cli("logs", check=True)
+    assert "aiplugs daemon" in logs.stdout
+    worker_logs = project.cli("logs", "word-count", check=True)
+    assert worker_logs.returncode == 0
+    missing = project.cli("logs", "no-such-plugin")
+    assert missing.returncode == 1 and "no logs for plugin" in missing.stderr
+
+    from aiplugs.client import DaemonClient
+
+    client = DaemonClient.find(project.state_dir)
+    events: list[dict] = []
+
+    def listen() -> None:
+        for event in client.events(timeout=60):
+            events.append(event)
+            if event["type"] in ("apply.finished", "apply.failed"):
+                return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(0.5)
+    project.write_config(word_count_workers=2)
+    project.cli("apply", "--auto-approve", check=True)
+    listener.join(timeout=30)
+    kinds = [e["type"] for e in events]
+    assert "apply.planned" in kinds and "apply.finished" in kinds
+    assert "worker.started" in kinds
+
+
+def test_sigkilled_daemon_leaves_no_worker_behind(project):
+    project.cli("apply", "--auto-approve", check=True)
+    status = project.status()
+    daemon_pid = status["daemon"]["pid"]
+    workers = [pid for p in status["plugins"] for pid in p["worker_pids"]]
+    assert workers
+    os.kill(daemon_pid, signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in workers), timeout=15)
+    assert project.cli("status").returncode == 4
+    # the next apply starts afresh on the same ports
+    project.cli("apply", "--auto-approve", check=True)
+    assert project.status()["api"]["port"] == project.api_port
