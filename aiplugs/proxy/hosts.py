@@ -8,6 +8,9 @@ the Host header and the resolved peer address), so every regex here is anchored 
   mean "allow everything" to mitmproxy.
 - ``intercept = "all"``, or a ``<all_urls>`` / ``*://*/*`` pattern: no allow list.
 - ``passthrough``: ``ignore_hosts``, which mitmproxy applies after the allow list, so passthrough always wins.
+
+mitmproxy also tests the resolved peer address, so a plugin pattern on an IP literal (``https://127.0.0.1/*``)
+decrypts every host name that resolves to that address. Name-based patterns never match an address.
 """
 
 from __future__ import annotations

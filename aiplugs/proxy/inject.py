@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 _META_KEY = "aiplugs.inject"
 _API_KEY = "aiplugs.api"
-THREAD_THRESHOLD = 256 * 1024  # raw body bytes from which the splice runs off the event loop
+# Compressed body bytes from which decoding runs off the event loop (an identity page costs one copy: never).
+THREAD_THRESHOLD = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,8 @@ class Injector:
         flow.metadata[_META_KEY] = (config, verdict)
 
     def response(self, flow):
-        """Splices the loader. Big bodies are decoded and spliced in a worker thread (zlib and brotli release the
-        GIL) so one large page never stalls other connections; mitmproxy awaits the coroutine returned then."""
+        """Splices the loader. Big compressed bodies are decoded in a worker thread (zlib, brotli and zstd release
+        the GIL) so one large page never stalls other connections; mitmproxy awaits the coroutine returned then."""
         pending = flow.metadata.pop(_META_KEY, None)
         if not isinstance(pending, tuple) or flow.response is None or flow.error:
             return None
@@ -227,7 +228,7 @@ class Injector:
         origin = f"{request.scheme}://{hostport(request.scheme, request.host, request.port)}"
         args = (raw, headers, verdict)
         kwargs = {"origin": origin, "config": config, "host": request.host}
-        if len(raw) >= (THREAD_THRESHOLD if verdict.coding == "identity" else THREAD_THRESHOLD // 8):
+        if verdict.coding != "identity" and len(raw) >= THREAD_THRESHOLD:
             return self._splice_in_thread(flow, args, kwargs)
         try:
             result = inject_page(*args, **kwargs)

@@ -1,0 +1,408 @@
+"""Injection latency: the same HTML pages fetched directly, through bare ``mitmdump`` and through aiplugs.
+
+1. Pages of 10 KB / 100 KB / 1 MB, identity and gzip, requested as document navigations over one keep-alive
+   connection: direct, through ``mitmdump -q`` (no addons), through the aiplugs ProxyServer with 1 and with 100
+   plugins loaded (one of them matches the page's host, http only, as when plugins target different sites).
+   Goals: aiplugs p50 <= 1.05x mitmdump with 1 plugin, <= 1.10x with 100.
+2. A non-matched HTTPS host (aiplugs tunnels it) against mitmdump decrypting the same host; a fresh connection per
+   request, so the TLS handshakes count. Goal: <= 0.6x.
+3. A 1 GB non-HTML body through aiplugs (streamed, never buffered): peak proxy RSS <= idle + 64 MB.
+
+Origin, mitmdump and aiplugs each run in their own process; the client is httpx in this one.
+
+    python benchmarks/bench_injection.py          # full
+    python benchmarks/bench_injection.py --quick  # small, < 60 s
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import print_table, summary, write_json  # noqa: E402
+
+GOALS = {"ratio_1_plugin": 1.05, "ratio_100_plugins": 1.10, "tunnel_ratio": 0.6, "rss_growth_mb": 64}
+DOC = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
+
+
+def html_page(size: int) -> bytes:
+    """A page of ``size`` bytes with text that compresses like real HTML (about 3x), not a repeated line."""
+    import random
+
+    rng = random.Random(size)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))) for _ in range(3000)]
+    head = b"<!doctype html><html><head><meta charset=utf-8><title>bench</title><script>var t=1;</script></head><body>"
+    parts, total = [head], len(head)
+    while total < size:
+        para = ("<p>" + " ".join(rng.choice(words) for _ in range(40)) + "</p>\n").encode()
+        parts.append(para)
+        total += len(para)
+    return b"".join(parts)[:size - 14] + b"</body></html>"
+
+
+# ---- child processes -------------------------------------------------------------------------------------------
+
+def _serve_origin(sizes: list[int]) -> None:
+    """Child: an aiohttp origin on free ports (http, https self-signed); prints the ports, serves until stdin ends."""
+    import asyncio
+    import ssl
+
+    from aiohttp import web
+
+    pages = {(s, e): (gzip.compress(html_page(s), 6) if e == "gzip" else html_page(s))
+             for s in sizes for e in ("identity", "gzip")}
+    block = os.urandom(1 << 20)
+
+    async def page(request: web.Request) -> web.Response:
+        size, enc = int(request.query["size"]), request.query.get("enc", "identity")
+        headers = {"Content-Encoding": "gzip"} if enc == "gzip" else {}
+        return web.Response(body=pages[(size, enc)], content_type="text/html", headers=headers)
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        total = int(request.query["size"])
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
+                                               "Content-Length": str(total)})
+        await response.prepare(request)
+        for _ in range(total // len(block)):
+            await response.write(block)
+        await response.write(block[:total % len(block)])
+        return response
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/page", page)
+        app.router.add_get("/big", big)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        cert_dir = Path(tempfile.mkdtemp())
+        _self_signed(cert_dir)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert_dir / "cert.pem", cert_dir / "key.pem")
+        sites = [web.TCPSite(runner, "127.0.0.1", 0), web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)]
+        for site in sites:
+            await site.start()
+        print(*(s._server.sockets[0].getsockname()[1] for s in sites), flush=True)  # type: ignore[union-attr]
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(main())
+
+
+def _self_signed(folder: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+
+
+def _serve_aiplugs(plugins: int, confdir: str) -> None:
+    """Child: the aiplugs ProxyServer with ``plugins`` plugins (plugin 0 matches 127.0.0.1); prints its port."""
+    import asyncio
+
+    from aiplugs.proxy import ProxyServer
+    from aiplugs.spec import EndpointSpec, ProxySpec, ScriptSpec
+
+    scripts = [ScriptSpec("p0", ("http://127.0.0.1/*",), (), ("content.js",), (), "document_idle", False)]
+    scripts += [ScriptSpec(f"p{i}", (f"*://*.site{i}.example/*",), (), ("content.js",), (), "document_idle", False)
+                for i in range(1, plugins)]
+    spec = ProxySpec(EndpointSpec("127.0.0.1", None, (8080, 8180)), "amend", "matched", (), tuple(scripts))
+
+    async def main() -> None:
+        proxy = ProxyServer(spec, confdir=Path(confdir), api_address=("127.0.0.1", 9), page_token="bench",
+                            options={"ssl_insecure": True})
+        await proxy.start("127.0.0.1", 0)
+        print(proxy.address[1], flush=True)  # type: ignore[index]
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await proxy.stop()
+
+    asyncio.run(main())
+
+
+@contextmanager
+def _child(argv: list[str], *, ready_line: bool = True, port: int | None = None) -> Iterator[tuple[subprocess.Popen, list[int]]]:
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        if ready_line:
+            ports = [int(p) for p in proc.stdout.readline().split()]  # type: ignore[union-attr]
+            if not ports:
+                raise RuntimeError(f"{argv[:3]} did not start")
+        else:
+            ports = [port]  # type: ignore[list-item]
+            _wait_port(port)  # type: ignore[arg-type]
+        yield proc, ports
+    finally:
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def _self(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), *args]
+
+
+def _mitmdump(port: int, confdir: str) -> list[str]:
+    return ["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port), "--set", f"confdir={confdir}",
+            "--set", "ssl_insecure=true"]
+
+
+# ---- measurements ----------------------------------------------------------------------------------------------
+
+def _client(proxy: int | None, verify: Any = False):
+    import httpx
+
+    return httpx.Client(proxy=f"http://127.0.0.1:{proxy}" if proxy else None, verify=verify, timeout=60)
+
+
+def _get_ms(client: Any, url: str, headers: dict | None = None) -> float:
+    start = time.perf_counter()
+    response = client.get(url, headers=headers or DOC)
+    response.read()
+    if response.status_code != 200:
+        raise RuntimeError(f"{url}: HTTP {response.status_code}")
+    return (time.perf_counter() - start) * 1000
+
+
+def _interleaved(paths: dict[str, int | None], url: str, n: int, warmup: int = 3) -> dict[str, list[float]]:
+    """Round-robin over the paths, one request each per round, so machine noise hits every path alike."""
+    clients = {name: _client(port) for name, port in paths.items()}
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    try:
+        for i in range(n + warmup):
+            for name, client in clients.items():
+                ms = _get_ms(client, url)
+                if i >= warmup:
+                    times[name].append(ms)
+    finally:
+        for client in clients.values():
+            client.close()
+    return times
+
+
+def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequence[int] = (1, 100), n: int = 50,
+            encodings: Sequence[str] = ("identity", "gzip")) -> dict[str, Any]:
+    """Page latency rows (``path``, ``size``, ``encoding``, ``p50_ms``, ``p99_ms``, ``n``) for every path."""
+    rows: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        _, ports = stack.enter_context(_child(_self("--serve-origin", *map(str, sizes))))
+        mport = _free_port()
+        paths: dict[str, int | None] = {"direct": None}
+        paths["mitmdump"] = stack.enter_context(_child(_mitmdump(mport, f"{tmp}/m"), ready_line=False, port=mport))[1][0]
+        for k in plugins:
+            name = f"aiplugs ({k} plugin{'s' if k != 1 else ''})"
+            paths[name] = stack.enter_context(_child(_self("--serve-aiplugs", str(k), f"{tmp}/a{k}")))[1][0]
+        for size in sizes:
+            for enc in encodings:
+                url = f"http://127.0.0.1:{ports[0]}/page?size={size}&enc={enc}"
+                for name, times in _interleaved(paths, url, n).items():
+                    s = summary(times)
+                    rows.append({"path": name, "size": size, "encoding": enc, "p50_ms": s["p50"],
+                                 "p99_ms": s["p99"], "n": s["n"]})
+    order = list(paths)
+    rows.sort(key=lambda r: order.index(r["path"]))
+    return {"rows": rows}
+
+
+def _tls_get_ms(proxy: int | None, host: str, port: int, path: str, ctx: Any) -> float:
+    """One request on a fresh connection: CONNECT, TLS handshake (with the origin or with the decrypting proxy),
+    GET, read the whole body. A raw socket client, so client-side overhead does not dilute the comparison.
+    ``proxy=None`` goes straight to the origin (the floor)."""
+    start = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", proxy or port), timeout=30) as sock:
+        if proxy:
+            sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                reply += sock.recv(4096)
+        with ctx.wrap_socket(sock, server_hostname=host) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += tls.recv(1 << 16)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            while len(body) < length:  # the whole body, not EOF: closing is not part of a page load
+                body += tls.recv(1 << 16)
+    if b" 200 " not in data[:20]:
+        raise RuntimeError(f"tunnel benchmark: unexpected reply {data[:80]!r}")
+    return (time.perf_counter() - start) * 1000
+
+
+def tunnel_vs_decrypt(n: int, size: int = 100_000) -> dict[str, Any]:
+    """Non-matched HTTPS through aiplugs (tunnelled) vs mitmdump decrypting; a new connection per request."""
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        _, ports = stack.enter_context(_child(_self("--serve-origin", str(size))))
+        mport = _free_port()
+        paths = {"direct": None, "mitmdump_decrypting": stack.enter_context(_child(_mitmdump(mport, f"{tmp}/m"), ready_line=False,
+                                                                   port=mport))[1][0],
+                 "aiplugs_tunnelled": stack.enter_context(_child(_self("--serve-aiplugs", "1", f"{tmp}/a")))[1][0]}
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for i in range(n + 2):  # interleaved, like the page latencies
+            for name, port in paths.items():
+                ms = _tls_get_ms(port, "localhost", ports[1], f"/page?size={size}", ctx)
+                if i >= 2:
+                    times[name].append(ms)
+    out: dict[str, Any] = {name: summary(t) for name, t in times.items()}
+    out["tunnel_ratio"] = out["aiplugs_tunnelled"]["p50"] / out["mitmdump_decrypting"]["p50"]
+    return out
+
+
+def big_body_rss(total: int) -> dict[str, Any]:
+    """Downloads ``total`` bytes of non-HTML through aiplugs while sampling the proxy's RSS."""
+    import httpx
+    import psutil
+
+    with tempfile.TemporaryDirectory() as tmp, _child(_self("--serve-origin", "10000")) as (_, ports), \
+            _child(_self("--serve-aiplugs", "1", f"{tmp}/a")) as (proc, aports):
+        with _client(aports[0]) as client:
+            for _ in range(5):
+                _get_ms(client, f"http://127.0.0.1:{ports[0]}/page?size=10000")
+        process = psutil.Process(proc.pid)
+        idle = process.memory_info().rss
+        peak = idle
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, process.memory_info().rss)
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        received, start = 0, time.perf_counter()
+        try:
+            with httpx.stream("GET", f"http://127.0.0.1:{ports[0]}/big?size={total}", proxy=f"http://127.0.0.1:{aports[0]}",
+                              headers={"Accept": "*/*"}, timeout=120) as response:
+                for chunk in response.iter_raw(1 << 20):
+                    received += len(chunk)
+        finally:
+            done.set()
+            sampler.join()
+        seconds = time.perf_counter() - start
+    if received != total:
+        raise RuntimeError(f"received {received} of {total} bytes")
+    growth = (peak - idle) / 2**20
+    return {"bytes": total, "seconds": seconds, "mb_per_s": total / 2**20 / seconds, "idle_rss_mb": idle / 2**20,
+            "peak_rss_mb": peak / 2**20, "rss_growth_mb": growth}
+
+
+def page_ratios(rows: list[dict[str, Any]], path: str) -> dict[str, float]:
+    """p50 of ``path`` over p50 of mitmdump, per page."""
+    base = {(r["size"], r["encoding"]): r["p50_ms"] for r in rows if r["path"] == "mitmdump"}
+    return {f"{r['size']} {r['encoding']}": r["p50_ms"] / base[(r["size"], r["encoding"])]
+            for r in rows if r["path"] == path}
+
+
+def _geomean(values: Sequence[float]) -> float:
+    import math
+
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    sizes = [10_000, 100_000, 1_000_000]
+    pages = measure(sizes, (1, 100), n=30 if quick else 200)
+    tunnel = tunnel_vs_decrypt(n=20 if quick else 200)
+    big = big_body_rss(64 * 2**20 if quick else 2**30)
+    rows = pages["rows"]
+    one, hundred = page_ratios(rows, "aiplugs (1 plugin)"), page_ratios(rows, "aiplugs (100 plugins)")
+    result = {
+        "quick": quick, "rows": rows,
+        # headline: geometric mean over the six pages (one noisy page cannot decide it); per page below
+        "ratio_1_plugin": _geomean(list(one.values())), "ratio_100_plugins": _geomean(list(hundred.values())),
+        "page_ratios_1_plugin": one, "page_ratios_100_plugins": hundred,
+        "tunnel": tunnel, "tunnel_ratio": tunnel["tunnel_ratio"], "big_body": big,
+        "rss_growth_mb": big["rss_growth_mb"], "goal": GOALS,
+    }
+    result["goal_met"] = (result["ratio_1_plugin"] <= GOALS["ratio_1_plugin"]
+                          and result["ratio_100_plugins"] <= GOALS["ratio_100_plugins"]
+                          and result["tunnel_ratio"] <= GOALS["tunnel_ratio"]
+                          and result["rss_growth_mb"] <= GOALS["rss_growth_mb"])
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    print_table("page latency (ms)", [{k: r[k] for k in ("path", "size", "encoding", "p50_ms", "p99_ms", "n")}
+                                      for r in result["rows"]])
+    t, b = result["tunnel"], result["big_body"]
+    print_table("p50 ratio against mitmdump, per page", [
+        {"page": page, "aiplugs 1 plugin": result["page_ratios_1_plugin"][page],
+         "aiplugs 100 plugins": result["page_ratios_100_plugins"][page]} for page in result["page_ratios_1_plugin"]])
+    print_table("ratios (p50; pages: geometric mean) and memory", [
+        {"metric": "aiplugs 1 plugin / mitmdump", "value": result["ratio_1_plugin"], "goal": "<= 1.05"},
+        {"metric": "aiplugs 100 plugins / mitmdump", "value": result["ratio_100_plugins"], "goal": "<= 1.10"},
+        {"metric": f"tunnelled / mitmdump decrypting ({t['aiplugs_tunnelled']['p50']:.2f} / "
+                   f"{t['mitmdump_decrypting']['p50']:.2f} ms; direct {t['direct']['p50']:.2f} ms)",
+         "value": result["tunnel_ratio"], "goal": "<= 0.6"},
+        {"metric": f"RSS growth MB over {b['bytes'] / 2**20:.0f} MB body (idle {b['idle_rss_mb']:.0f} MB, "
+                   f"{b['mb_per_s']:.0f} MB/s)", "value": result["rss_growth_mb"], "goal": "<= 64"},
+    ])
+    print(f"\ngoals met: {result['goal_met']}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-origin":
+        _serve_origin([int(s) for s in sys.argv[2:]])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-aiplugs":
+        _serve_aiplugs(int(sys.argv[2]), sys.argv[3])
+    else:
+        quick = "--quick" in sys.argv
+        outcome = run(quick)
+        report(outcome)
+        print(f"wrote {write_json('injection', outcome)}")
