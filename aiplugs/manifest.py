@@ -178,10 +178,14 @@ def load_manifest(plugin_dir: Path) -> LoadedPlugin:
     return LoadedPlugin(manifest, plugin_dir.resolve(), path)
 
 
-def load_plugins(plugins_dir: Path) -> dict[str, LoadedPlugin]:
-    """Every plugin folder under ``plugins_dir`` (sorted by id); all problems are reported together."""
+def load_plugins(plugins_dir: Path, *, problems: list[Problem] | None = None) -> dict[str, LoadedPlugin]:
+    """Every plugin folder under ``plugins_dir`` (sorted by id); all problems are reported together.
+
+    With a ``problems`` list, problems are appended to it and the plugins that did load are returned, so a caller
+    can report them together with problems of other stages.
+    """
     plugins: dict[str, LoadedPlugin] = {}
-    problems: list[Problem] = []
+    found: list[Problem] = []
     if not plugins_dir.is_dir():
         return plugins
     for child in sorted(plugins_dir.iterdir()):
@@ -190,9 +194,19 @@ def load_plugins(plugins_dir: Path) -> dict[str, LoadedPlugin]:
         try:
             plugin = load_manifest(child)
         except ConfigError as e:
-            problems.extend(e.problems)
+            found.extend(e.problems)
             continue
         plugins[plugin.id] = plugin
-    if problems:
-        raise ConfigError(problems)
+    if problems is not None:
+        problems.extend(found)
+    elif found:
+        raise ConfigError(found)
     return plugins
+
+
+def plugin_folders(plugins_dir: Path) -> set[str]:
+    """Names of the folders that look like plugins, whether or not their manifests load."""
+    try:
+        return {c.name for c in plugins_dir.iterdir() if c.is_dir() and not c.name.startswith((".", "_"))}
+    except OSError:
+        return set()

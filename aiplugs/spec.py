@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from .config import Config, load_config
 from .errors import ConfigError, Problem, did_you_mean
-from .manifest import LoadedPlugin, load_plugins
+from .manifest import LoadedPlugin, load_plugins, plugin_folders
 from .rules import MatchPattern, RuleSet, ScriptRule
 
 __all__ = [
@@ -214,23 +214,54 @@ def _hash(data: Any) -> str:
 def load_desired_state(
     path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
 ) -> tuple[Config, DesiredState]:
-    """Reads ``aiplugs.toml``, the environment and every manifest; raises ConfigError with all problems."""
-    config = load_config(path, env=env)
-    plugins = load_plugins(config.plugins_dir)
-    return config, build_desired_state(config, plugins)
+    """Reads ``aiplugs.toml``, the environment and every manifest; raises ConfigError with all problems.
+
+    Problems of every stage are reported together: a broken aiplugs.toml does not hide broken manifests.
+    """
+    problems: list[Problem] = []
+    config: Config | None = None
+    try:
+        config = load_config(path, env=env)
+        plugins_dir = config.plugins_dir
+    except ConfigError as e:
+        problems.extend(e.problems)
+        plugins_dir = _fallback_plugins_dir(path, env)
+    plugins = load_plugins(plugins_dir, problems=problems)
+    if config is not None:
+        unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins))
+        try:
+            desired = build_desired_state(config, plugins, unloadable=unloadable)
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ConfigError(problems)
+    return config, desired
 
 
-def build_desired_state(config: Config, plugins: Mapping[str, LoadedPlugin]) -> DesiredState:
+def _fallback_plugins_dir(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None) -> Path:
+    """Where plugins most likely are when aiplugs.toml itself did not load: env, else the default folder."""
+    from .config import resolve_config_path
+
+    env = os.environ if env is None else env
+    config_path = resolve_config_path(path, env)
+    folder = Path(env.get("AIPLUGS_PLUGINS_DIR") or "plugins")
+    return folder if folder.is_absolute() else config_path.parent / folder
+
+
+def build_desired_state(
+    config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset()
+) -> DesiredState:
+    """``unloadable``: plugin folders whose manifests failed (already reported); not called missing again."""
     settings = config.settings
     problems: list[Problem] = []
     for plugin_id in settings.plugins:
-        if plugin_id not in plugins:
+        if plugin_id not in plugins and plugin_id not in unloadable:
             source, line, col = config.position(f"plugins.{plugin_id}")
             message = f"no plugin folder {config.plugins_dir / plugin_id}" + did_you_mean(plugin_id, plugins)
             problems.append(Problem(source, message, f"plugins.{plugin_id}", line, col))
     enabled = {pid for pid in plugins if _plugin_config(config, pid).enabled}
     problems.extend(_backend_problems(config, plugins, enabled))
-    order, order_problems = _dependency_order(plugins, enabled)
+    order, order_problems = _dependency_order(plugins, enabled, unloadable)
     problems.extend(order_problems)
     models, model_problems = _models(config, plugins, order)
     problems.extend(model_problems)
@@ -297,12 +328,16 @@ def _backend_problems(config: Config, plugins: Mapping[str, LoadedPlugin], enabl
     return problems
 
 
-def _dependency_order(plugins: Mapping[str, LoadedPlugin], enabled: set[str]) -> tuple[list[str], list[Problem]]:
+def _dependency_order(
+    plugins: Mapping[str, LoadedPlugin], enabled: set[str], unloadable: frozenset[str] = frozenset()
+) -> tuple[list[str], list[Problem]]:
     """Enabled plugin ids, dependencies first (ties broken by id); problems for missing deps and cycles."""
     problems = []
     for pid in sorted(enabled):
         for dep in plugins[pid].manifest.dependencies:
             where = str(plugins[pid].manifest_path)
+            if dep in unloadable:
+                continue  # its manifest's own problems are already reported
             if dep not in plugins:
                 problems.append(Problem(where, f"depends on missing plugin {dep!r}" + did_you_mean(dep, plugins),
                                         "dependencies"))

@@ -258,3 +258,31 @@ def test_relay_hash_follows_cloud_endpoint_but_not_the_key(project: Path, clean_
     assert relay_hash(CLOUD_BASE_URL="https://one.example", AIPLUGS_CLOUD__TIMEOUT_S="5") != base
     assert relay_hash(CLOUD_BASE_URL="https://one.example", AIPLUGS_PLUGINS__SUMMARIZE__TIMEOUT_S="5") != base
     assert relay_hash(CLOUD_BASE_URL="https://one.example", SYSTEM_API_KEY="k1") == base
+
+
+def test_problems_of_every_stage_are_reported_together(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
+    from aiplugs.errors import ConfigError
+
+    write_plugin(tmp_path / "plugins", "good", dependencies=["broken"])
+    write_plugin(tmp_path / "plugins", "broken", manifest='{"manifest_version": 3, "id": ')
+    (tmp_path / "aiplugs.toml").write_text('[api]\nport = "x"\n\n[plugins.good]\nworkers = -1\n')
+    with pytest.raises(ConfigError) as caught:
+        load_desired_state(tmp_path / "aiplugs.toml", env={})
+    shown = [str(p) for p in caught.value.problems]
+    assert any("api.port" in s and "aiplugs.toml:2:8" in s for s in shown), shown
+    assert any("plugins.good.workers: must be >= 0 (got -1)" in s for s in shown), shown
+    assert any("broken/manifest.json:1:" in s and "invalid JSON" in s for s in shown), shown
+
+
+def test_a_broken_manifest_is_not_also_called_missing(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
+    from aiplugs.errors import ConfigError
+
+    write_plugin(tmp_path / "plugins", "good", dependencies=["broken"])
+    write_plugin(tmp_path / "plugins", "broken", manifest='{"manifest_version": 3, "id": ')
+    (tmp_path / "aiplugs.toml").write_text("[plugins.broken]\nworkers = 2\n\n[plugins.nope]\nworkers = 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_desired_state(tmp_path / "aiplugs.toml", env={})
+    shown = [str(p) for p in caught.value.problems]
+    assert len([s for s in shown if "invalid JSON" in s]) == 1, shown
+    assert any("plugins.nope" in s and "no plugin folder" in s for s in shown), shown
+    assert not any("missing plugin 'broken'" in s or "plugins.broken:" in s for s in shown), shown
