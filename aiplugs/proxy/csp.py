@@ -8,8 +8,9 @@ Pure functions over strings. What ``amend_policy`` changes in one policy, and wh
   or ``'strict-dynamic'`` in it) already allows the loader, and adding any nonce *or hash* would switch
   ``'unsafe-inline'`` off and break the site's own inline scripts and handlers - so such a list only gets the
   same-origin asset path ``<origin>/__aiplugs__/`` for the plugin files.
-- ``connect-src`` / styles: the same-origin API path unless ``'self'`` or ``*`` already covers it. A source with
-  an ``https:`` origin also allows ``wss:`` (CSP3), so the WebSocket route is covered too.
+- ``connect-src`` / styles: the same-origin API path unless ``'self'`` or ``*`` already covers it. Chromium does
+  not let an ``https://`` host-source match a ``wss://`` URL, so ``connect-src`` gets the ``wss://`` (``ws://``)
+  form of the path too, for the WebSocket route.
 - Trusted Types: ``trusted-types`` gets the ``aiplugs`` policy name; ``require-trusted-types-for`` tells the loader
   to create that policy before it assigns script URLs.
 
@@ -101,13 +102,17 @@ def amend_policy(policy: Policy, *, nonce: str, origin: str, api_base: str = "/_
     changed: dict[str, tuple[str, ...]] = {}
     added: list[Directive] = []
 
-    def put(chain: tuple[str, ...], extra: str, *, unless_same_origin: bool) -> None:
+    socket_source = ("wss://" if origin.startswith("https://") else "ws://") + asset_source.split("://", 1)[1]
+
+    def put(chain: tuple[str, ...], *extras: str, unless_same_origin: bool) -> None:
         governing = policy.effective(*chain)
         if governing is None:
             return
         if unless_same_origin and _covers_same_origin(governing.sources):
             return
-        new = _with(governing.sources, extra)
+        new = governing.sources
+        for extra in extras:
+            new = _with(new, extra)
         if new == governing.sources:
             return
         if governing.name == "default-src":
@@ -121,7 +126,7 @@ def amend_policy(policy: Policy, *, nonce: str, origin: str, api_base: str = "/_
             put(("script-src-elem", "script-src", "default-src"), asset_source, unless_same_origin=True)
         else:
             put(("script-src-elem", "script-src", "default-src"), f"'nonce-{nonce}'", unless_same_origin=False)
-    put(("connect-src", "default-src"), asset_source, unless_same_origin=True)
+    put(("connect-src", "default-src"), asset_source, socket_source, unless_same_origin=True)
     put(("style-src-elem", "style-src", "default-src"), asset_source, unless_same_origin=True)
 
     trusted_types = policy.get("require-trusted-types-for") is not None

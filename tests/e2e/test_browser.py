@@ -107,6 +107,14 @@ def word_count_backend():
     return module.run
 
 
+def _run(wc_run, plugin_id: str, payload: Any) -> Any:
+    if plugin_id == "word-count":
+        return wc_run(payload)
+    if plugin_id == "fail":
+        raise ValueError("the model refused: " + str(payload))
+    return {"got": payload}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def system(tmp_path_factory, origin_ca) -> Any:
     folder = tmp_path_factory.mktemp("plugins")
@@ -117,7 +125,7 @@ async def system(tmp_path_factory, origin_ca) -> Any:
     wc_run = word_count_backend()
     router = StandInRouter("page-token", {"marker": folder / "marker", "spa": folder / "spa",
                                           "word-count": REPO / "plugins" / "word-count"},
-                           run=lambda pid, payload: wc_run(payload) if pid == "word-count" else {"got": payload})
+                           run=lambda pid, payload: _run(wc_run, pid, payload))
     api = await start_app(router.app())
     http_origin = await start_app(origin_app())
     https_origin = await start_app(origin_app(), ssl=origin_ca.server_context())
@@ -256,3 +264,27 @@ async def test_unmatched_https_host_is_not_decrypted(system) -> None:
     assert await page.evaluate("window.aiplugs === undefined")
     await page.close()
     await matched_page.close()
+
+
+async def test_page_api_stream_connect_and_errors(system) -> None:
+    page, _ = await open_page(system, system["https"] + "/strict")  # its CSP has connect-src 'none'; we amend
+    await page.wait_for_function("window.aiplugs !== undefined")
+    result = await page.evaluate("""async function () {
+        var events = [];
+        var last = await window.aiplugs.stream("marker", {q: 1}, function (e) { events.push([e.event, e.data]); });
+        var error = await window.aiplugs.call("fail", {why: "x"}).then(function () { return null; },
+            function (e) { return {message: e.message, status: e.status}; });
+        var echo = await new Promise(function (resolve, reject) {
+            var ws = window.aiplugs.connect("marker", "client-1");
+            ws.onopen = function () { ws.send("ping"); };
+            ws.onmessage = function (m) { resolve(JSON.parse(m.data)); ws.close(); };
+            ws.onerror = function () { reject(new Error("websocket failed")); };
+        });
+        return {events: events, last: last, error: error, echo: echo};
+    }""")
+    assert result["events"] == [["chunk", {"i": 0, "plugin": "marker"}], ["chunk", {"i": 1, "plugin": "marker"}],
+                                ["chunk", {"i": 2, "plugin": "marker"}], ["done", {}]]
+    assert result["last"] == {}
+    assert result["error"] == {"message": "the model refused: {'why': 'x'}", "status": 400}
+    assert result["echo"] == {"client_id": "client-1", "plugin": "marker", "echo": "ping"}
+    await page.close()

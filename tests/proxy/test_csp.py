@@ -8,6 +8,7 @@ from aiplugs.proxy.csp import amend_header, amend_policy, parse_policy
 
 O = "https://site.test"
 P = "https://site.test/__aiplugs__/"
+W = "wss://site.test/__aiplugs__/"  # Chromium does not match wss:// URLs against an https:// host-source
 
 
 def amend(text: str) -> str:
@@ -24,7 +25,7 @@ def amend(text: str) -> str:
     # only default-src: a script-src copy gets the nonce; default-src and other types unchanged
     ("default-src 'self'", "default-src 'self'; script-src 'self' 'nonce-N'"),
     ("default-src 'none'",
-     "default-src 'none'; script-src 'nonce-N'; connect-src " + P + "; style-src " + P),
+     "default-src 'none'; script-src 'nonce-N'; connect-src " + P + " " + W + "; style-src " + P),
     # 'unsafe-inline' without nonce/hash: adding a nonce (or hash) would disable it, so only the asset path
     ("script-src https://cdn.test 'unsafe-inline'", "script-src https://cdn.test 'unsafe-inline' " + P),
     ("script-src 'self' 'unsafe-inline'", "script-src 'self' 'unsafe-inline'"),
@@ -34,8 +35,8 @@ def amend(text: str) -> str:
      "script-src 'unsafe-inline' 'strict-dynamic' 'nonce-x' 'nonce-N'"),
     # 'none' would make the list ignore our source
     ("script-src 'none'", "script-src 'nonce-N'"),
-    # connect-src without 'self' gets the same-origin API path (covers wss: too)
-    ("connect-src https://api.test", "connect-src https://api.test " + P),
+    # connect-src without 'self' gets the same-origin API path, for fetch and for the WebSocket
+    ("connect-src https://api.test", "connect-src https://api.test " + P + " " + W),
     ("connect-src 'self'", "connect-src 'self'"),
     ("connect-src *", "connect-src *"),
     # styles: the asset path for plugin css
@@ -60,7 +61,7 @@ def test_unchanged_policy_text_is_returned_verbatim() -> None:
 def test_comma_separated_policies_are_each_amended() -> None:
     result = amend_header("script-src 'self', default-src https:", nonce="N", origin=O)
     assert result.text == "script-src 'self' 'nonce-N', default-src https:; script-src https: 'nonce-N'; " \
-                          "connect-src https: " + P + "; style-src https: " + P
+                          "connect-src https: " + P + " " + W + "; style-src https: " + P
     assert result.changed
 
 

@@ -154,7 +154,7 @@ def test_csp_header_and_meta_are_amended_with_one_nonce() -> None:
     nonce = re.search(rb'<script nonce="([^"]+)" data-aiplugs', body).group(1).decode()
     assert f.response.headers.get_all("content-security-policy") == [
         f"script-src 'nonce-h' 'strict-dynamic' 'nonce-{nonce}'",
-        "connect-src https://api.test https://site.test/__aiplugs__/"]
+        "connect-src https://api.test https://site.test/__aiplugs__/ wss://site.test/__aiplugs__/"]
     assert f"'nonce-{nonce}'" in f.response.headers["content-security-policy-report-only"]
     assert f"content=\"script-src 'nonce-m' 'nonce-{nonce}'\"".encode() in body
     assert f.response.headers["x-frame-options"] == "DENY"
