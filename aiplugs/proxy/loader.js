@@ -113,7 +113,8 @@
   }
   function stream(pluginId, payload, onEvent) {
     return post(pluginId, payload, "text/event-stream").then(function (res) {
-      var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "", last;
+      // Resolves with the last event's data; an "event: error" (the router's mid-stream failure) rejects.
+      var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "", last, failed = null;
       function dispatch(block) {
         var ev = { event: "message", data: "", id: null }, lines = block.split(/\r?\n/), data = [];
         lines.forEach(function (line) {
@@ -126,20 +127,25 @@
         if (!data.length) { return; }
         ev.data = data.join("\n");
         try { ev.data = JSON.parse(ev.data); } catch (e) { /* plain text event */ }
-        last = ev.data;
         if (onEvent) { onEvent(ev); }
+        if (ev.event === "error") {
+          var msg = ev.data && typeof ev.data === "object" ? (ev.data.message || JSON.stringify(ev.data)) : ev.data;
+          failed = new Error(String(msg || "stream failed"));
+        } else { last = ev.data; }
       }
       function pump() {
         return reader.read().then(function (r) {
           if (r.done) {
             buf += decoder.decode();
             if (buf.trim()) { dispatch(buf); }
+            if (failed) { throw failed; }
             return last;
           }
           buf += decoder.decode(r.value, { stream: true });
           var parts = buf.split(/\r?\n\r?\n/);
           buf = parts.pop();
           parts.forEach(dispatch);
+          if (failed) { reader.cancel(); throw failed; }
           return pump();
         });
       }

@@ -274,17 +274,21 @@ async def test_page_api_stream_connect_and_errors(system) -> None:
         var last = await window.aiplugs.stream("marker", {q: 1}, function (e) { events.push([e.event, e.data]); });
         var error = await window.aiplugs.call("fail", {why: "x"}).then(function () { return null; },
             function (e) { return {message: e.message, status: e.status}; });
+        var seen = 0;
+        var streamError = await window.aiplugs.stream("fail", {}, function () { seen += 1; })
+            .then(function () { return null; }, function (e) { return [e.message, seen]; });
         var echo = await new Promise(function (resolve, reject) {
             var ws = window.aiplugs.connect("marker", "client-1");
             ws.onopen = function () { ws.send("ping"); };
             ws.onmessage = function (m) { resolve(JSON.parse(m.data)); ws.close(); };
             ws.onerror = function () { reject(new Error("websocket failed")); };
         });
-        return {events: events, last: last, error: error, echo: echo};
+        return {events: events, last: last, error: error, streamError: streamError, echo: echo};
     }""")
     assert result["events"] == [["chunk", {"i": 0, "plugin": "marker"}], ["chunk", {"i": 1, "plugin": "marker"}],
                                 ["chunk", {"i": 2, "plugin": "marker"}], ["done", {}]]
     assert result["last"] == {}
     assert result["error"] == {"message": "the model refused: {'why': 'x'}", "status": 400}
+    assert result["streamError"] == ["broke mid-stream", 4]
     assert result["echo"] == {"client_id": "client-1", "plugin": "marker", "echo": "ping"}
     await page.close()

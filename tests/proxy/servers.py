@@ -90,7 +90,10 @@ class StandInRouter:
             for i in range(3):
                 await response.write(f"event: chunk\ndata: {json.dumps({'i': i, 'plugin': plugin_id})}\n\n".encode())
                 await asyncio.sleep(0.01)
-            await response.write(b"event: done\ndata: {}\n\n")
+            if plugin_id == "fail":  # the real router's mid-stream failure
+                await response.write(b'event: error\ndata: {"type": "RuntimeError", "message": "broke mid-stream"}\n\n')
+            else:
+                await response.write(b"event: done\ndata: {}\n\n")
             await response.write_eof()
             return response
         try:
