@@ -13,11 +13,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .errors import AiplugsError
 from .state import pid_alive, read_state
 from .tokens import PAGE_TOKEN_FILE, read_token
+
+if TYPE_CHECKING:
+    from .feed import Feed
 
 __all__ = ["DaemonClient", "DaemonError", "spawn_daemon"]
 
@@ -60,18 +63,21 @@ class DaemonClient:
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = 30.0,
-                page: bool = False, headers: dict[str, str] | None = None) -> Any:
-        all_headers = {"Host": f"{self.host}:{self.port}", "Accept": "application/json"}
+    def headers(self, *, page: bool = False, accept: str = "application/json", with_body: bool = False) -> dict[str, str]:
+        """Host (the router checks it is loopback) plus the page token or the admin token."""
+        headers = {"Host": f"{self.host}:{self.port}", "Accept": accept}
         if page:
-            all_headers["X-AIPlugs-Token"] = self.page_token or ""
+            headers["X-AIPlugs-Token"] = self.page_token or ""
         else:
-            all_headers["Authorization"] = f"Bearer {self.admin_token}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            all_headers["Content-Type"] = "application/json"
-        all_headers.update(headers or {})
+            headers["Authorization"] = f"Bearer {self.admin_token}"
+        if with_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = 30.0,
+                page: bool = False) -> Any:
+        all_headers = self.headers(page=page, with_body=body is not None)
+        data = None if body is None else json.dumps(body).encode()
         conn = self._connection(timeout)
         try:
             conn.request(method, path, body=data, headers=all_headers)
@@ -117,58 +123,17 @@ class DaemonClient:
     def call(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Any:
         return self.request("POST", f"/v1/plugins/{plugin_id}/run", payload, timeout=timeout, page=True)
 
-    def stream(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Iterator[Any]:
-        """Yields each SSE ``data:`` item (JSON-decoded) of a streaming plugin call."""
-        headers = {"Accept": "text/event-stream"}
-        yield from self._sse("POST", f"/v1/plugins/{plugin_id}/run", payload, headers, timeout, page=True)
+    def stream(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Feed:
+        """The items of a streaming plugin call, for ``for`` or ``async for``; a backend error raises DaemonError."""
+        from .feed import Feed
 
-    def events(self, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Yields events from ``/api/events`` as dicts until the connection closes."""
-        yield from self._sse("GET", "/api/events", None, {"Accept": "text/event-stream"}, timeout, page=False)
+        return Feed(self, "POST", f"/v1/plugins/{plugin_id}/run", payload, page=True, timeout=timeout)
 
-    def _sse(self, method: str, path: str, body: Any, headers: dict[str, str], timeout: float | None,
-             page: bool) -> Iterator[Any]:
-        all_headers = {"Host": f"{self.host}:{self.port}", **headers}
-        if page:
-            all_headers["X-AIPlugs-Token"] = self.page_token or ""
-        else:
-            all_headers["Authorization"] = f"Bearer {self.admin_token}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            all_headers["Content-Type"] = "application/json"
-        conn = self._connection(timeout)
-        try:
-            conn.request(method, path, body=data, headers=all_headers)
-            response = conn.getresponse()
-            if response.status >= 400:
-                raise DaemonError(f"{method} {path} → {response.status}: {response.read()[:500]!r}",
-                                  response.status)
-            lines: list[str] = []
-            while True:
-                raw = response.readline()
-                if not raw:
-                    return
-                line = raw.decode("utf-8").rstrip("\r\n")
-                if line:
-                    lines.append(line)
-                    continue
-                data_lines = [entry[5:].lstrip() for entry in lines if entry.startswith("data:")]
-                name = next((entry[6:].strip() for entry in lines if entry.startswith("event:")), "")
-                lines = []
-                if page and name == "end":  # a plugin call's stream: `event: end` closes, `event: error` fails
-                    return
-                if data_lines:
-                    text = "\n".join(data_lines)
-                    try:
-                        item = json.loads(text)
-                    except json.JSONDecodeError:
-                        item = text
-                    if page and name == "error":
-                        raise DaemonError(f"{method} {path} failed mid-stream: {item}", 0, item)
-                    yield item
-        finally:
-            conn.close()
+    def events(self, *, timeout: float | None = None) -> Feed:
+        """Events from ``/api/events`` as dicts, for ``for`` or ``async for``, until closed."""
+        from .feed import Feed
+
+        return Feed(self, "GET", "/api/events", timeout=timeout)
 
 
 def spawn_daemon(config_path: Path, state_dir: Path, *, timeout: float = 30.0) -> DaemonClient:

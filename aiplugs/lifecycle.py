@@ -84,22 +84,20 @@ class _EventWatcher:
     def __init__(self, client, callback: Callable[[dict[str, Any]], None]) -> None:
         import threading
 
-        self._stopped = threading.Event()
+        self._feed = client.events(timeout=None)  # subscribed before apply is sent: no event is missed
         self._callback = callback
-        self._thread = threading.Thread(target=self._run, args=(client,), daemon=True, name="aiplugs-events")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="aiplugs-events")
         self._thread.start()
 
-    def _run(self, client) -> None:
+    def _run(self) -> None:
         try:
-            for event in client.events(timeout=None):
-                if self._stopped.is_set():
-                    return
+            for event in self._feed:
                 self._callback(event)
         except Exception:
             return
 
     def stop(self) -> None:
-        self._stopped.set()
+        self._feed.close()
 
 
 def down(state_dir: Path, *, timeout: float = 30.0) -> int | None:

@@ -61,7 +61,7 @@ class watch:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> watch:
-        from .feed import Feed
+        from ..feed import Feed
 
         self._feed = Feed(self.client, "GET", "/api/events")
         self._thread = threading.Thread(target=self._run, daemon=True, name="aiplugs-watch")

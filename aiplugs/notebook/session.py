@@ -2,7 +2,7 @@
 
 Every blocking method has an ``a``-prefixed twin for notebooks with a running event loop: ``s.apply()`` blocks the
 caller, ``await s.aapply()`` runs the same call in a worker thread (``asyncio.to_thread``) so the loop stays free.
-``s.events()`` and ``s.stream(...)`` return a :class:`~aiplugs.notebook.feed.Feed`, iterable with both ``for``
+``s.events()`` and ``s.stream(...)`` return a :class:`~aiplugs.feed.Feed`, iterable with both ``for``
 and ``async for``.
 """
 
@@ -229,7 +229,7 @@ class Session:
 
     def stream(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0):
         """The items of a streaming plugin call: ``for item in s.stream(...)`` or ``async for``."""
-        from .feed import Feed
+        from ..feed import Feed
 
         return Feed(self._require_client(), "POST", f"/v1/plugins/{plugin_id}/run",
                     {} if payload is None else payload, page=True, timeout=timeout)
@@ -238,7 +238,7 @@ class Session:
         """Daemon events (:class:`aiplugs.events.Event`) from now on (``replay``: the recent history first), until
         ``.close()`` or the daemon stops: ``for e in s.events()`` or ``async for e in s.events()``; use it as a
         (sync or async) context manager to close it."""
-        from .feed import Feed
+        from ..feed import Feed
 
         path = "/api/events?replay=1" if replay else "/api/events"
         return Feed(self._require_client(), "GET", path, convert=to_event)

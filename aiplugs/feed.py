@@ -14,7 +14,7 @@ import socket
 import threading
 from typing import Any, Callable, Iterator
 
-from ..client import DaemonClient, DaemonError
+from .client import DaemonClient, DaemonError
 
 __all__ = ["Feed"]
 
@@ -33,15 +33,8 @@ class Feed:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn = http.client.HTTPConnection(client.host, client.port, timeout=timeout)
-        headers = {"Host": f"{client.host}:{client.port}", "Accept": "text/event-stream"}
-        if page:
-            headers["X-AIPlugs-Token"] = client.page_token or ""
-        else:
-            headers["Authorization"] = f"Bearer {client.admin_token}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+        headers = client.headers(page=page, accept="text/event-stream", with_body=body is not None)
+        data = None if body is None else json.dumps(body).encode()
         try:
             self._conn.request(method, path, body=data, headers=headers)
             self._response = self._conn.getresponse()
