@@ -186,12 +186,3 @@ def injection_latency(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugi
         from .notebook.latency import measure
     raw = measure(sizes=list(sizes), plugins=list(plugins), n=n, encodings=list(encodings))
     return InjectionLatency(raw["rows"], raw)
-
-
-def _percentile(values: Iterable[float], q: float) -> float:
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    k = (len(data) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (k - lo)
