@@ -62,6 +62,8 @@ PAGES: dict[str, tuple[str, dict[str, str]]] = {
                                                    "trusted-types app"}),
     "/spa": (page("<p>single page app</p>"), {}),
     "/gallery": (page('<img id=img src="/img.bin">'), {}),
+    "/framed": (page('<iframe id=f src="/frame-doc"></iframe>'), {}),
+    "/frame-doc": (page("<p>inside a frame</p>"), {}),
 }
 
 
@@ -120,10 +122,13 @@ async def system(tmp_path_factory, origin_ca) -> Any:
     folder = tmp_path_factory.mktemp("plugins")
     (folder / "marker").mkdir()
     (folder / "marker" / "content.js").write_text(MARKER_JS)
+    (folder / "framer").mkdir()
+    (folder / "framer" / "content.js").write_text('document.documentElement.dataset.framer = "ran";\n')
     (folder / "spa").mkdir()
     (folder / "spa" / "content.js").write_text(SPA_JS)
     wc_run = word_count_backend()
     router = StandInRouter("page-token", {"marker": folder / "marker", "spa": folder / "spa",
+                                          "framer": folder / "framer",
                                           "word-count": REPO / "plugins" / "word-count"},
                            run=lambda pid, payload: _run(wc_run, pid, payload))
     api = await start_app(router.app())
@@ -132,6 +137,7 @@ async def system(tmp_path_factory, origin_ca) -> Any:
     scripts = [ScriptSpec("marker", ("*://localhost/*",), ("*://*/spa*", "*://*/gallery*"), ("content.js",), (),
                           "document_end", False),
                ScriptSpec("spa", ("*://localhost/app/*",), (), ("content.js",), (), "document_idle", False),
+               ScriptSpec("framer", ("*://localhost/frame-doc*",), (), ("content.js",), (), "document_start", True),
                *example_scripts("word-count")]
     spec = ProxySpec(EndpointSpec("127.0.0.1", None, (8080, 8180)), "amend", "matched", (), tuple(scripts))
     proxy = ProxyServer(spec, confdir=tmp_path_factory.mktemp("confdir"), api_address=("127.0.0.1", api.port),
@@ -291,4 +297,16 @@ async def test_page_api_stream_connect_and_errors(system) -> None:
     assert result["error"] == {"message": "the model refused: {'why': 'x'}", "status": 400}
     assert result["streamError"] == ["broke mid-stream", 4]
     assert result["echo"] == {"client_id": "client-1", "plugin": "marker", "echo": "ping"}
+    await page.close()
+
+
+async def test_all_frames_decides_what_runs_in_an_iframe(system) -> None:
+    page, _ = await open_page(system, system["http"] + "/framed")
+    assert await dataset(page, "marker") == "ran"  # top document
+    frame = page.frame_locator("#f")
+    await frame.locator("p").wait_for()
+    inner = page.frames[1]
+    await inner.wait_for_function("document.documentElement.dataset.framer === 'ran'", timeout=10_000)
+    assert await inner.evaluate("window.aiplugs.loaded") == ["framer"]  # marker: not all_frames
+    assert await inner.evaluate("document.documentElement.dataset.marker") is None
     await page.close()

@@ -192,3 +192,41 @@ async def test_bind_failure_raises_and_stop_frees_the_port(tmp_path) -> None:
     await proxy.stop()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+SILENT = r"""
+import asyncio, sys, urllib.request
+from pathlib import Path
+from aiplugs.proxy import ProxyServer
+from aiplugs.spec import EndpointSpec, ProxySpec, ScriptSpec
+
+async def main():
+    spec = ProxySpec(EndpointSpec("127.0.0.1", None, (1, 2)), "amend", "matched", (),
+                     (ScriptSpec("p", ("*://localhost/*",), (), ("a.js",), (), "document_idle", False),))
+    proxy = ProxyServer(spec, confdir=Path(sys.argv[1]), api_address=("127.0.0.1", 9), page_token="t")
+    await proxy.start("127.0.0.1", 0)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{proxy.address[1]}"}))
+    try:  # nothing listens on port 9: mitmproxy answers 502 and would normally log it
+        await asyncio.to_thread(opener.open, "http://localhost:9/", None, 10)
+    except Exception as e:
+        assert "502" in str(e), e
+    await proxy.stop()
+    try:
+        await ProxyServer(spec, confdir=Path(sys.argv[1]), api_address=None, page_token="t").start("256.0.0.1", 0)
+    except Exception as e:
+        assert type(e).__name__ == "AiplugsError", repr(e)
+    else:
+        raise AssertionError("started on a bad address")
+
+asyncio.run(main())
+"""
+
+
+def test_embedded_proxy_prints_nothing_and_never_exits_the_host(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", SILENT + "\nprint('still here')", str(tmp_path / "c")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "still here\n" and done.stderr == ""
