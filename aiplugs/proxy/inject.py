@@ -211,8 +211,8 @@ class Injector:
         """Splices the loader. Big compressed bodies are decoded in a worker thread (zlib, brotli and zstd release
         the GIL) so one large page never stalls other connections; mitmproxy awaits the coroutine returned then."""
         pending = flow.metadata.pop(_META_KEY, None)
-        if not isinstance(pending, tuple) or flow.response is None or flow.error:
-            return None
+        if not isinstance(pending, tuple) or flow.response is None or flow.error or flow.response.stream:
+            return None  # (stream: mitmproxy switched a page past its size cap to streaming; it is sent already)
         config, verdict = pending
         response, request = flow.response, flow.request
         raw = response.raw_content

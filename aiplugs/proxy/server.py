@@ -24,6 +24,7 @@ from ..errors import AiplugsError
 from ..events import NULL_BUS, EventBus
 from ..spec import ProxySpec
 from .certs import CA_CERT_FILE
+from .classify import MAX_INJECT_BYTES
 from .hosts import scope_for
 from .inject import InjectConfig, Injector
 
@@ -98,8 +99,10 @@ class ProxyServer:
             m.addons.add(core.Core(), block.Block(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(),
                          disable_h2c.DisableH2C(), self.injector)
             scope = scope_for(self.spec)
+            # A page we buffer for injection that grows past the cap without a Content-Length (chunked) is
+            # switched to streaming by mitmproxy itself, and then passes through untouched.
             opts.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
-                        **self._extra_options)
+                        stream_large_bodies=str(MAX_INJECT_BYTES), **self._extra_options)
         except (OptionsError, OSError, ValueError) as e:
             ProxyServer._running = None
             raise AiplugsError(f"cannot configure the proxy (confdir {self.confdir}): {e}") from e

@@ -30,7 +30,16 @@ def origin_app() -> web.Application:
     async def data(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})  # chunked: no Content-Length
+        await response.prepare(request)
+        await response.write(b"<!doctype html><html><head></head><body>")
+        for _ in range(17):
+            await response.write(b"<p>" + b"x" * (1 << 20) + b"</p>")
+        return response
+
     app.router.add_get("/", page)
+    app.router.add_get("/huge", huge)
     app.router.add_get("/data", data)
     app.router.add_route("*", "/__aiplugs__/{tail:.*}", lambda r: web.Response(text="ORIGIN", status=418))
     return app
@@ -230,3 +239,13 @@ def test_embedded_proxy_prints_nothing_and_never_exits_the_host(tmp_path) -> Non
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "still here\n" and done.stderr == ""
+
+
+async def test_chunked_page_past_the_size_cap_streams_through_untouched(system) -> None:
+    proxy = system["proxy"]
+    async with proxied(proxy) as client:
+        response = await client.get(f"http://localhost:{system['origin'].port}/huge", headers=DOC)
+    body = response.content
+    assert body.startswith(b"<!doctype html><html><head></head><body><p>x")
+    assert len(body) == 40 + 17 * ((1 << 20) + 7) and b"aiplugs" not in body
+    assert proxy.injector.injected == 0
