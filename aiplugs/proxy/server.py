@@ -103,8 +103,8 @@ class ProxyServer:
             # switched to streaming by mitmproxy itself, and then passes through untouched.
             opts.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
                         stream_large_bodies=str(MAX_INJECT_BYTES), **self._extra_options)
-        except (OptionsError, OSError, ValueError) as e:
-            ProxyServer._running = None
+        except (OptionsError, OSError, ValueError, KeyError) as e:
+            await self._teardown(m, ps)
             raise AiplugsError(f"cannot configure the proxy (confdir {self.confdir}): {e}") from e
         capture = _Capture()
         ps_logger = logging.getLogger("mitmproxy.addons.proxyserver")

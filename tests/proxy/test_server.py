@@ -249,3 +249,13 @@ async def test_chunked_page_past_the_size_cap_streams_through_untouched(system) 
     assert body.startswith(b"<!doctype html><html><head></head><body><p>x")
     assert len(body) == 40 + 17 * ((1 << 20) + 7) and b"aiplugs" not in body
     assert proxy.injector.injected == 0
+
+
+async def test_bad_mitmproxy_option_is_a_clear_error_and_leaves_nothing_running(tmp_path) -> None:
+    bad = ProxyServer(make_spec(), confdir=tmp_path / "c", api_address=None, page_token="t",
+                      options={"no_such_option": 1})
+    with pytest.raises(AiplugsError, match="cannot configure the proxy"):
+        await bad.start("127.0.0.1", 0)
+    good = ProxyServer(make_spec(), confdir=tmp_path / "c", api_address=None, page_token="t")
+    await good.start("127.0.0.1", 0)
+    await good.stop()
