@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import AiplugsError
 
-__all__ = ["InjectionLatency", "benchmarks_dir", "injection_latency", "run_suites", "suite"]
+__all__ = ["InjectionLatency", "benchmarks_dir", "injection_latency", "percentile", "run_suites", "suite"]
 
 
 def benchmarks_dir() -> Path:
@@ -186,3 +186,13 @@ def injection_latency(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugi
         from .notebook.latency import measure
     raw = measure(sizes=list(sizes), plugins=list(plugins), n=n, encodings=list(encodings))
     return InjectionLatency(raw["rows"], raw)
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """Linear-interpolated percentile (``q`` in 0..1); NaN for no values. The benchmark suites use it too."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    k = (len(data) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (k - lo)

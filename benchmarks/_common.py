@@ -9,18 +9,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+
+from aiplugs.bench import percentile  # one implementation for the package and the suites
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def percentile(values: Iterable[float], q: float) -> float:
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    k = (len(data) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (k - lo)
 
 
 def summary(values: list[float]) -> dict[str, float]:

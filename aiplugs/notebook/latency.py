@@ -152,7 +152,7 @@ def _targets(sizes: Sequence[int], encodings: Sequence[str]) -> Iterator[tuple[i
 def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequence[int] = (1, 100), n: int = 50,
             encodings: Sequence[str] = ("identity", "gzip"), warmup: int = 3) -> dict[str, Any]:
     """Returns ``{"rows": [{path, size, encoding, p50_ms, p99_ms, n, injected}], "settings": {...}}``."""
-    from ..bench import _percentile
+    from ..bench import percentile
 
     pages = {}
     for size, encoding, target in _targets(sizes, encodings):
@@ -187,8 +187,8 @@ def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequen
     for size, encoding, target in _targets(sizes, encodings):
         for path in paths:
             values = samples[(path.name, target)]
-            rows.append({"path": path.name, "size": size, "encoding": encoding, "p50_ms": _percentile(values, 0.5),
-                         "p99_ms": _percentile(values, 0.99), "n": len(values),
+            rows.append({"path": path.name, "size": size, "encoding": encoding, "p50_ms": percentile(values, 0.5),
+                         "p99_ms": percentile(values, 0.99), "n": len(values),
                          "injected": injected[(path.name, target)]})
     return {"rows": rows, "settings": {"sizes": list(sizes), "plugins": list(plugins), "n": n,
                                        "encodings": list(encodings)}}
