@@ -136,3 +136,23 @@ def test_sigkilled_daemon_leaves_no_worker_behind(project):
     # the next apply starts afresh on the same ports
     project.cli("apply", "--auto-approve", check=True)
     assert project.status()["api"]["port"] == project.api_port
+
+
+def test_lazy_plugin_pulls_its_model_and_starts_on_the_first_call(project):
+    project.write_config(sentiment='provision = "lazy"')
+    result = project.cli("apply", "--auto-approve", check=True)
+    assert "+ model" not in result.stdout and "+ worker sentiment" not in result.stdout
+    status = project.status()
+    by_id = {p["id"]: p for p in status["plugins"]}
+    assert status["healthy"] and by_id["sentiment"]["worker_pids"] == []
+    model = next(m for m in status["models"] if m["filename"] == "sentiment-lexicon-v1.tsv")
+    assert model["lazy"] and not os.path.exists(model["path"])
+
+    from aiplugs.client import DaemonClient
+
+    client = DaemonClient.find(project.state_dir)
+    assert client.call("sentiment", {"text": "awful terrible"})["label"] == "negative"
+    assert os.path.exists(model["path"])
+    assert len(project.pids("sentiment")) == 1
+    # a second apply sees the running lazy pool as converged
+    assert "No changes." in project.cli("apply", "--auto-approve", check=True).stdout
