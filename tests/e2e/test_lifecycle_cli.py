@@ -156,3 +156,46 @@ def test_lazy_plugin_pulls_its_model_and_starts_on_the_first_call(project):
     assert len(project.pids("sentiment")) == 1
     # a second apply sees the running lazy pool as converged
     assert "No changes." in project.cli("apply", "--auto-approve", check=True).stdout
+
+
+def test_cloud_plugin_relays_with_the_legacy_env_key_and_never_leaks_it(project):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict] = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+            reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": "short summary"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = "sk-test-" + "q" * 24
+    project.env.update({"CLOUD_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                        "SYSTEM_API_KEY": secret})
+    project.config.write_text(project.config.read_text().replace("enabled = false", "enabled = true"))
+    try:
+        result = project.cli("apply", "--auto-approve", check=True)
+        assert "+ relay summarize" in result.stdout
+        from aiplugs.client import DaemonClient
+
+        client = DaemonClient.find(project.state_dir)
+        reply = client.call("summarize", {"messages": [{"role": "user", "content": "hello"}]})
+        assert reply["choices"][0]["message"]["content"] == "short summary"
+        assert seen and seen[0]["path"] == "/v1/chat/completions" and seen[0]["auth"] == f"Bearer {secret}"
+        everything = [result.stdout, result.stderr, project.cli("status", "--json").stdout,
+                      project.cli("config").stdout, project.cli("logs").stdout,
+                      (project.state_dir / "state.json").read_text()]
+        assert not any(secret in text for text in everything)
+        assert "**********" in project.cli("config").stdout
+    finally:
+        server.shutdown()
