@@ -19,6 +19,7 @@ from ._types import ModelError
 __all__ = ["fetch_http", "redact"]
 
 MAX_REDIRECTS = 10
+READ_BUFSIZE = 1 << 20  # aiohttp pauses the socket above 2x this; the 64 KiB default pauses it constantly
 SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -64,7 +65,7 @@ async def fetch_http(
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=stall_timeout, sock_read=stall_timeout)
     failures = 0
     memo: dict[str, str] = {}  # "validator": strong ETag or Last-Modified of the full answer, for If-Range
-    async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False, trust_env=True,
+    async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False, trust_env=True, read_bufsize=READ_BUFSIZE,
                                      cookie_jar=aiohttp.DummyCookieJar()) as session:
         while True:
             start = writer.received

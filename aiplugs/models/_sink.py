@@ -8,9 +8,11 @@ the target is never touched.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..fsutil import fsync_dir, temp_path_for
@@ -19,6 +21,7 @@ from ._types import ModelError
 __all__ = ["PartWriter"]
 
 BUFFER = 4 << 20  # bytes gathered before one threaded write+hash; big enough to make the thread hop free
+IN_FLIGHT = 3  # buffers queued to the writer thread before the network side waits (memory: ~IN_FLIGHT x BUFFER)
 
 
 class PartWriter:
@@ -29,9 +32,11 @@ class PartWriter:
         self._hasher = hashlib.sha256()
         self._buf: list[bytes] = []
         self._buffered = 0
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._executor: ThreadPoolExecutor | None = None  # one thread: writes stay in order
         self.received = 0  # bytes accepted; after flush() all of them are written and hashed
         self.cancelled = False
+        self._broken: ModelError | None = None  # a failed write: later queued writes must not leave a gap
 
     # -- async side (HTTP): buffer, then one threaded write in flight -------------------------------------------
     async def write(self, data: bytes) -> None:
@@ -47,15 +52,23 @@ class PartWriter:
         await self._wait_pending()
 
     async def _submit(self) -> None:
-        await self._wait_pending()
-        data = b"".join(self._buf) if len(self._buf) > 1 else self._buf[0]
-        self._buf, self._buffered = [], 0
-        self._pending = asyncio.get_running_loop().run_in_executor(None, self._write_sync, data)
+        while len(self._pending) >= IN_FLIGHT:
+            await self._pending.popleft()
+        chunks, self._buf, self._buffered = self._buf, [], 0
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="aiplugs-model-writer")
+        self._pending.append(asyncio.get_running_loop().run_in_executor(self._executor, self._write_chunks, chunks))
 
     async def _wait_pending(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
+        """Waits for every queued write; the first error wins, after all of them stopped touching the fd."""
+        error: BaseException | None = None
+        while self._pending:
+            try:
+                await self._pending.popleft()
+            except BaseException as e:  # noqa: BLE001
+                error = error or e
+        if error is not None:
+            raise error
 
     async def restart(self) -> None:
         """Back to zero bytes: the server ignored our Range or the resource changed under us."""
@@ -81,6 +94,25 @@ class PartWriter:
         except OSError as e:
             raise self._write_error(e) from None
 
+    def _write_chunks(self, chunks: list[bytes]) -> None:
+        """Hash each chunk and hand them all to one writev (no joined copy of the buffer)."""
+        if self._broken is not None:
+            raise self._broken
+        if self.cancelled or self._fd is None:
+            raise ModelError(f"download into {self.path} was cancelled")
+        for chunk in chunks:
+            self._hasher.update(chunk)
+        total = sum(len(c) for c in chunks)
+        try:
+            done = 0
+            while chunks and done < total:
+                n = os.writev(self._fd, chunks[:1024])  # IOV_MAX
+                done += n
+                chunks = _advance(chunks, n)
+        except OSError as e:
+            self._broken = self._write_error(e)
+            raise self._broken from None
+
     def _truncate(self) -> None:
         assert self._fd is not None
         os.ftruncate(self._fd, 0)
@@ -102,8 +134,11 @@ class PartWriter:
         return self._hasher.hexdigest()
 
     def finish(self) -> None:
-        """fsync and close (blocking; call in a thread)."""
+        """fsync and close (blocking; call in a thread, after flush())."""
         assert self._fd is not None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         try:
             os.fsync(self._fd)
         except OSError as e:
@@ -129,6 +164,9 @@ class PartWriter:
 
     def discard(self) -> None:
         self.cancelled = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._fd is not None:
             try:
                 os.close(self._fd)
@@ -139,3 +177,15 @@ class PartWriter:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _advance(chunks: list[bytes], n: int) -> list[bytes]:
+    """What is left of ``chunks`` after ``n`` bytes were written."""
+    i = 0
+    while i < len(chunks) and n >= len(chunks[i]):
+        n -= len(chunks[i])
+        i += 1
+    rest = chunks[i:]
+    if rest and n:
+        rest[0] = memoryview(rest[0])[n:]  # type: ignore[call-overload]
+    return rest

@@ -96,8 +96,8 @@ async def _kill_and_recover(origin, models: Path, state: Path, data: bytes, when
 
 async def test_sigkill_mid_body_then_next_pull_cleans_up(origin, dirs):
     models, state = dirs
-    data = blob(2_000_000)
-    origin.serve("/m.bin", data, throttle=2_000_000)
+    data = blob(12_000_000)  # bigger than the writer's buffer, so bytes reach the temp file mid-body
+    origin.serve("/m.bin", data, throttle=8_000_000)
 
     async def mid_body() -> None:
         for _ in range(1000):
