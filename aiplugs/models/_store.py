@@ -96,7 +96,7 @@ class ModelStore:
         shown = redact(model.url)
         try:
             await asyncio.to_thread(self.models_dir.mkdir, parents=True, exist_ok=True)
-            async with ModelLock(target, self.lock_timeout):
+            async with self._lock_for(target):
                 if self._recorded(model, target) == "ready":  # another process finished while we waited
                     return target
                 await asyncio.to_thread(self._clean_stale_parts, target)
@@ -232,6 +232,10 @@ class ModelStore:
                     path.unlink()
                 except FileNotFoundError:
                     pass
+
+    def _lock_for(self, target: Path) -> Any:
+        """The cross-process lock (a hook: tests drop it to show correctness does not depend on it)."""
+        return ModelLock(target, self.lock_timeout)
 
     def _open_for_hash(self, path: Path) -> BinaryIO:
         """The one place verification reads a file (a hook: tests count bytes read through a subclass)."""

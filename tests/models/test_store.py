@@ -244,3 +244,25 @@ asyncio.run(main())
         holder.stdin.close()
         holder.wait(10)
     assert await ModelStore(models, state).ensure(model) == models / "model.bin"
+
+
+class NoLockStore(ModelStore):
+    """A store that skips the cross-process lock, as if it had timed out or lived on a filesystem without locks."""
+
+    def _lock_for(self, target: Path):
+        import contextlib
+
+        return contextlib.AsyncExitStack()
+
+
+async def test_correctness_does_not_depend_on_the_lock(origin, dirs):
+    models, state = dirs
+    data = blob(3_000_000)
+    model = spec(models, origin.serve("/m.bin", data, throttle=6_000_000), data)
+    stores = [NoLockStore(models, state) for _ in range(3)]
+    paths = await asyncio.gather(*(s.ensure(model) for s in stores))
+    assert len(origin.hits("/m.bin")) == 3  # all three really downloaded...
+    assert set(paths) == {models / "model.bin"}
+    assert (models / "model.bin").read_bytes() == data  # ...and each published a verified file over the others
+    assert ModelStore(models, state).status(model) == "ready"
+    assert not [p for p in models.iterdir() if p.name.endswith(".part")]
