@@ -74,12 +74,12 @@ async def fetch_http(
                 return
             except _Retry as e:
                 cause: BaseException = e
-            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as e:
+            except (TimeoutError, aiohttp.ClientError, ConnectionError) as e:
                 cause = e
             await writer.flush()  # keep every byte that arrived: the next attempt resumes after them
             failures = 0 if writer.received > start else failures + 1
             if failures > retries:
-                reason = "stalled" if isinstance(cause, asyncio.TimeoutError) else str(cause) or type(cause).__name__
+                reason = "stalled" if isinstance(cause, TimeoutError) else str(cause) or type(cause).__name__
                 raise ModelError(f"download of {shown} failed after {retries} retries ({reason}) with "
                                  f"{writer.received} bytes received; check the network or the URL and pull again")
             await asyncio.sleep(min(backoff * 2 ** max(failures - 1, 0), 10.0))

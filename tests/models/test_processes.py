@@ -116,10 +116,10 @@ async def test_sigkill_at_random_points(origin, dirs):
     data = blob(1_000_000)
     origin.serve("/m.bin", data, throttle=2_000_000)
     rng = random.Random()
-    for round_ in range(3):
+    for _ in range(3):
         delay = rng.uniform(0.0, 1.5)
 
-        async def at_random() -> None:
+        async def at_random(delay: float = delay) -> None:
             await asyncio.sleep(delay)
 
         await _kill_and_recover(origin, models, state, data, at_random)
