@@ -258,10 +258,10 @@ class NoLockStore(ModelStore):
 async def test_correctness_does_not_depend_on_the_lock(origin, dirs):
     models, state = dirs
     data = blob(3_000_000)
-    model = spec(models, origin.serve("/m.bin", data, throttle=6_000_000), data)
+    model = spec(models, origin.serve("/m.bin", data, throttle=3_000_000), data)
     stores = [NoLockStore(models, state) for _ in range(3)]
     paths = await asyncio.gather(*(s.ensure(model) for s in stores))
-    assert len(origin.hits("/m.bin")) == 3  # all three really downloaded...
+    assert len(origin.hits("/m.bin")) >= 2  # several really downloaded at once (a late one may find it ready)...
     assert set(paths) == {models / "model.bin"}
     assert (models / "model.bin").read_bytes() == data  # ...and each published a verified file over the others
     assert ModelStore(models, state).status(model) == "ready"
