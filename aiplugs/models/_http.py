@@ -72,6 +72,8 @@ async def fetch_http(
             try:
                 await _attempt(session, start_url, secret, writer, size, callback, memo, shown)
                 return
+            except aiohttp.InvalidURL as e:
+                raise ModelError(f"invalid model URL {shown}: {e}; fix source_url in the plugin manifest") from None
             except _Retry as e:
                 cause: BaseException = e
             except (TimeoutError, aiohttp.ClientError, ConnectionError) as e:

@@ -113,12 +113,16 @@ class ModelStore:
                             return target
                 return await self._download(model, target, shown)
         except ModelError as e:
-            self.events.publish("model.failed", filename=model.filename, url=shown, error=str(e))
+            self._failed(model, shown, e)
             raise
         except OSError as e:
             error = ModelError(f"{model.filename}: cannot provision from {shown}: {e}")
-            self.events.publish("model.failed", filename=model.filename, url=shown, error=str(error))
+            self._failed(model, shown, error)
             raise error from e
+
+    def _failed(self, model: ModelSpec, shown: str, error: ModelError) -> None:
+        self.events.publish("model.failed", filename=model.filename, url=shown, error=str(error),
+                            bytes=getattr(error, "bytes_received", 0), total=model.size)
 
     async def _download(self, model: ModelSpec, target: Path, shown: str) -> Path:
         self._check_space(model)
@@ -141,6 +145,8 @@ class ModelStore:
             stat = await asyncio.to_thread(writer.publish)
         except BaseException as e:
             await writer.abort()
+            if isinstance(e, ModelError):
+                e.bytes_received = writer.received  # type: ignore[attr-defined]  # for the model.failed event
             if not isinstance(e, ModelError) and isinstance(e, Exception) and not isinstance(e, OSError):
                 raise ModelError(f"{model.filename}: download from {shown} failed: {e}") from e
             raise

@@ -199,6 +199,18 @@ async def test_failure_publishes_model_failed(origin, dirs):
         await store.ensure(spec(models, origin.url("/nope"), b"x"))
     failed = [e for e in bus.history() if e.type == "model.failed"]
     assert len(failed) == 1 and "404" in failed[0].data["error"]
+    assert failed[0].data["bytes"] == 0 and failed[0].data["total"] == 1
+
+
+async def test_failed_event_carries_bytes_received(origin, dirs):
+    models, state = dirs
+    data = blob(100_000)
+    url = origin.serve("/m.bin", data)
+    bus = EventBus()
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        await ModelStore(models, state, events=bus).ensure(spec(models, url, data, sha256="0" * 64))
+    (failed,) = [e.data for e in bus.history() if e.type == "model.failed"]
+    assert failed["bytes"] == len(data) and failed["total"] == len(data) and failed["url"] == url
 
 
 async def test_status_downloading_while_in_flight(origin, dirs):
