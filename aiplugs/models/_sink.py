@@ -38,7 +38,7 @@ class PartWriter:
         self.cancelled = False
         self._broken: ModelError | None = None  # a failed write: later queued writes must not leave a gap
 
-    # -- async side (HTTP): buffer, then one threaded write in flight -------------------------------------------
+    # -- async side (HTTP): buffer, then queue ordered writes to one writer thread ---------------------------------
     async def write(self, data: bytes) -> None:
         self._buf.append(data)
         self._buffered += len(data)
