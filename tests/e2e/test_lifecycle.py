@@ -276,6 +276,14 @@ def test_deleted_model_is_reprovisioned(project):
     wait_for(lambda: project.status()["models"][0]["state"] == "ready", timeout=15)
 
 
+def test_corrupted_model_is_reprovisioned(project):
+    model = Path(project.status()["models"][0]["path"])
+    good = model.read_bytes()
+    model.write_bytes(good.replace(b"great", b"awful", 1))  # same size, different content
+    wait_for(lambda: model.read_bytes() == good, timeout=30, interval=0.5)
+    wait_for(lambda: project.status()["models"][0]["state"] == "ready", timeout=15)
+
+
 def test_a_held_apply_lock_makes_the_second_apply_wait_then_fail_naming_the_holder(project):
     from aiplugs.applylock import ApplyLock
 
