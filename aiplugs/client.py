@@ -26,6 +26,7 @@ __all__ = ["DaemonClient", "DaemonError", "spawn_daemon"]
 
 LOG_DIR = "logs"
 DAEMON_LOG = "daemon.log"
+DAEMON_LOG_MAX = 10 * 1024 * 1024
 
 
 class DaemonError(AiplugsError):
@@ -141,6 +142,11 @@ def spawn_daemon(config_path: Path, state_dir: Path, *, timeout: float = 30.0) -
     logs = state_dir / LOG_DIR
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = logs / DAEMON_LOG
+    try:
+        if log_path.stat().st_size > DAEMON_LOG_MAX:  # keep one previous log; a restart is the rotation point
+            os.replace(log_path, log_path.with_name(DAEMON_LOG + ".1"))
+    except FileNotFoundError:
+        pass
     with open(log_path, "ab") as log:
         start = log.tell()
         process = subprocess.Popen(

@@ -199,3 +199,15 @@ def test_cloud_plugin_relays_with_the_legacy_env_key_and_never_leaks_it(project)
         assert "**********" in project.cli("config").stdout
     finally:
         server.shutdown()
+
+
+def test_a_large_daemon_log_is_rotated_when_the_daemon_starts(project):
+    from aiplugs.client import DAEMON_LOG_MAX
+
+    logs = project.state_dir / "logs"
+    logs.mkdir(parents=True)
+    (logs / "daemon.log").write_bytes(b"old line\n" * (DAEMON_LOG_MAX // 9 + 1))
+    project.cli("apply", "--auto-approve", check=True)
+    assert (logs / "daemon.log.1").stat().st_size > DAEMON_LOG_MAX
+    assert (logs / "daemon.log").stat().st_size < DAEMON_LOG_MAX
+    assert "aiplugs daemon" in project.cli("logs", check=True).stdout
