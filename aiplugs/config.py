@@ -9,20 +9,17 @@ their case, everything else is case-insensitive. Values that look like JSON list
 from __future__ import annotations
 
 import contextvars
-import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError, Problem
-from .tomlpos import locate
+from .sources import DictSource, Origin, env_source, leaves, shown_path, toml_source
 from .validation import problems_from_validation_error
 
 __all__ = [
@@ -37,10 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_NAME = "aiplugs.toml"
-ENV_PREFIX = "AIPLUGS_"
-LEGACY_ENV = {"SYSTEM_API_KEY": ("cloud", "api_key"), "CLOUD_BASE_URL": ("cloud", "base_url")}
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
-Origin = str  # "default" | "aiplugs.toml:3:8" | "env AIPLUGS_PROXY__PORT" | "argument"
 
 
 class _Section(BaseModel):
@@ -150,102 +144,9 @@ class Settings(BaseSettings):
         return (init_settings, *_SOURCES.get())
 
 
-class _DictSource(PydanticBaseSettingsSource):
-    """A source whose values were read beforehand, with the origin of each leaf."""
-
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any], origins: dict[str, Origin]) -> None:
-        super().__init__(settings_cls)
-        self.data = data
-        self.origins = origins
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return self.data
-
-
 _SOURCES: contextvars.ContextVar[tuple[PydanticBaseSettingsSource, ...]] = contextvars.ContextVar(
     "aiplugs_settings_sources", default=()
 )
-
-
-def toml_source(path: Path, text: str) -> _DictSource:
-    shown = _shown(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "invalid TOML"
-        line, col = (int(match[1]), int(match[2])) if match else (None, None)
-        raise ConfigError([Problem(shown, f"TOML syntax error: {message}", line=line, col=col)]) from None
-    positions = locate(text)
-    origins = {}
-    for leaf in _leaves(data):
-        line, col = positions.get(leaf, positions.get(leaf[:1], (None, None)))
-        origins[".".join(leaf)] = f"{shown}:{line}:{col}" if line else shown
-    return _DictSource(Settings, data, origins)
-
-
-def env_source(env: Mapping[str, str], plugin_ids: set[str]) -> _DictSource:
-    data: dict[str, Any] = {}
-    origins: dict[str, Origin] = {}
-    by_env_id = {pid.replace("-", "_").lower(): pid for pid in plugin_ids}
-    fields = set(Settings.model_fields)
-    for legacy, keys in LEGACY_ENV.items():
-        if env.get(legacy):
-            _put(data, keys, env[legacy])
-            origins[".".join(keys)] = f"env {legacy}"
-    for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or name == "AIPLUGS_CONFIG":
-            continue
-        parts = name[len(ENV_PREFIX) :].split("__")
-        if parts[0].lower() not in fields or not all(parts):
-            continue
-        keys = [parts[0].lower()]
-        if keys[0] == "plugins" and len(parts) > 1:
-            keys.append(by_env_id.get(parts[1].lower(), parts[1].lower().replace("_", "-")))
-            if len(parts) > 2:
-                keys.append(parts[2].lower())
-                case_kept = keys[2] == "env"
-                keys.extend(p if case_kept else p.lower() for p in parts[3:])
-        else:
-            keys.extend(p.lower() for p in parts[1:])
-        _put(data, keys, _env_value(env[name], in_settings="settings" in keys[2:3]))
-        origins[".".join(keys)] = f"env {name}"
-    return _DictSource(Settings, data, origins)
-
-
-def _env_value(text: str, in_settings: bool) -> Any:
-    stripped = text.strip()
-    if stripped[:1] in ("[", "{") or (in_settings and stripped):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return text
-    return text
-
-
-def _put(data: dict[str, Any], keys: list[str] | tuple[str, ...], value: Any) -> None:
-    for key in keys[:-1]:
-        nxt = data.setdefault(key, {})
-        if not isinstance(nxt, dict):
-            nxt = data[key] = {}
-        data = nxt
-    data[keys[-1]] = value
-
-
-def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    if isinstance(data, dict) and data:
-        return [leaf for key, value in data.items() for leaf in _leaves(value, (*prefix, str(key)))]
-    return [prefix] if prefix else []
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 @dataclass(frozen=True)
@@ -293,7 +194,7 @@ class Config:
         match = re.fullmatch(r"(.*):(\d+):(\d+)", origin)
         if match:
             return match[1], int(match[2]), int(match[3])
-        return (_shown(self.path), None, None) if origin == "default" else (origin, None, None)
+        return (shown_path(self.path), None, None) if origin == "default" else (origin, None, None)
 
     def effective(self) -> list[tuple[str, Any, Origin]]:
         """Every leaf value as (dotted path, JSON value with secrets masked, origin)."""
@@ -305,7 +206,7 @@ class Config:
                 if _SECRET_NAME.search(name):
                     plugin["env"][name] = "**********"
         rows = []
-        for leaf in _leaves(dumped):
+        for leaf in leaves(dumped):
             value: Any = dumped
             for key in leaf:
                 value = value[key]
@@ -336,16 +237,16 @@ def load_config(
     except FileNotFoundError:
         if require_file:
             raise ConfigError(
-                [Problem(_shown(config_path), "file not found (create one with `aiplugs init`)")]
+                [Problem(shown_path(config_path), "file not found (create one with `aiplugs init`)")]
             ) from None
         text, exists = "", False
     except (UnicodeDecodeError, IsADirectoryError, PermissionError) as e:
-        raise ConfigError([Problem(_shown(config_path), f"cannot read: {e}")]) from None
-    file_source = toml_source(config_path, text)
+        raise ConfigError([Problem(shown_path(config_path), f"cannot read: {e}")]) from None
+    file_source = toml_source(Settings, config_path, text)
     plugin_ids = set(file_source.data.get("plugins", {}) or {}) | _plugin_folders(config_path, file_source, env)
-    environment = env_source(env, plugin_ids)
+    environment = env_source(Settings, env, plugin_ids)
     origins = {**file_source.origins, **environment.origins}
-    for leaf in _leaves(overrides):  # an argument hides what env or the file said at and below its key
+    for leaf in leaves(overrides):  # an argument hides what env or the file said at and below its key
         dotted = ".".join(leaf)
         origins = {k: o for k, o in origins.items() if k != dotted and not k.startswith(dotted + ".")}
         origins[dotted] = "argument"
@@ -359,7 +260,7 @@ def load_config(
     return Config(config_path, settings, origins, exists)
 
 
-def _plugin_folders(config_path: Path, file_source: _DictSource, env: Mapping[str, str]) -> set[str]:
+def _plugin_folders(config_path: Path, file_source: DictSource, env: Mapping[str, str]) -> set[str]:
     """Plugin folder names, so env names can be mapped back to ids with '-' (a cheap directory listing)."""
     raw = env.get("AIPLUGS_PLUGINS_DIR") or file_source.data.get("plugins_dir") or "plugins"
     folder = Path(str(raw))
@@ -370,8 +271,8 @@ def _plugin_folders(config_path: Path, file_source: _DictSource, env: Mapping[st
         return set()
 
 
-def _problems(error: ValidationError, path: Path, origins: Mapping[str, Origin], source: _DictSource) -> list[Problem]:
-    shown = _shown(path)
+def _problems(error: ValidationError, path: Path, origins: Mapping[str, Origin], source: DictSource) -> list[Problem]:
+    shown = shown_path(path)
 
     def where(loc: tuple[str, ...]) -> tuple[str, int | None, int | None]:
         for n in range(len(loc), 0, -1):
