@@ -260,8 +260,16 @@ class ModelStore:
 
     def _record(self, filename: str, sha256: str, stat: os.stat_result) -> None:
         record = ModelRecord(sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, inode=stat.st_ino)
+        target = self.models_dir / filename
 
         def change(state: StateFile) -> None:
+            # Under the state lock, record only the file that is really there: a process racing us without the
+            # model lock may have replaced it since we hashed ours (its own record then describes the winner).
+            try:
+                if not record.matches_file(target.stat()):
+                    return
+            except FileNotFoundError:
+                return
             state.models[filename] = record
 
         update_state(self.state_dir, change)
