@@ -35,7 +35,7 @@ async def event_stream(request: Request) -> StreamingResponse:
             while True:
                 try:
                     event = await asyncio.wait_for(iterator.__anext__(), KEEPALIVE_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
                 except StopAsyncIteration:

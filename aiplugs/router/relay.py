@@ -81,7 +81,7 @@ class Relay:
                                         sock_connect=min(10.0, spec.timeout_s), sock_read=spec.timeout_s)
         try:
             response = await self._client().post(url, json=body, headers=headers, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _error(504, "upstream_timeout", f"upstream {name} did not answer within {spec.timeout_s:g} s",
                           name)
         except (aiohttp.ClientError, ValueError) as e:
@@ -100,7 +100,7 @@ class Relay:
                                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             data = await response.read()
             response.release()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             response.close()
             return _error(504, "upstream_timeout", f"upstream {name} did not answer within {spec.timeout_s:g} s",
                           name)
@@ -119,7 +119,7 @@ class Relay:
         try:
             async for chunk in response.content.iter_any():
                 yield chunk.replace(secret, MASK.encode()) if secret and secret in chunk else chunk
-        except (asyncio.TimeoutError, aiohttp.ClientError) as e:
+        except (TimeoutError, aiohttp.ClientError) as e:
             kind = "upstream_timeout" if isinstance(e, asyncio.TimeoutError) else "upstream_unreachable"
             error = {"type": kind, "message": f"upstream {name} stopped mid-stream ({type(e).__name__})",
                      "upstream": name}

@@ -82,7 +82,7 @@ class RouterServer:
         self._server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self.graceful_s + 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._server.force_exit = True
             self._task.cancel()
         except (asyncio.CancelledError, Exception):

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Literal
 from ..events import NULL_BUS, EventBus
 from ..spec import WorkerSpec
 from .channel import Call
-from .errors import BackendError, NoSuchPool, WorkerError, WorkerGone, WorkerTimeout, WorkerUnavailable
+from .errors import BackendError, NoSuchPool, WorkerGone, WorkerTimeout, WorkerUnavailable
 from .pool import Pool
 from .process import WorkerProcess
 
@@ -217,7 +217,7 @@ class WorkerManager:
         plugin_id = pool.spec.plugin_id
         try:
             frame = await call.next(max(timeout, 0.001))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise WorkerTimeout(f"plugin {plugin_id!r} did not answer within {pool.spec.timeout_s:g} s "
                                 f"(timeout_s)", plugin_id=plugin_id) from None
         kind = frame.get("kind")

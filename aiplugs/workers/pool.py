@@ -76,7 +76,7 @@ class Slot:
                 break
             try:  # backoff, cut short by stop()
                 await asyncio.wait_for(self.stopping.wait(), pool.backoff_delay())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def stop(self) -> None:
@@ -88,7 +88,7 @@ class Slot:
                                      pid=worker.pid)
         try:
             await asyncio.wait_for(self.task, self.pool.grace + 5)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             self.task.cancel()
         if worker is not self.worker and self.worker is not None:  # a restart raced the stop
             await self.worker.stop(self.pool.grace)
@@ -198,7 +198,7 @@ class Pool:
                     return None
                 try:
                     await asyncio.wait_for(self.changed.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return None
 
     def describe(self) -> dict[str, Any]:

@@ -125,7 +125,7 @@ class WorkerProcess:
                 ping.close()
             if answer.get("value") != "pong":
                 raise ConnectionError(f"unexpected health answer {answer!r}")
-        except (asyncio.TimeoutError, ConnectionError) as e:
+        except (TimeoutError, ConnectionError) as e:
             reason = "did not become ready within %.0f s" % ready_timeout if isinstance(e, asyncio.TimeoutError) \
                 else "exited during start"
             await self.stop(grace=1.0)
@@ -156,7 +156,7 @@ class WorkerProcess:
             _killpg(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 _killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
         _killpg(proc.pid, signal.SIGKILL)  # whatever the backend itself spawned and left behind
