@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .support import free_port
+
 from aiplugs.errors import AiplugsError
 from aiplugs.ports import is_free, pick_port
 from aiplugs.spec import EndpointSpec
@@ -20,10 +22,6 @@ def busy_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_is_free(busy_port: int) -> None:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from ..support import free_port, pid_alive, wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 PAGE = (b"<!doctype html><html><head><meta charset=\"utf-8\"><title>Demo</title></head>"
         b"<body><p>This is a great and wonderful demo page with lovely words.</p></body></html>")
 DATA = json.dumps({"n": 1, "items": list(range(50))}).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Origin(BaseHTTPRequestHandler):
@@ -111,25 +108,8 @@ enabled = false
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture(scope="module")

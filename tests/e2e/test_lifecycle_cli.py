@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from .test_lifecycle import REPO, Project, pid_alive, wait_for
+from ..support import pid_alive, wait_for
+from .test_lifecycle import REPO, Project
 
 CLI = [sys.executable, "-c", "import sys; from aiplugs.cli import main; sys.exit(main())"]
 

@@ -7,12 +7,11 @@ import json
 import os
 import shutil
 import signal
-import socket
-import time
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
+
+from ..support import free_port, wait_for  # noqa: F401 - the notebook tests import them from here
 
 REPO = Path(__file__).resolve().parents[2]
 TICKER_BACKEND = '''
@@ -24,10 +23,6 @@ def run(payload):
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env() -> dict[str, str]:
@@ -56,14 +51,6 @@ def make_project(root: Path) -> Path:
     return config
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def kill_leftovers(state_dir: Path) -> None:
