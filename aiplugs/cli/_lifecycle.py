@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -257,7 +258,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
     logs = _state_dir(args) / LOG_DIR
     if args.plugin:
-        files = sorted(p for p in logs.rglob(f"{args.plugin}*") if p.is_file() and not p.name[-1].isdigit())
+        name = re.compile(rf"{re.escape(args.plugin)}-\d+\.log")  # <plugin>-<index>.log; not rotated .log.1
+        files = sorted(p for p in logs.glob(f"{args.plugin}-*.log") if name.fullmatch(p.name))
         if not files:
             raise AiplugsError(f"no logs for plugin {args.plugin!r} in {logs}")
     else:
