@@ -212,3 +212,21 @@ def test_a_large_daemon_log_is_rotated_when_the_daemon_starts(project):
     assert (logs / "daemon.log.1").stat().st_size > DAEMON_LOG_MAX
     assert (logs / "daemon.log").stat().st_size < DAEMON_LOG_MAX
     assert "aiplugs daemon" in project.cli("logs", check=True).stdout
+
+
+def test_logs_follow_prints_new_daemon_lines_until_ctrl_c(project):
+    project.cli("apply", "--auto-approve", check=True)
+    proc = subprocess.Popen([*CLI, "-c", str(project.config), "logs", "-f", "-n", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=project.env, stdin=subprocess.DEVNULL)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    try:
+        time.sleep(1.0)  # let it reach the end of the log before anything new is written
+        model = next(m for m in project.status()["models"] if m["filename"] == "sentiment-lexicon-v1.tsv")
+        os.unlink(model["path"])  # the reconcile loop notices, logs and re-provisions it
+        wait_for(lambda: any("re-provisioning" in line for line in lines), timeout=30)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
