@@ -263,9 +263,20 @@ class RuleSet:
                 seen[rule.plugin_id] = None
         return tuple(seen)
 
+    def indices_for(self, url: str) -> tuple[int, ...]:
+        """Positions in ``rules`` of every rule that applies to ``url`` (the URL is parsed once)."""
+        parts = split_url(url)
+        if parts is None:
+            return ()
+        return tuple(i for i in self._candidates(parts.host) if self.rules[i]._applies(parts))
+
+    def host_indices(self, host: str) -> tuple[int, ...]:
+        """Positions in ``rules`` of the rules that can apply to some URL on ``host``."""
+        return tuple(self._candidates(_norm_host(host)))
+
     def rules_for_host(self, host: str) -> tuple[ScriptRule, ...]:
         """Rules that can apply to some URL on ``host`` (what a page loader needs to know)."""
-        return tuple(self.rules[i] for i in self._candidates(_norm_host(host)))
+        return tuple(self.rules[i] for i in self.host_indices(host))
 
     def can_match_host(self, host: str) -> bool:
         return bool(self._candidates(_norm_host(host)))

@@ -255,6 +255,10 @@ def test_intercept_hosts_and_host_queries() -> None:
     assert [r.plugin_id for r in narrow.rules_for_host("c.example")] == ["a", "b"]
     assert narrow.rules_for_host("nothing.example") == ()
     assert RuleSet([]).intercept_hosts == () and RuleSet([]).plugins_for("https://a.example/") == ()
+    assert narrow.host_indices("c.example") == (0, 1) and narrow.host_indices("x.b.example") == (0,)
+    assert narrow.indices_for("https://c.example:8443/x") == (0, 1)
+    assert narrow.indices_for("https://c.example/y") == (1,)
+    assert narrow.indices_for("ftp://c.example/y") == () and narrow.indices_for("https://nothing.example/") == ()
 
 
 HOSTS = ["a.example", "b.a.example", "c.example", "a.example.org", "localhost"]

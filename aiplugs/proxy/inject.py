@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ..events import NULL_BUS, EventBus
@@ -57,16 +57,14 @@ class InjectConfig:
     api_address: tuple[str, int] | None
     token: str
     version: str
-    _index: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_spec(cls, spec: ProxySpec, *, api_address: tuple[str, int] | None, token: str,
                   version: str) -> InjectConfig:
-        rules = spec.rule_set()
-        config = cls(rules, tuple(compile_entry(s) for s in spec.scripts), tuple(s.all_frames for s in spec.scripts),
-                     spec.csp, spec.intercept == "all", HostFilter(spec.passthrough), api_address, token, version)
-        config._index.update({id(rule): i for i, rule in enumerate(rules.rules)})
-        return config
+        # rule_set() keeps spec.scripts' order, so a rule's index in rules.rules is its entry's index too
+        return cls(spec.rule_set(), tuple(compile_entry(s) for s in spec.scripts),
+                   tuple(s.all_frames for s in spec.scripts), spec.csp, spec.intercept == "all",
+                   HostFilter(spec.passthrough), api_address, token, version)
 
     def intercepts(self, host: str) -> bool:
         """Whether aiplugs acts on this host at all (plain-HTTP flows of every host reach the addon)."""
@@ -75,14 +73,12 @@ class InjectConfig:
         return self.intercept_all or self.rules.can_match_host(host)
 
     def host_entries(self, host: str) -> list[LoaderEntry]:
-        return [self.entries[self._index[id(rule)]] for rule in self.rules.rules_for_host(host)]
+        return [self.entries[i] for i in self.rules.host_indices(host)]
 
     def matches(self, url: str, *, frame: bool) -> bool:
         """Whether some entry applies to this URL (in a frame: some entry with ``all_frames``)."""
-        plugins = self.rules.plugins_for(url)
-        if not plugins or not frame:
-            return bool(plugins)
-        return any(self.all_frames[i] and rule.applies(url) for i, rule in enumerate(self.rules.rules))
+        applying = self.rules.indices_for(url)
+        return any(self.all_frames[i] for i in applying) if frame else bool(applying)
 
 
 @dataclass(frozen=True)
