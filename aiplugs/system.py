@@ -111,21 +111,22 @@ class RunningSystem:
         self.relays = {r.plugin_id: r.config_hash for r in desired.relays}
 
     async def ensure_lazy(self, plugin_id: str) -> None:
-        """Before a call: a lazy plugin's models are pulled and its pool started; concurrent callers wait on it."""
+        """Before a call: a lazy plugin's models are pulled and its pool started; concurrent callers wait on it.
+
+        Eager plugins are apply's business (a failed pool stays failed until the next apply), so they pass."""
+        plugin = self.desired.plugin(plugin_id)
+        if plugin is None or plugin.provision != "lazy":
+            return
         spec = next((w for w in self.desired.workers if w.plugin_id == plugin_id), None)
-        if spec is None or spec.count == 0 or self._pool_ready(spec):
+        if spec is None or spec.count == 0 or self.workers.serving(plugin_id, spec.config_hash):
             return
         async with self._lazy_locks.setdefault(plugin_id, asyncio.Lock()):
-            if self._pool_ready(spec):
+            if self.workers.serving(plugin_id, spec.config_hash):
                 return
             models = [m for m in self.desired.models if m.filename in spec.models]
             await asyncio.gather(*(self.store.ensure(m) for m in models))
             await self.workers.ensure(spec, wait=True)
             await self.record_state()
-
-    def _pool_ready(self, spec: WorkerSpec) -> bool:
-        pool = self.workers.snapshot().get(spec.plugin_id)
-        return pool is not None and pool.ready > 0 and pool.config_hash == spec.config_hash
 
     # ---- observing and recording -----------------------------------------------------------------------------
 

@@ -233,6 +233,11 @@ class WorkerManager:
     def has(self, plugin_id: str) -> bool:
         return plugin_id in self._pools
 
+    def serving(self, plugin_id: str, config_hash: str) -> bool:
+        """Cheap, for the call path: some worker of this pool is ready and runs this config."""
+        pool = self._pools.get(plugin_id)
+        return pool is not None and pool.spec.config_hash == config_hash and any(s.ready for s in pool.slots)
+
     def snapshot(self) -> dict[str, PoolStatus]:
         return {pid: _status(pool) for pid, pool in self._pools.items()}
 

@@ -13,7 +13,10 @@ from aiplugs.workers import (BackendError, NoSuchPool, WorkerError, WorkerManage
 
 
 async def test_sync_backend_runs_in_a_thread(manager, make_spec):
-    await manager.ensure(make_spec("echo_sync"))
+    spec = make_spec("echo_sync")
+    assert not manager.serving("echo-sync", spec.config_hash)
+    await manager.ensure(spec)
+    assert manager.serving("echo-sync", spec.config_hash) and not manager.serving("echo-sync", "another-hash")
     result = await manager.call("echo-sync", {"text": "héllo"})
     assert result["echo"] == {"text": "héllo"}
     assert result["thread"] != "MainThread"
