@@ -175,15 +175,9 @@ def injection_latency(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugi
     """The same HTML pages (``sizes`` in bytes, each ``encodings``) fetched ``n`` times directly, through a bare
     ``mitmdump`` and through aiplugs with each count of matching ``plugins``, interleaved in one run.
 
-    Uses ``benchmarks/bench_injection.py``'s ``measure(sizes=, plugins=, n=, encodings=)`` when the checkout has
-    one; otherwise :func:`aiplugs.notebook.latency.measure`, which needs no checkout."""
-    measure = None
-    try:
-        measure = getattr(suite("injection"), "measure", None)
-    except AiplugsError:
-        pass
-    if measure is None:
-        from .notebook.latency import measure
+    This runs ``benchmarks/bench_injection.py``'s ``measure`` (the same measurement as ``aiplugs bench
+    injection``), so it needs the aiplugs checkout, as every suite does."""
+    measure = suite("injection").measure
     raw = measure(sizes=list(sizes), plugins=list(plugins), n=n, encodings=list(encodings))
     return InjectionLatency(raw["rows"], raw)
 

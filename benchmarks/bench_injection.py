@@ -210,10 +210,18 @@ def _get_ms(client: Any, url: str, headers: dict | None = None) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _interleaved(paths: dict[str, int | None], url: str, n: int, warmup: int = 3) -> dict[str, list[float]]:
-    """Round-robin over the paths, one request each per round, so machine noise hits every path alike."""
+LOADER_MARK = b'data-aiplugs="loader"'
+
+
+def _interleaved(paths: dict[str, int | None], url: str, n: int,
+                 warmup: int = 3) -> tuple[dict[str, list[float]], dict[str, bool]]:
+    """Round-robin over the paths, one request each per round, so machine noise hits every path alike.
+
+    Also returns, per path, whether its (decoded) page carried the aiplugs loader: a run that timed un-injected
+    pages through aiplugs would flatter it, so callers check it."""
     clients = {name: _client(port) for name, port in paths.items()}
     times: dict[str, list[float]] = {name: [] for name in paths}
+    injected = {name: LOADER_MARK in clients[name].get(url, headers=DOC).content for name in paths}
     try:
         for i in range(n + warmup):
             for name, client in clients.items():
@@ -223,12 +231,13 @@ def _interleaved(paths: dict[str, int | None], url: str, n: int, warmup: int = 3
     finally:
         for client in clients.values():
             client.close()
-    return times
+    return times, injected
 
 
 def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequence[int] = (1, 100), n: int = 50,
             encodings: Sequence[str] = ("identity", "gzip")) -> dict[str, Any]:
-    """Page latency rows (``path``, ``size``, ``encoding``, ``p50_ms``, ``p99_ms``, ``n``) for every path."""
+    """Page latency rows (``path``, ``size``, ``encoding``, ``p50_ms``, ``p99_ms``, ``n``, ``injected``) for every
+    path; ``injected`` says whether that path's page carried the aiplugs loader."""
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
@@ -242,10 +251,11 @@ def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequen
         for size in sizes:
             for enc in encodings:
                 url = f"http://127.0.0.1:{ports[0]}/page?size={size}&enc={enc}"
-                for name, times in _interleaved(paths, url, n).items():
-                    s = summary(times)
+                times, injected = _interleaved(paths, url, n)
+                for name, values in times.items():
+                    s = summary(values)
                     rows.append({"path": name, "size": size, "encoding": enc, "p50_ms": s["p50"],
-                                 "p99_ms": s["p99"], "n": s["n"]})
+                                 "p99_ms": s["p99"], "n": s["n"], "injected": injected[name]})
     order = list(paths)
     rows.sort(key=lambda r: order.index(r["path"]))
     return {"rows": rows}
