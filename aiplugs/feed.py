@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 from .client import DaemonClient, DaemonError
 
-__all__ = ["Feed"]
+__all__ = ["Feed", "watch"]
 
 _END = object()
 
@@ -173,3 +173,30 @@ class Feed:
                 kind = f"{item.get('type')}: " if isinstance(item, dict) and item.get("type") else ""
                 raise DaemonError(f"the stream of {self._path} failed: {kind}{detail}", 0, item)
             yield item
+
+
+class watch:
+    """``with watch(client, callback):`` feeds every daemon event to ``callback`` from a helper thread while the
+    body runs; the events stream is connected before the body starts."""
+
+    def __init__(self, client: Any, callback: Any) -> None:
+        self.client, self.callback = client, callback
+        self._feed = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> watch:
+        self._feed = Feed(self.client, "GET", "/api/events")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="aiplugs-watch")
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for event in self._feed:
+                self.callback(event)
+        except Exception:
+            return
+
+    def __exit__(self, *exc: object) -> None:
+        self._feed.close()
+        self._thread.join(timeout=5)

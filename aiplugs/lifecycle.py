@@ -6,6 +6,7 @@ detached if none runs) → wait until converged. ``down`` stops the daemon of a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -55,6 +56,7 @@ def apply(
     from .applylock import ApplyLock
     from .client import DaemonClient, spawn_daemon
     from .codec import encode_desired
+    from .feed import watch
 
     with ApplyLock(desired.state_dir, timeout=lock_timeout):
         client = DaemonClient.find(desired.state_dir)
@@ -69,35 +71,10 @@ def apply(
             if on_start is not None:
                 on_start()
             client = spawn_daemon(desired.config_path, desired.state_dir)
-        watcher = _EventWatcher(client, on_event) if on_event is not None else None
-        try:
+        # the event stream is connected before apply is sent, so no event of this apply is missed
+        with watch(client, on_event) if on_event is not None else contextlib.nullcontext():
             result = client.apply(encode_desired(desired), timeout=wait_timeout)
-        finally:
-            if watcher is not None:
-                watcher.stop()
         return ApplyOutcome(plan, result, result.get("status") or client.status())
-
-
-class _EventWatcher:
-    """Feeds daemon events to a callback from a background thread while apply waits."""
-
-    def __init__(self, client, callback: Callable[[dict[str, Any]], None]) -> None:
-        import threading
-
-        self._feed = client.events(timeout=None)  # subscribed before apply is sent: no event is missed
-        self._callback = callback
-        self._thread = threading.Thread(target=self._run, daemon=True, name="aiplugs-events")
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for event in self._feed:
-                self._callback(event)
-        except Exception:
-            return
-
-    def stop(self) -> None:
-        self._feed.close()
 
 
 def down(state_dir: Path, *, timeout: float = 30.0) -> int | None:

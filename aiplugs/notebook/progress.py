@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping
 
-__all__ = ["ModelBars", "watch"]
+__all__ = ["ModelBars"]
 
 
 class ModelBars:
@@ -49,32 +49,3 @@ class ModelBars:
             for bar in self.bars.values():
                 bar.close()
             self.bars.clear()
-
-
-class watch:
-    """``with watch(client, callback):`` feeds every daemon event to ``callback`` from a helper thread while the
-    body runs; the events stream is connected before the body starts."""
-
-    def __init__(self, client: Any, callback: Any) -> None:
-        self.client, self.callback = client, callback
-        self._feed = None
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> watch:
-        from ..feed import Feed
-
-        self._feed = Feed(self.client, "GET", "/api/events")
-        self._thread = threading.Thread(target=self._run, daemon=True, name="aiplugs-watch")
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            for event in self._feed:
-                self.callback(event)
-        except Exception:
-            return
-
-    def __exit__(self, *exc: object) -> None:
-        self._feed.close()
-        self._thread.join(timeout=5)

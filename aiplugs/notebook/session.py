@@ -183,7 +183,8 @@ class Session:
             store = self._store(desired, progress=progress)
             _run(store.pull(chosen))
             return self.models
-        from .progress import ModelBars, watch
+        from ..feed import watch
+        from .progress import ModelBars
 
         bars = ModelBars() if progress else None
         try:
