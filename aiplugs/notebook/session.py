@@ -135,14 +135,8 @@ class Session:
         status = self.status()
         if status.running:
             return status.plugins
-        desired = self.desired
-        rows = [{"id": p.id, "name": p.name, "version": p.version, "mode": p.mode, "provision": p.provision,
-                 "state": "stopped",
-                 "workers_desired": next((w.count for w in desired.workers if w.plugin_id == p.id), 0),
-                 "workers_ready": 0, "restarts": 0, "requests": 0, "errors": 0, "p50_ms": None,
-                 "last_error": None} for p in desired.plugins]
-        rows += [{"id": pid, "mode": None, "state": "disabled", "workers_desired": 0, "workers_ready": 0}
-                 for pid in desired.disabled]
+        rows = [row if row["state"] == "disabled" else {**row, "state": "stopped"}
+                for row in self._offline_report()["plugins"]]
         return PluginsView(rows)
 
     @property
@@ -151,14 +145,20 @@ class Session:
         status = self.status()
         if status.running:
             return status.models
+        return ModelsView(self._offline_report()["models"])
+
+    def _offline_report(self) -> dict[str, Any]:
+        """The status report's rows from the declaration and the model store alone (no daemon runs)."""
+        from ..status import build_status
+
         desired = self.desired
         store = self._store(desired)
-        rows = []
-        for m in desired.models:
-            size = m.path.stat().st_size if m.path.exists() else None
-            rows.append({"key": m.keys[0], "keys": list(m.keys), "filename": m.filename, "path": str(m.path),
-                         "size": size, "state": store.status(m), "used_by": list(m.used_by), "lazy": m.lazy})
-        return ModelsView(rows)
+        return build_status(
+            desired, daemon={}, api=None, proxy=None, ca_cert=None, pools={},
+            model_states={m.filename: store.status(m) for m in desired.models},
+            model_sizes={m.filename: m.path.stat().st_size if m.path.exists() else None for m in desired.models},
+            conditions=[], relay_problem=None,
+        )
 
     def down(self, timeout: float = 30.0) -> int | None:
         """Stops the daemon and every worker; returns the daemon's pid, or None when none ran."""
