@@ -77,6 +77,9 @@ class StateFile(_Record):
     models: dict[str, ModelRecord] = Field(default_factory=dict)
     workers: dict[str, WorkerRecord] = Field(default_factory=dict)
     relays: dict[str, str] = Field(default_factory=dict)  # plugin id -> config hash
+    # The ports last listened on ("api", "proxy"), kept after a stop so auto-allocated ports stay stable across
+    # restarts while free. Unlike api/proxy above, they say nothing about what runs now.
+    last_ports: dict[str, int] = Field(default_factory=dict)
 
 
 def state_path(state_dir: Path) -> Path:

@@ -64,8 +64,7 @@ class RunningSystem:
     async def ensure_api(self, spec: EndpointSpec) -> None:
         if self.api is not None and spec.accepts(*self.api):
             return
-        previous = read_state(self.state_dir).api
-        port = pick_port(spec, previous.port if previous else None)
+        port = pick_port(spec, read_state(self.state_dir).last_ports.get("api"))
         if self.api is not None:
             await self.router.stop()
         await self.router.start(spec.host, port)
@@ -82,9 +81,8 @@ class RunningSystem:
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy, self.proxy_address = None, None
-        previous = read_state(self.state_dir).proxy
         avoid = frozenset({self.api[1]}) if self.api else frozenset()
-        port = pick_port(spec.endpoint, previous.port if previous else None, avoid)
+        port = pick_port(spec.endpoint, read_state(self.state_dir).last_ports.get("proxy"), avoid)
         proxy = ProxyServer(spec, confdir=ca_dir(self.state_dir), api_address=self.api, page_token=self.page_token,
                             events=self.events)
         await proxy.start(spec.endpoint.host, port)
@@ -173,13 +171,18 @@ class RunningSystem:
             state.ca_cert = ca_cert or state.ca_cert
             state.workers = workers
             state.relays = dict(self.relays)
+            if self.api:
+                state.last_ports["api"] = self.api[1]
+            if self.proxy_address:
+                state.last_ports["proxy"] = self.proxy_address[1]
 
         await asyncio.to_thread(update_state, self.state_dir, change)
 
     # ---- stopping --------------------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stops proxy, workers and router (each even if another fails) and clears what state.json says runs."""
+        """Stops proxy, workers and router (each even if another fails) and records that nothing runs (the last
+        ports stay, as preferences for the next daemon)."""
         if self.proxy is not None:
             await _quietly(self.proxy.stop())
             self.events.publish("proxy.stopped")

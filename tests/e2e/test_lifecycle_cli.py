@@ -230,3 +230,33 @@ def test_logs_follow_prints_new_daemon_lines_until_ctrl_c(project):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_auto_ports_stay_the_same_across_a_restart(project):
+    import socket
+
+    from ..support import free_port
+
+    def busy(port: int) -> socket.socket:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        return sock
+
+    api_low, proxy_low = free_port(), free_port()
+    blockers = [busy(api_low), busy(proxy_low)]  # the first ports of each range are taken during the first apply
+    text = project.config.read_text()
+    text = text.replace(f"port = {project.api_port}", f"port_range = [{api_low}, {api_low + 30}]")
+    text = text.replace(f"port = {project.proxy_port}", f"port_range = [{proxy_low}, {proxy_low + 30}]")
+    project.config.write_text(text)
+    try:
+        project.cli("apply", "--auto-approve", check=True)
+        first = project.status()
+    finally:
+        for sock in blockers:
+            sock.close()
+    assert first["api"]["port"] != api_low and first["proxy"]["port"] != proxy_low
+    project.cli("down", check=True)
+    project.cli("apply", "--auto-approve", check=True)  # the first ports of each range are free now
+    second = project.status()
+    assert second["api"] == first["api"] and second["proxy"] == first["proxy"]
