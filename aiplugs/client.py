@@ -22,7 +22,7 @@ from .tokens import PAGE_TOKEN_FILE, read_token
 if TYPE_CHECKING:
     from .feed import Feed
 
-__all__ = ["DaemonClient", "DaemonError", "spawn_daemon"]
+__all__ = ["DaemonClient", "DaemonError", "DaemonTimeout", "spawn_daemon"]
 
 LOG_DIR = "logs"
 DAEMON_LOG = "daemon.log"
@@ -34,6 +34,10 @@ class DaemonError(AiplugsError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class DaemonTimeout(DaemonError):
+    """The daemon took longer than the caller's timeout (it may still be working on the request)."""
 
 
 class DaemonClient:
@@ -84,6 +88,9 @@ class DaemonClient:
             conn.request(method, path, body=data, headers=all_headers)
             response = conn.getresponse()
             raw = response.read()
+        except TimeoutError:
+            raise DaemonTimeout(f"no answer from the daemon at {self.host}:{self.port} to {method} {path} "
+                                f"within {timeout:g}s") from None
         except (OSError, http.client.HTTPException) as e:
             raise DaemonError(f"daemon at {self.host}:{self.port} did not answer {method} {path}: {e}") from None
         finally:

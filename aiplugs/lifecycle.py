@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import AiplugsError
 from .plan import Plan
 from .spec import DesiredState
 
@@ -54,7 +55,7 @@ def apply(
 ) -> ApplyOutcome | None:
     """Converges the running system to ``desired``; None when ``confirm`` declined (nothing changed)."""
     from .applylock import ApplyLock
-    from .client import DaemonClient, spawn_daemon
+    from .client import DaemonClient, DaemonTimeout, spawn_daemon
     from .codec import encode_desired
     from .feed import watch
 
@@ -73,7 +74,11 @@ def apply(
             client = spawn_daemon(desired.config_path, desired.state_dir)
         # the event stream is connected before apply is sent, so no event of this apply is missed
         with watch(client, on_event) if on_event is not None else contextlib.nullcontext():
-            result = client.apply(encode_desired(desired), timeout=wait_timeout)
+            try:
+                result = client.apply(encode_desired(desired), timeout=wait_timeout)
+            except DaemonTimeout:
+                raise AiplugsError(f"not converged within {wait_timeout:g}s (--wait-timeout); the daemon goes on "
+                                   "converging: `aiplugs status` shows where it stands") from None
         return ApplyOutcome(plan, result, result.get("status") or client.status())
 
 

@@ -260,3 +260,12 @@ def test_auto_ports_stay_the_same_across_a_restart(project):
     project.cli("apply", "--auto-approve", check=True)  # the first ports of each range are free now
     second = project.status()
     assert second["api"] == first["api"] and second["proxy"] == first["proxy"]
+
+
+def test_wait_timeout_fails_clearly_and_the_daemon_finishes_anyway(project):
+    backend = project.root / "plugins" / "word-count" / "backend.py"
+    backend.write_text("import time\ntime.sleep(4)\n" + backend.read_text())  # slow to become ready
+    result = project.cli("apply", "--auto-approve", "--wait-timeout", "1")
+    assert result.returncode == 1
+    assert "not converged within 1s (--wait-timeout)" in result.stderr and "aiplugs status" in result.stderr
+    wait_for(lambda: project.status()["healthy"], timeout=60, interval=0.5)
