@@ -67,11 +67,28 @@ class ProxyConfig(_Section):
     csp: Literal["amend", "strip", "keep"] = "amend"
     intercept: Literal["matched", "all"] = "matched"
     passthrough: tuple[str, ...] = Field(default=(), description="host patterns never decrypted")
+    hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address the proxy connects to")
+    upstream_ca: Path | None = Field(default=None, description="CA bundle (PEM) to verify origins with, instead of "
+                                     "certifi's (a corporate or test CA)")
 
     @field_validator("port_range")
     @classmethod
     def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
         return _check_range(value)
+
+    @field_validator("hosts")
+    @classmethod
+    def _addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        import ipaddress
+
+        for name, address in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?", name):
+                raise ValueError(f"keys must be host names like 'shop.example' (got {name!r})")
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{name!r} must map to an IP address like '127.0.0.1' (got {address!r})") from None
+        return {name.lower(): address for name, address in value.items()}
 
     @field_validator("passthrough")
     @classmethod
@@ -164,6 +181,10 @@ class Config:
 
     def _abs(self, value: Path) -> Path:
         return value if value.is_absolute() else (self.root / value).resolve()
+
+    def resolve(self, value: Path | None) -> Path | None:
+        """A path setting made absolute against the config file's folder."""
+        return None if value is None else self._abs(value)
 
     @property
     def plugins_dir(self) -> Path:

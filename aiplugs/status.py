@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping
 from .spec import DesiredState
 
 __all__ = ["Condition", "EXIT_DEGRADED", "EXIT_HEALTHY", "EXIT_NO_DAEMON", "build_status", "exit_code",
-           "format_status"]
+           "format_status", "pac_url"]
 
 STATUS_FORMAT_VERSION = "1"
 EXIT_HEALTHY, EXIT_DEGRADED, EXIT_NO_DAEMON = 0, 3, 4
@@ -81,11 +81,17 @@ def build_status(
         "api": {"host": api[0], "port": api[1]} if api else None,
         "proxy": {"host": proxy[0], "port": proxy[1]} if proxy else None,
         "ca_cert": ca_cert,
+        "pac_url": pac_url(api) if api and proxy else None,
         "config": str(desired.config_path),
         "plugins": plugins,
         "models": models,
         "conditions": [{"type": c.type, "ok": c.ok, "reason": c.reason, "since": c.since} for c in conditions],
     }
+
+
+def pac_url(api: tuple[str, int]) -> str:
+    host = f"[{api[0]}]" if ":" in api[0] else api[0]
+    return f"http://{host}:{api[1]}/proxy.pac"
 
 
 def exit_code(status: Mapping[str, Any] | None) -> int:
@@ -110,6 +116,7 @@ def format_status(status: Mapping[str, Any]) -> str:
         f"{'healthy' if status['healthy'] else 'NOT healthy'}",
         f"api      {_addr(status.get('api'))}",
         f"proxy    {_addr(status.get('proxy'))}",
+        f"pac      {status.get('pac_url') or '-'}",
         f"ca cert  {status.get('ca_cert') or '-'}",
         "",
         f"{'PLUGIN':<20} {'MODE':<6} {'STATE':<9} {'WORKERS':<8} {'RESTARTS':<8} LAST ERROR",

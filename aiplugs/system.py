@@ -80,13 +80,14 @@ class RunningSystem:
             return
         if self.proxy is not None:
             await self.proxy.stop()
-            self.proxy, self.proxy_address = None, None
+            self.proxy, self.proxy_address, self.ctx.proxy = None, None, None
         avoid = frozenset({self.api[1]}) if self.api else frozenset()
         port = pick_port(spec.endpoint, read_state(self.state_dir).last_ports.get("proxy"), avoid)
         proxy = ProxyServer(spec, confdir=ca_dir(self.state_dir), api_address=self.api, page_token=self.page_token,
                             events=self.events)
         await proxy.start(spec.endpoint.host, port)
         self.proxy, self.proxy_address, self.rules_hash = proxy, (spec.endpoint.host, port), spec.rules_hash
+        self.ctx.proxy = proxy
         self.events.publish("proxy.started", host=spec.endpoint.host, port=port)
 
     def swap_rules(self, spec: ProxySpec) -> None:
@@ -184,6 +185,7 @@ class RunningSystem:
         """Stops proxy, workers and router (each even if another fails) and records that nothing runs (the last
         ports stay, as preferences for the next daemon)."""
         if self.proxy is not None:
+            self.ctx.proxy = None
             await _quietly(self.proxy.stop())
             self.events.publish("proxy.stopped")
         await _quietly(self.workers.close())

@@ -12,6 +12,8 @@ from typing import Callable
 import pytest
 
 from aiplugs.spec import load_desired_state
+
+from .conftest import REPO
 from aiplugs.state import DaemonRecord, EndpointRecord, ModelRecord, StateFile, WorkerRecord, write_state
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]  # noqa: F821
@@ -183,10 +185,25 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(run_cli: Run, tmp_
     assert run_cli("validate", cwd=tmp_path).returncode == 0
     assert run_cli("plan", cwd=tmp_path).returncode == 0
 
+    assert "# Environment variables override this file" in written  # the shipped comments, not a bare dump
+    assert "plugins" not in data  # no tables naming folders that do not exist
+
     again = run_cli("init", cwd=tmp_path)
     assert again.returncode == 1
-    assert "already exists; not overwriting it" in again.stderr
+    assert "not overwriting what exists" in again.stderr
     assert path.read_text() == written
 
     custom = run_cli("init", "sub.toml", cwd=tmp_path)
     assert custom.returncode == 0 and (tmp_path / "sub.toml").read_text() == written
+
+
+def test_init_examples_then_validate_names_every_example(run_cli: Run, tmp_path: Path) -> None:
+    result = run_cli("init", "--examples", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "aiplugs.toml").read_text() == (REPO / "aiplugs.toml").read_text()
+    assert sorted(p.name for p in (tmp_path / "plugins").iterdir()) == sorted(
+        p.name for p in (REPO / "plugins").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    assert not list((tmp_path / "plugins").rglob("__pycache__"))
+    validated = run_cli("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    assert "sentiment, word-count" in validated.stdout

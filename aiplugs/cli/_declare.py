@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from ..errors import AiplugsError
 from ._common import add_config_option, load, print_json, use_color
 
 __all__ = ["register"]
 
-STARTER = {
-    "plugins_dir": "plugins",
-    "models_dir": "models",
-    "state_dir": ".aiplugs",
-    "api": {"host": "127.0.0.1", "port_range": [5000, 5100]},
-    "proxy": {"host": "127.0.0.1", "port_range": [8080, 8180], "csp": "amend", "intercept": "matched",
-              "passthrough": []},
-    "cloud": {"timeout_s": 60},
-    "plugins": {},
-}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("init", help="write a starter aiplugs.toml (never overwrites)",
-                            description="Write a starter aiplugs.toml. Refuses to overwrite an existing file.")
+    p = commands.add_parser("init", help="write a starter aiplugs.toml (and the example plugins); never overwrites",
+                            description="Write a commented starter aiplugs.toml. With --examples, also copy the "
+                            "example plugins into plugins/ beside it, so `aiplugs apply` runs them at once. "
+                            "Refuses (and writes nothing) when any target exists.")
     p.add_argument("path", nargs="?", default="aiplugs.toml", help="where to write it (default ./aiplugs.toml)")
+    p.add_argument("--examples", action="store_true", help="also copy the example plugins into plugins/")
     p.set_defaults(handler=cmd_init)
 
     p = commands.add_parser("validate", help="check aiplugs.toml, the environment and every manifest",
@@ -53,17 +44,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    import tomli_w
+    from ..starter import init_project
 
-    path = Path(args.path)
-    data = tomli_w.dumps(STARTER).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise AiplugsError(f"{path} already exists; not overwriting it") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    print(f"Wrote {path}. Add plugins under plugins/ and run `aiplugs plan`.")
+    result = init_project(Path(args.path), examples=args.examples)
+    print(f"Wrote {result.config}.")
+    for folder in result.plugins:
+        print(f"Wrote {folder}/")
+    if result.plugins:
+        print("Run `aiplugs apply` to start them, then `aiplugs browser` to see them on a page.")
+    else:
+        print("Add plugins under plugins/ (or run `aiplugs init --examples` in an empty folder) and run "
+              "`aiplugs plan`.")
     return 0
 
 

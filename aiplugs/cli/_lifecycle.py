@@ -55,11 +55,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from .. import lifecycle
-
     config, desired = load(args)
     if args.foreground:
         return _foreground(args, desired)
+    code, _ = run_apply(args, desired)
+    return code
+
+
+def run_apply(args: argparse.Namespace, desired) -> tuple[int, dict | None]:
+    """Plan, confirm, converge with progress, print the outcome: (exit code, status). ``args`` carries
+    auto_approve, json, wait_timeout and lock_timeout."""
+    from .. import lifecycle
 
     def show_plan(plan) -> None:
         if not args.json:
@@ -81,10 +87,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
             progress.close()
     if outcome is None:
         print("Apply cancelled; nothing was changed.")
-        return 1
+        return 1, None
     if args.json:
         print_json(outcome.to_dict())
-        return 0 if outcome.ok else 1
+        return (0 if outcome.ok else 1), outcome.status
     if outcome.result is not None:
         result, counts = outcome.result, outcome.plan.counts()
         if result["ok"]:
@@ -95,7 +101,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             for failure in result["failures"]:
                 print(f"  {failure['unit']}: {failure['error']}", file=sys.stderr)
     _print_addresses(outcome.status)
-    return 0 if outcome.ok else 1
+    return (0 if outcome.ok else 1), outcome.status
 
 
 def _confirm(plan) -> bool:
@@ -112,10 +118,14 @@ def _print_addresses(status: dict) -> None:
     proxy, api = status.get("proxy"), status.get("api")
     if proxy:
         print(f"Proxy:   {proxy['host']}:{proxy['port']}   (your browser's HTTP and HTTPS proxy)")
+    if status.get("pac_url"):
+        print(f"PAC:     {status['pac_url']}   (or this proxy auto-config URL: only matched sites use the proxy)")
     if api:
         print(f"API:     http://{api['host']}:{api['port']}")
     if status.get("ca_cert"):
         print(f"CA cert: {status['ca_cert']}   (`aiplugs cert` shows how to trust it)")
+    if proxy:
+        print("See the plugins on a page: `aiplugs browser` (a throwaway browser profile, proxy and CA set up).")
     bad = [p for p in status.get("plugins", []) if p["state"] not in ("ready", "disabled")]
     for plugin in bad:
         print(f"plugin {plugin['id']}: {plugin['state']}: {plugin.get('last_error') or ''}".rstrip(": "),

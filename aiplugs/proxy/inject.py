@@ -147,15 +147,24 @@ class Injector:
         self.events = events
         self.injected = 0
         self.failed = 0
+        self.requests = 0  # HTTP requests seen (decrypted or plain)
+        self.tunnels = 0  # CONNECT requests (every HTTPS connection through the proxy, decrypted or not)
 
     def set_config(self, config: InjectConfig) -> None:
         # Not named "update": that is a mitmproxy hook (called with a list of flows).
         self.config = config
 
+    def http_connect(self, flow) -> None:
+        self.tunnels += 1
+
     def requestheaders(self, flow) -> None:
+        self.requests += 1
         config = self.config
         request = flow.request
         host = request.host
+        if config.api_address is not None and (host, request.port) == config.api_address:
+            request.stream = True  # the router's own pages: never a plugin's to touch
+            return
         if request.path.startswith(API_PREFIX) and config.intercepts(host):
             self._route_to_api(flow, config)
             return

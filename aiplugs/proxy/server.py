@@ -25,6 +25,7 @@ from ..events import NULL_BUS, EventBus
 from ..spec import ProxySpec
 from .certs import CA_CERT_FILE
 from .classify import MAX_INJECT_BYTES
+from .hostmap import HostMap
 from .hosts import scope_for
 from .inject import InjectConfig, Injector
 
@@ -61,6 +62,7 @@ class ProxyServer:
         self._token = page_token
         self._extra_options = dict(options or {})
         self.injector = Injector(self._config(spec), events)
+        self.hostmap = HostMap(spec.hosts)
         self._master: Any = None
         self._proxyserver: Any = None
         self._address: tuple[str, int] | None = None
@@ -97,12 +99,13 @@ class ProxyServer:
         ProxyServer._running = self
         try:
             m.addons.add(core.Core(), block.Block(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(),
-                         disable_h2c.DisableH2C(), self.injector)
+                         disable_h2c.DisableH2C(), self.hostmap, self.injector)
             scope = scope_for(self.spec)
             # A page we buffer for injection that grows past the cap without a Content-Length (chunked) is
             # switched to streaming by mitmproxy itself, and then passes through untouched.
             opts.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
-                        stream_large_bodies=str(MAX_INJECT_BYTES), **self._extra_options)
+                        stream_large_bodies=str(MAX_INJECT_BYTES), **_upstream(self.spec),
+                        **self._extra_options)
         except (OptionsError, OSError, ValueError, KeyError) as e:
             await self._teardown(m, ps)
             raise AiplugsError(f"cannot configure the proxy (confdir {self.confdir}): {e}") from e
@@ -128,9 +131,11 @@ class ProxyServer:
             self.api_address = api_address
         self.spec = spec
         self.injector.set_config(self._config(spec))
+        self.hostmap.set_hosts(spec.hosts)
         if self._master is not None:
             scope = scope_for(spec)
-            self._master.options.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts))
+            self._master.options.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
+                                        **_upstream(spec))
 
     async def stop(self) -> None:
         if self._master is None:
@@ -157,3 +162,8 @@ class ProxyServer:
         finally:
             if ProxyServer._running is self:
                 ProxyServer._running = None
+
+
+def _upstream(spec: ProxySpec) -> dict[str, Any]:
+    """mitmproxy's option for the CA bundle origins are verified with (``proxy.upstream_ca``), when one is set."""
+    return {"ssl_verify_upstream_trusted_ca": str(spec.upstream_ca)} if spec.upstream_ca else {}

@@ -2,6 +2,8 @@
 
 Routes (see auth.py for who may call what):
   GET  /api/health                      liveness, no token
+  GET  /proxy.pac                       proxy auto-config: matched hosts to the proxy, the rest DIRECT; no token
+  GET  /welcome                         what `aiplugs browser` opens: enabled plugins and pages to try; no token
   GET  /api/state  /api/plugins         desired + observed state (secrets masked); plugin list
   GET  /api/events                      SSE of the event bus
   GET  /metrics                         Prometheus text
@@ -36,6 +38,7 @@ from .metrics import Metrics
 from .plugins import declared_assets, error_response, run_plugin, serve_asset
 from .redact import redact
 from .relay import Relay
+from .welcome import welcome
 from .ws import ConnectionManager, websocket_endpoint
 
 __all__ = ["create_app"]
@@ -87,9 +90,21 @@ async def plugins(request: Request) -> Response:
     return _json(request, {"plugins": items, "disabled": list(ctx.desired.disabled)})
 
 
+async def proxy_pac(request: Request) -> Response:
+    """Sends hosts some enabled plugin matches to the proxy, everything else DIRECT (``?all=1``: everything)."""
+    from ..proxy.pac import MEDIA_TYPE, pac_script
+
+    ctx = _ctx(request)
+    address = ctx.proxy.address if ctx.proxy is not None else None
+    everything = request.query_params.get("all", "") in ("1", "true", "yes")
+    api = request.scope.get("server")
+    return Response(pac_script(ctx.desired.proxy, address, everything=everything, api=api), media_type=MEDIA_TYPE,
+                    headers={"Cache-Control": "no-store"})
+
+
 async def metrics(request: Request) -> Response:
     ctx = _ctx(request)
-    text = request.app.state.metrics.render(ctx.workers.snapshot(), ctx.desired)
+    text = request.app.state.metrics.render(ctx.workers.snapshot(), ctx.desired, ctx.proxy)
     for secret in ctx.secrets():
         text = text.replace(secret, "**********")
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -140,6 +155,8 @@ def create_app(ctx: RouterContext) -> Starlette:
         Route("/v1/plugins/{plugin_id}/assets/{path:path}", serve_asset, methods=["GET", "HEAD"]),
         WebSocketRoute("/v1/plugins/{plugin_id}/ws", websocket_endpoint),
         Route("/api/health", health, methods=["GET"]),
+        Route("/proxy.pac", proxy_pac, methods=["GET"]),
+        Route("/welcome", welcome, methods=["GET"]),
         Route("/api/state", state, methods=["GET"]),
         Route("/api/plugins", plugins, methods=["GET"]),
         Route("/api/events", event_stream, methods=["GET"]),

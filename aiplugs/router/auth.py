@@ -1,7 +1,7 @@
 """The router's front door (a plain ASGI middleware): Host check, tokens, CORS and the body size limit.
 
 Route classes:
-  public  ``GET /api/health``                           no token
+  public  ``GET /api/health``, ``/proxy.pac``, ``/welcome``  no token, no secrets
   asset   ``/v1/plugins/{id}/assets/{path}``            no token (pages load them by <script src>); only files a
                                                         manifest declares are served at all
   page    ``/v1/...``                                   ``X-AIPlugs-Token: <page>`` (WebSockets: ``?token=``);
@@ -37,7 +37,7 @@ BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def route_class(path: str) -> str:
-    if path == "/api/health":
+    if path in ("/api/health", "/proxy.pac", "/welcome"):
         return "public"
     if path.startswith("/v1/"):
         parts = path.split("/")

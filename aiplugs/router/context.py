@@ -36,6 +36,7 @@ class RouterContext:
     control: Controller | None = None
     before_call: Callable[[str], Awaitable[None]] | None = None  # daemon hook: lazy models / lazy pool start
     state: Callable[[], dict[str, Any]] | None = None  # observed state for /api/state
+    proxy: Any = None  # the running ProxyServer (for /proxy.pac and the proxy's counters), None while stopped
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never leave the process in a response, event or metric."""

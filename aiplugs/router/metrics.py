@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..spec import DesiredState
 from ..workers import PoolStatus
@@ -44,7 +44,7 @@ class Metrics:
             key = (plugin_id, mode, status)
             self._statuses[key] = self._statuses.get(key, 0) + 1
 
-    def render(self, pools: Mapping[str, PoolStatus], desired: DesiredState) -> str:
+    def render(self, pools: Mapping[str, PoolStatus], desired: DesiredState, proxy: Any = None) -> str:
         out: list[str] = []
 
         def family(name: str, kind: str, help_text: str) -> None:
@@ -87,6 +87,16 @@ class Metrics:
             except OSError:
                 size = 0
             out.append(f"aiplugs_model_bytes{{{_labels(model=model.filename)}}} {size}")
+        if proxy is not None:
+            injector = proxy.injector
+            family("aiplugs_proxy_requests_total", "counter", "HTTP requests the proxy saw (decrypted or plain).")
+            out.append(f"aiplugs_proxy_requests_total {injector.requests}")
+            family("aiplugs_proxy_tunnels_total", "counter", "CONNECT tunnels opened through the proxy.")
+            out.append(f"aiplugs_proxy_tunnels_total {injector.tunnels}")
+            family("aiplugs_proxy_injected_pages_total", "counter", "Pages the loader was injected into.")
+            out.append(f"aiplugs_proxy_injected_pages_total {injector.injected}")
+            family("aiplugs_proxy_inject_failures_total", "counter", "Matched pages left alone after an error.")
+            out.append(f"aiplugs_proxy_inject_failures_total {injector.failed}")
         family("aiplugs_websocket_connections", "gauge", "Open plugin WebSocket connections.")
         out.append(f"aiplugs_websocket_connections {self.websockets}")
         return "\n".join(out) + "\n"

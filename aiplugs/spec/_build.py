@@ -112,6 +112,7 @@ def build_desired_state(
         proxy=ProxySpec(
             EndpointSpec(settings.proxy.host, settings.proxy.port, settings.proxy.port_range),
             settings.proxy.csp, settings.proxy.intercept, settings.proxy.passthrough, tuple(scripts),
+            config.resolve(settings.proxy.upstream_ca), tuple(sorted(settings.proxy.hosts.items())),
         ),
         cloud=CloudSpec(settings.cloud.base_url, settings.cloud.api_key, settings.cloud.timeout_s),
         plugins=tuple(plugin_specs),

@@ -69,6 +69,8 @@ class ProxySpec:
     intercept: Literal["matched", "all"]
     passthrough: tuple[str, ...]
     scripts: tuple[ScriptSpec, ...]  # enabled plugins in dependency order
+    upstream_ca: Path | None = None  # PEM bundle the proxy verifies origins with, instead of certifi's
+    hosts: tuple[tuple[str, str], ...] = ()  # host name -> address the proxy connects to instead (sorted)
 
     def rule_set(self) -> RuleSet:
         return RuleSet(s.rule() for s in self.scripts)
@@ -84,7 +86,7 @@ class ProxySpec:
     def rules_hash(self) -> str:
         """Changes exactly when the live proxy needs a hot swap (rules, CSP mode, interception)."""
         return _hash({"csp": self.csp, "intercept": self.intercept, "passthrough": self.passthrough,
-                      "scripts": [asdict(s) for s in self.scripts]})
+                      "scripts": [asdict(s) for s in self.scripts], "upstream_ca": self.upstream_ca, "hosts": self.hosts})
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class StandInRouter:
 
 @dataclass(frozen=True)
 class OriginCA:
-    """A throwaway CA and a leaf for localhost/127.0.0.1/*.test, written as PEM files."""
+    """A throwaway CA and a leaf for localhost/127.0.0.1/*.test/shop.test, written as PEM files."""
 
     ca_cert: Path
     leaf_cert: Path
@@ -161,6 +161,7 @@ def make_test_ca(folder: Path, name: str = "aiplugs test origin CA") -> OriginCA
             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
             .add_extension(x509.SubjectAlternativeName([
                 x509.DNSName("localhost"), x509.DNSName("*.test"), x509.DNSName("*.localhost"),
+                x509.DNSName("shop.test"),  # OpenSSL matches no wildcard directly under a top-level name
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
