@@ -176,7 +176,21 @@ class Dashboard(widgets.VBox):
             finally:
                 self._feed.close()
             if not self._stopping.is_set():
-                self.refresh()
+                self._refresh_after_disconnect()
+
+    def _refresh_after_disconnect(self, timeout: float = 15.0) -> None:
+        """The stream ends before a stopping daemon has cleared its record: until the daemon is gone or answers
+        again, a status read fails; try again briefly instead of showing that failure."""
+        deadline = time.monotonic() + timeout
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            try:
+                status = self.session.status()
+            except Exception:
+                self._wake.wait(0.2)
+                continue
+            self.update_status(status)
+            return
+        self.refresh()
 
     def handle(self, event: Event) -> None:
         """Applies one daemon event: the log, a download bar, and (for state changes) a status refresh soon."""
