@@ -7,12 +7,12 @@ plugin's ``manifest.json`` declare it all; ``aiplugs apply`` converges the runni
 
 from __future__ import annotations
 
-from .config import Config, Settings, load_config
+from .declaration.config import Config, Settings, load_config
 from .errors import AiplugsError, ConfigError, Problem
-from .manifest import Manifest, load_plugins
+from .declaration.manifest import Manifest, load_plugins
 from .plan import Action, ActionKind, ActualState, Plan, diff
-from .rules import MatchPattern, PatternError, RuleSet
-from .spec import DesiredState, load_desired_state
+from .declaration.rules import MatchPattern, PatternError, RuleSet
+from .plan import DesiredState, load_desired_state
 
 __version__ = "0.1.0"
 

@@ -124,8 +124,8 @@ def _serve_aiplugs(plugins: int, confdir: str) -> None:
     """Child: the aiplugs ProxyServer with ``plugins`` plugins (plugin 0 matches 127.0.0.1); prints its port."""
     import asyncio
 
-    from aiplugs.proxy import ProxyServer
-    from aiplugs.spec import EndpointSpec, ProxySpec, ScriptSpec
+    from aiplugs.adapters.proxy import ProxyServer
+    from aiplugs.plan import EndpointSpec, ProxySpec, ScriptSpec
 
     scripts = [ScriptSpec("p0", ("http://127.0.0.1/*",), (), ("content.js",), (), "document_idle", False)]
     scripts += [ScriptSpec(f"p{i}", (f"*://*.site{i}.example/*",), (), ("content.js",), (), "document_idle", False)

@@ -79,9 +79,9 @@ def PEAK():
             return int(line.split()[1])
 import asyncio, json, sys, time
 from pathlib import Path
-from aiplugs.models import ModelStore
-from aiplugs.spec import ModelSpec
-import aiplugs.models._http, filelock, tqdm.auto  # imported before the clock starts, as the raw child imports aiohttp
+from aiplugs.adapters.models import ModelStore
+from aiplugs.plan import ModelSpec
+import aiplugs.adapters.models._http, filelock, tqdm.auto  # imported before the clock starts, as the raw child imports aiohttp
 url, models, state, sha, size, hits = sys.argv[1:]
 models, state = Path(models), Path(state)
 model = ModelSpec("model.bin", url, sha, int(size), models / "model.bin", ("MODEL",), ("bench",), False)

@@ -95,7 +95,7 @@ async def _serve_bare(app: Any) -> tuple[Any, asyncio.Task[None], int]:
 
     import uvicorn
 
-    from aiplugs.router.server import _server_class
+    from aiplugs.adapters.router.server import _server_class
 
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as RouterServer does
@@ -113,9 +113,9 @@ async def _serve_bare(app: Any) -> tuple[Any, asyncio.Task[None], int]:
 
 async def _bench(quick: bool) -> dict[str, Any]:
     from aiplugs.events import EventBus
-    from aiplugs.router import RouterContext, RouterServer
-    from aiplugs.spec import load_desired_state
-    from aiplugs.workers import WorkerManager
+    from aiplugs.adapters.router import RouterContext, RouterServer
+    from aiplugs.plan import load_desired_state
+    from aiplugs.adapters.workers import WorkerManager
 
     # concurrency 8: about what a few tabs of a browser (6 connections per host) put on the router
     duration, concurrency, rounds, cold_n, seq_n = (1.5, 8, 3, 5, 300) if quick else (5.0, 8, 4, 20, 2000)

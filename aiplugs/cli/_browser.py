@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def cmd_browser(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..browser import find_browser, launch, new_profile, plan_launch
+    from ..adapters.browser import find_browser, launch, new_profile, plan_launch
     from ..client import DaemonClient
     from ..errors import AiplugsError
     from ._lifecycle import run_apply

@@ -20,7 +20,7 @@ def add_config_option(parser: argparse.ArgumentParser, default: object = argpars
 
 
 def load(args: argparse.Namespace):  # -> tuple[Config, DesiredState]
-    from ..spec import load_desired_state
+    from ..plan import load_desired_state
 
     return load_desired_state(args.config)
 

@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from ..starter import init_project
+    from ..declaration.starter import init_project
 
     result = init_project(Path(args.path), examples=args.examples)
     print(f"Wrote {result.config}.")
@@ -85,7 +85,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from ..plan import diff
-    from ..state import observe, read_state
+    from ..store.state import observe, read_state
 
     config, desired = load(args)
     plan = diff(desired, observe(read_state(desired.state_dir), desired))

@@ -65,7 +65,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def run_apply(args: argparse.Namespace, desired) -> tuple[int, dict | None]:
     """Plan, confirm, converge with progress, print the outcome: (exit code, status). ``args`` carries
     auto_approve, json, wait_timeout and lock_timeout."""
-    from .. import lifecycle
+    from ..client import lifecycle
 
     def show_plan(plan) -> None:
         if not args.json:
@@ -180,10 +180,10 @@ def _foreground(args, desired) -> int:
     import asyncio
     import logging
 
-    from ..applylock import ApplyLock
+    from ..store.locks import ApplyLock
     from ..client import DaemonClient
-    from ..daemon import Daemon
-    from ..lifecycle import plan_for
+    from ..runtime.daemon import Daemon
+    from ..client.lifecycle import plan_for
 
     with ApplyLock(desired.state_dir, timeout=args.lock_timeout):
         client = DaemonClient.find(desired.state_dir)
@@ -226,14 +226,14 @@ def _foreground(args, desired) -> int:
 
 def _state_dir(args: argparse.Namespace) -> Path:
     """The state dir from the declaration; status/down/logs work even when the file no longer validates."""
-    from ..config import load_config
+    from ..declaration.config import load_config
 
     return load_config(args.config, require_file=False).state_dir
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ..client import DaemonClient
-    from ..status import EXIT_NO_DAEMON, exit_code, format_status
+    from ..runtime.status import EXIT_NO_DAEMON, exit_code, format_status
 
     state_dir = _state_dir(args)
     client = DaemonClient.find(state_dir)
@@ -252,7 +252,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from ..lifecycle import down
+    from ..client.lifecycle import down
 
     state_dir = _state_dir(args)
     pid = down(state_dir, timeout=args.timeout)

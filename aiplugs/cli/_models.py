@@ -52,7 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _store(desired: Any, progress: bool | None = None) -> Any:
-    from ..models import ModelStore
+    from ..adapters.models import ModelStore
 
     return ModelStore(desired.models_dir, desired.state_dir, progress=progress)
 
@@ -84,7 +84,7 @@ def _human(size: int | None) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..models._fetch import redact
+    from ..adapters.models._fetch import redact
 
     _, desired = load(args)
     store = _store(desired, progress=False)

@@ -26,8 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_cert(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..proxy.certs import ca_dir, ensure_ca, fingerprint, install_steps, run_install, trust_instructions
+    from ..declaration.config import load_config
+    from ..adapters.proxy.certs import ca_dir, ensure_ca, fingerprint, install_steps, run_install, trust_instructions
 
     config = load_config(args.config)
     path = ensure_ca(ca_dir(config.state_dir))

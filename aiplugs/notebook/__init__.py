@@ -5,7 +5,7 @@ ipywidgets loads only when ``Session.dashboard()`` is called; pandas only on ``t
 
 from __future__ import annotations
 
-from ..feed import Feed
+from ..client.feed import Feed
 from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, TableView, VerifyView
 from .session import Session
 

@@ -152,7 +152,7 @@ class Dashboard(widgets.VBox):
 
     def _follow(self) -> None:
         from ..client import DaemonError
-        from ..feed import Feed
+        from ..client.feed import Feed
         from .session import to_event
 
         while not self._stopping.is_set():

@@ -54,7 +54,7 @@ class ConfigView:
 
     ``view["proxy.port_range"]`` is the value, ``view.origin("proxy.port_range")`` its origin."""
 
-    def __init__(self, config: Any) -> None:  # aiplugs.config.Config
+    def __init__(self, config: Any) -> None:  # aiplugs.declaration.config.Config
         self.config = config
         self.rows: list[tuple[str, Any, str]] = config.effective()
 
@@ -227,7 +227,7 @@ class StatusView:
     def __repr__(self) -> str:
         if not self.running:
             return f"No aiplugs daemon runs for {self.state_dir}."
-        from ..status import format_status
+        from ..runtime.status import format_status
 
         return format_status(self.data)
 
@@ -254,7 +254,7 @@ class StatusView:
 class ApplyView:
     """What ``Session.apply`` did: the plan, the daemon's converge result (None when nothing changed), the status."""
 
-    def __init__(self, outcome: Any) -> None:  # aiplugs.lifecycle.ApplyOutcome
+    def __init__(self, outcome: Any) -> None:  # aiplugs.client.lifecycle.ApplyOutcome
         self.outcome = outcome
         self.plan = PlanView(outcome.plan)
         self.result = outcome.result

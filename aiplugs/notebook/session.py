@@ -2,7 +2,7 @@
 
 Every blocking method has an ``a``-prefixed twin for notebooks with a running event loop: ``s.apply()`` blocks the
 caller, ``await s.aapply()`` runs the same call in a worker thread (``asyncio.to_thread``) so the loop stays free.
-``s.events()`` and ``s.stream(...)`` return a :class:`~aiplugs.feed.Feed`, iterable with both ``for``
+``s.events()`` and ``s.stream(...)`` return a :class:`~aiplugs.client.feed.Feed`, iterable with both ``for``
 and ``async for``.
 """
 
@@ -27,7 +27,7 @@ class Session:
 
     def __init__(self, config: str | os.PathLike[str] | None = None, *,
                  env: Mapping[str, str] | None = None) -> None:
-        from ..config import resolve_config_path
+        from ..declaration.config import resolve_config_path
 
         self.config_path = resolve_config_path(config, env)
         self.env = dict(env) if env is not None else None
@@ -59,14 +59,14 @@ class Session:
 
     def load(self):  # -> tuple[Config, DesiredState]
         """Reads the declaration and every manifest now (raises ConfigError listing every problem)."""
-        from ..spec import load_desired_state
+        from ..plan import load_desired_state
 
         return load_desired_state(self.config_path, env=self.env)
 
     @property
     def config(self) -> ConfigView:
         """The effective configuration with the origin of every value."""
-        from ..config import load_config
+        from ..declaration.config import load_config
 
         return ConfigView(load_config(self.config_path, env=self.env))
 
@@ -77,7 +77,7 @@ class Session:
     @property
     def state_dir(self) -> Path:
         if self._state_dir is None:
-            from ..config import load_config
+            from ..declaration.config import load_config
 
             self._state_dir = load_config(self.config_path, env=self.env, require_file=False).state_dir
         return self._state_dir
@@ -98,7 +98,7 @@ class Session:
 
     def plan(self) -> PlanView:
         """What ``apply`` would change, against what ``state.json`` records (no daemon needed)."""
-        from ..lifecycle import plan_for
+        from ..client.lifecycle import plan_for
 
         return PlanView(plan_for(self.desired))
 
@@ -108,7 +108,7 @@ class Session:
 
         With ``auto_approve=False`` the plan is shown and ``confirm(plan)`` (default: ask with ``input()``) must
         say yes; None is returned when it does not. ``progress`` shows model downloads as ``tqdm.auto`` bars."""
-        from .. import lifecycle
+        from ..client import lifecycle
         from .progress import ModelBars
 
         desired = self.desired
@@ -149,7 +149,7 @@ class Session:
 
     def _offline_report(self) -> dict[str, Any]:
         """The status report's rows from the declaration and the model store alone (no daemon runs)."""
-        from ..status import build_status
+        from ..runtime.status import build_status
 
         desired = self.desired
         store = self._store(desired)
@@ -162,7 +162,7 @@ class Session:
 
     def down(self, timeout: float = 30.0) -> int | None:
         """Stops the daemon and every worker; returns the daemon's pid, or None when none ran."""
-        from ..lifecycle import down
+        from ..client.lifecycle import down
 
         return down(self.state_dir, timeout=timeout)
 
@@ -183,7 +183,7 @@ class Session:
             store = self._store(desired, progress=progress)
             _run(store.pull(chosen))
             return self.models
-        from ..feed import watch
+        from ..client.feed import watch
         from .progress import ModelBars
 
         bars = ModelBars() if progress else None
@@ -218,7 +218,7 @@ class Session:
         return self._store(desired).gc(desired, dry_run=dry_run)
 
     def _store(self, desired, progress: bool = False):
-        from ..models import ModelStore
+        from ..adapters.models import ModelStore
 
         return ModelStore(desired.models_dir, desired.state_dir, progress=progress)
 
@@ -230,7 +230,7 @@ class Session:
 
     def stream(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0):
         """The items of a streaming plugin call: ``for item in s.stream(...)`` or ``async for``."""
-        from ..feed import Feed
+        from ..client.feed import Feed
 
         return Feed(self._require_client(), "POST", f"/v1/plugins/{plugin_id}/run",
                     {} if payload is None else payload, page=True, timeout=timeout)
@@ -239,7 +239,7 @@ class Session:
         """Daemon events (:class:`aiplugs.events.Event`) from now on (``replay``: the recent history first), until
         ``.close()`` or the daemon stops: ``for e in s.events()`` or ``async for e in s.events()``; use it as a
         (sync or async) context manager to close it."""
-        from ..feed import Feed
+        from ..client.feed import Feed
 
         path = "/api/events?replay=1" if replay else "/api/events"
         return Feed(self._require_client(), "GET", path, convert=to_event)

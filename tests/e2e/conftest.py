@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from tests.proxy.servers import OriginCA, Server, StandInRouter, make_test_ca, start_app
+from tests.adapters.proxy.servers import OriginCA, Server, StandInRouter, make_test_ca, start_app
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "OriginCA", "Server", "StandInRouter", "launch_chromium", "start_app"]
 

@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from aiplugs.manifest import load_plugins
-from aiplugs.proxy import ProxyServer
-from aiplugs.spec import EndpointSpec, ProxySpec, ScriptSpec
+from aiplugs.declaration.manifest import load_plugins
+from aiplugs.adapters.proxy import ProxyServer
+from aiplugs.plan import EndpointSpec, ProxySpec, ScriptSpec
 
 from .conftest import StandInRouter, launch_chromium, start_app
 

@@ -265,7 +265,7 @@ def test_corrupted_model_is_reprovisioned(project):
 
 
 def test_a_held_apply_lock_makes_the_second_apply_wait_then_fail_naming_the_holder(project):
-    from aiplugs.applylock import ApplyLock
+    from aiplugs.store.locks import ApplyLock
 
     with ApplyLock(project.state_dir, timeout=5):
         started = time.monotonic()

@@ -50,7 +50,7 @@ def test_notebook_runs_top_to_bottom(path, kernel_name, tmp_path, monkeypatch):
     try:
         client.execute()
     finally:
-        from aiplugs.lifecycle import down
+        from aiplugs.client.lifecycle import down
 
         for config in tmp_path.glob("*/aiplugs.toml"):
             down(config.parent / ".aiplugs", timeout=10)

@@ -1,0 +1,278 @@
+"""ModelStore: make each declared model file present and verified in the central ``models/`` folder.
+
+Decide, then do: a file whose (size, mtime_ns, inode) still matches its record in state.json is ready without any
+hashing or network; a present but unrecorded or changed file is hashed once; anything else is downloaded into a temp
+file of this process beside the target, hashed while streaming, verified, fsynced and renamed into place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable
+
+from ...events import NULL_BUS, EventBus
+from ...plan import DesiredState, ModelSpec
+from ...store.state import ModelRecord, StateFile, pid_alive, read_state, update_state
+from ._fetch import fetch, redact
+from ._lock import ModelLock, read_holder
+from ._names import check_filename, parts_of
+from ._progress import ModelCallback, want_bars
+from ._sink import PartWriter
+from ._types import ModelError, ModelStatus, VerifyResult
+
+__all__ = ["ModelStore"]
+
+HASH_CHUNK = 1 << 20
+
+
+class ModelStore:
+    def __init__(
+        self,
+        models_dir: Path,
+        state_dir: Path,
+        *,
+        events: EventBus = NULL_BUS,
+        progress: bool | None = None,
+        lock_timeout: float = 600.0,
+        stall_timeout: float = 60.0,
+        storage_options: dict[str, Any] | None = None,
+        retries: int = 5,
+    ) -> None:
+        """``storage_options`` maps a protocol to its fsspec options, e.g. ``{"s3": {"client_kwargs":
+        {"endpoint_url": ...}}, "http": {"headers": {"Authorization": ...}}}`` (HTTP headers go only to the
+        URL's own origin, never to a redirect target on another host)."""
+        self.models_dir = Path(models_dir).absolute()
+        self.state_dir = Path(state_dir).absolute()
+        self.events = events
+        self.progress = progress
+        self.lock_timeout = lock_timeout
+        self.stall_timeout = stall_timeout
+        self.storage_options = storage_options or {}
+        self.retries = retries
+        self._inflight: dict[str, asyncio.Task[Path]] = {}
+
+    def path_for(self, model: ModelSpec) -> Path:
+        return self.models_dir / check_filename(model.filename)
+
+    # -- ensure ------------------------------------------------------------------------------------------------
+    async def ensure(self, model: ModelSpec) -> Path:
+        """The verified absolute path of ``model``, downloading it at most once per process at a time."""
+        target = self.path_for(model)
+        if self._recorded(model, target) == "ready":
+            return target
+        loop = asyncio.get_running_loop()
+        task = self._inflight.get(model.filename)
+        if task is None or task.done() or task.get_loop() is not loop:
+            task = loop.create_task(self._provision(model, target), name=f"model {model.filename}")
+            self._inflight[model.filename] = task
+            task.add_done_callback(lambda t, name=model.filename: self._forget(name, t))
+        return await asyncio.shield(task)
+
+    async def pull(self, models: Iterable[ModelSpec]) -> list[Path]:
+        """``ensure`` several models concurrently; every download runs to its end before errors are raised."""
+        models = list(models)
+        results = await asyncio.gather(*(self.ensure(m) for m in models), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if not isinstance(error, Exception):
+                raise error
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ModelError(f"{len(errors)} of {len(models)} models failed:\n" + "\n".join(f"  {e}" for e in errors))
+        return [r for r in results if isinstance(r, Path)]
+
+    def _forget(self, name: str, task: asyncio.Task[Path]) -> None:
+        if self._inflight.get(name) is task:
+            del self._inflight[name]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: callers that went away must not cause "never retrieved" noise
+
+    async def _provision(self, model: ModelSpec, target: Path) -> Path:
+        shown = redact(model.url)
+        try:
+            await asyncio.to_thread(self.models_dir.mkdir, parents=True, exist_ok=True)
+            async with self._lock_for(target):
+                if self._recorded(model, target) == "ready":  # another process finished while we waited
+                    return target
+                await asyncio.to_thread(self._clean_stale_parts, target)
+                if target.exists():
+                    try:
+                        actual, stat = await asyncio.to_thread(self._hash_file, target)
+                    except FileNotFoundError:
+                        pass
+                    else:
+                        await asyncio.to_thread(self._record, model.filename, actual, stat)
+                        if actual == model.sha256:
+                            self.events.publish("model.ready", filename=model.filename, path=str(target),
+                                                sha256=actual, size=stat.st_size, downloaded=False)
+                            return target
+                return await self._download(model, target, shown)
+        except ModelError as e:
+            self._failed(model, shown, e)
+            raise
+        except OSError as e:
+            error = ModelError(f"{model.filename}: cannot provision from {shown}: {e}")
+            self._failed(model, shown, error)
+            raise error from e
+
+    def _failed(self, model: ModelSpec, shown: str, error: ModelError) -> None:
+        self.events.publish("model.failed", filename=model.filename, url=shown, error=str(error),
+                            bytes=getattr(error, "bytes_received", 0), total=model.size)
+
+    async def _download(self, model: ModelSpec, target: Path, shown: str) -> Path:
+        self._check_space(model)
+        self.events.publish("model.downloading", filename=model.filename, url=shown, total=model.size)
+        callback = ModelCallback(model.filename, self.events, want_bars(self.progress))
+        writer = await asyncio.to_thread(PartWriter, target)
+        try:
+            await fetch(model.url, writer, size=model.size, callback=callback, stall_timeout=self.stall_timeout,
+                        storage_options=self.storage_options, retries=self.retries)
+            await writer.flush()
+            await asyncio.to_thread(writer.finish)
+            actual = writer.hexdigest()
+            if actual != model.sha256:
+                kept = " The existing file was left untouched." if target.exists() else ""
+                raise ModelError(
+                    f"{model.filename}: sha256 mismatch for {shown}: expected {model.sha256}, got {actual} "
+                    f"({writer.received} bytes). The download was discarded.{kept} If the source changed on "
+                    f"purpose, update sha256 (and size) in the manifest of {', '.join(model.used_by) or 'its plugin'};"
+                    " otherwise the source is corrupt or was tampered with: fix it and pull again.")
+            stat = await asyncio.to_thread(writer.publish)
+        except BaseException as e:
+            await writer.abort()
+            if isinstance(e, ModelError):
+                e.bytes_received = writer.received  # type: ignore[attr-defined]  # for the model.failed event
+            if not isinstance(e, ModelError) and isinstance(e, Exception) and not isinstance(e, OSError):
+                raise ModelError(f"{model.filename}: download from {shown} failed: {e}") from e
+            raise
+        finally:
+            callback.close()
+        await asyncio.to_thread(self._record, model.filename, actual, stat)
+        self.events.publish("model.ready", filename=model.filename, path=str(target), sha256=actual,
+                            size=stat.st_size, downloaded=True)
+        return target
+
+    def _check_space(self, model: ModelSpec) -> None:
+        if model.size is None:
+            return
+        free = shutil.disk_usage(self.models_dir).free
+        if free < model.size:
+            raise ModelError(f"{model.filename} needs {model.size} bytes but {self.models_dir} has only {free} "
+                             "free; free some space (or point models_dir elsewhere) and pull again")
+
+    # -- status and verify ----------------------------------------------------------------------------------
+    def status(self, model: ModelSpec) -> ModelStatus:
+        """Cheap: a stat, state.json and a look for live downloaders; never hashes."""
+        target = self.path_for(model)
+        recorded = self._recorded(model, target)
+        if recorded == "ready":
+            return "ready"
+        if self._downloading(model, target):
+            return "downloading"
+        return recorded
+
+    async def verify(self, model: ModelSpec) -> VerifyResult:
+        """Re-hashes the file now and records what it holds (or forgets the record when the file is gone)."""
+        target = self.path_for(model)
+        old = self._read_state().models.get(model.filename)
+        try:
+            actual, stat = await asyncio.to_thread(self._hash_file, target)
+        except FileNotFoundError:
+            if old is not None:
+                await asyncio.to_thread(self._forget_record, model.filename)
+            return VerifyResult(model.filename, target, "missing", model.sha256, None, None, old is not None)
+        await asyncio.to_thread(self._record, model.filename, actual, stat)
+        drift = old is not None and old.sha256 != actual
+        state = "ready" if actual == model.sha256 else "corrupt"
+        return VerifyResult(model.filename, target, state, model.sha256, actual, stat.st_size, drift)
+
+    def gc(self, desired: DesiredState, *, dry_run: bool = False) -> list[Path]:
+        """Removes files no enabled plugin declares, stale temp files and orphan locks; returns what went (or
+        would go, with ``dry_run``)."""
+        from ._gc import collect
+
+        keep = {check_filename(m.filename) for m in desired.models}
+        removed = collect(self.models_dir, keep, dry_run=dry_run)
+        gone = {p.name for p in removed}
+        if not dry_run and gone:
+            def drop(state: StateFile) -> None:
+                for name in gone & set(state.models):
+                    del state.models[name]
+            if gone & set(self._read_state().models):
+                update_state(self.state_dir, drop)
+        return removed
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _read_state(self) -> StateFile:
+        return read_state(self.state_dir)
+
+    def _recorded(self, model: ModelSpec, target: Path) -> ModelStatus:
+        """What the record says about the file on disk: ready, corrupt (recorded hash differs), unverified, missing."""
+        try:
+            stat = os.stat(target)
+        except FileNotFoundError:
+            return "missing"
+        record = self._read_state().models.get(model.filename)
+        if record is None or not record.matches_file(stat):
+            return "unverified"
+        return "ready" if record.sha256 == model.sha256 else "corrupt"
+
+    def _downloading(self, model: ModelSpec, target: Path) -> bool:
+        task = self._inflight.get(model.filename)
+        if task is not None and not task.done():
+            return True
+        holder = read_holder(target)
+        if holder is not None and pid_alive(holder.get("pid")):
+            return True
+        return any(path.suffix == ".part" and pid_alive(pid) for path, pid in parts_of(target))
+
+    def _clean_stale_parts(self, target: Path) -> None:
+        for path, pid in parts_of(target):
+            if pid != os.getpid() and not pid_alive(pid):
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+
+    def _lock_for(self, target: Path) -> Any:
+        """The cross-process lock (a hook: tests drop it to show correctness does not depend on it)."""
+        return ModelLock(target, self.lock_timeout)
+
+    def _open_for_hash(self, path: Path) -> BinaryIO:
+        """The one place verification reads a file (a hook: tests count bytes read through a subclass)."""
+        return open(path, "rb", buffering=0)
+
+    def _hash_file(self, path: Path) -> tuple[str, os.stat_result]:
+        """sha256 and the stat of the very inode hashed (a concurrent os.replace cannot mix the two)."""
+        hasher = hashlib.sha256()
+        buf = bytearray(HASH_CHUNK)
+        view = memoryview(buf)
+        with self._open_for_hash(path) as handle:
+            stat = os.fstat(handle.fileno())
+            while n := handle.readinto(view):
+                hasher.update(view[:n])
+        return hasher.hexdigest(), stat
+
+    def _record(self, filename: str, sha256: str, stat: os.stat_result) -> None:
+        record = ModelRecord(sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, inode=stat.st_ino)
+        target = self.models_dir / filename
+
+        def change(state: StateFile) -> None:
+            # Under the state lock, record only the file that is really there: a process racing us without the
+            # model lock may have replaced it since we hashed ours (its own record then describes the winner).
+            try:
+                if not record.matches_file(target.stat()):
+                    return
+            except FileNotFoundError:
+                return
+            state.models[filename] = record
+
+        update_state(self.state_dir, change)
+
+    def _forget_record(self, filename: str) -> None:
+        update_state(self.state_dir, lambda state: state.models.pop(filename, None))

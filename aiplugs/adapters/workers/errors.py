@@ -1,0 +1,53 @@
+"""What a call to a plugin's workers can fail with; each carries the HTTP status the router answers with."""
+
+from __future__ import annotations
+
+from ...errors import AiplugsError
+
+__all__ = ["BackendError", "NoSuchPool", "WorkerError", "WorkerGone", "WorkerTimeout", "WorkerUnavailable"]
+
+
+class WorkerError(AiplugsError):
+    """A worker pool could not start or serve; ``stderr_tail`` holds the worker's last stderr lines."""
+
+    status = 503
+
+    def __init__(self, message: str, *, plugin_id: str = "", stderr_tail: tuple[str, ...] = ()) -> None:
+        self.plugin_id = plugin_id
+        self.stderr_tail = tuple(stderr_tail)
+        full = message
+        if self.stderr_tail:
+            full += "\n--- last stderr lines ---\n" + "\n".join(self.stderr_tail)
+        super().__init__(full)
+        self.message = message
+
+
+class NoSuchPool(WorkerError):
+    status = 404
+
+
+class WorkerUnavailable(WorkerError):
+    """No ready worker (pool failed, scaled to 0, or still starting past the deadline)."""
+
+    status = 503
+
+
+class WorkerGone(WorkerError):
+    """The worker exited while serving the call."""
+
+    status = 502
+
+
+class WorkerTimeout(WorkerError):
+    status = 504
+
+
+class BackendError(WorkerError):
+    """The plugin's own code raised; the worker stays up."""
+
+    status = 500
+
+    def __init__(self, plugin_id: str, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}", plugin_id=plugin_id)
+        self.type_name = type_name
+        self.detail = message

@@ -1,0 +1,6 @@
+"""Talking to a running daemon from another process: the loopback client, its event feed, apply and down."""
+
+from .daemon import DAEMON_LOG, DAEMON_LOG_MAX, LOG_DIR, DaemonClient, DaemonError, DaemonTimeout, spawn_daemon
+
+__all__ = ["DAEMON_LOG", "DAEMON_LOG_MAX", "DaemonClient", "DaemonError", "DaemonTimeout", "LOG_DIR",
+           "spawn_daemon"]

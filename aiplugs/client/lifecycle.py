@@ -1,0 +1,108 @@
+"""apply and down as library calls: the CLI and the notebook Session both use these.
+
+``apply`` = plan against the recorded state → (caller confirms) → hand the desired state to the daemon (starting it
+detached if none runs) → wait until converged. ``down`` stops the daemon of a state dir and leaves no process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import AiplugsError
+from ..plan import Plan
+from ..plan import DesiredState
+
+__all__ = ["ApplyOutcome", "apply", "down", "plan_for"]
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    plan: Plan
+    result: dict[str, Any] | None  # the daemon's converge result; None when there was nothing to do
+    status: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return (self.result is None or bool(self.result.get("ok"))) and bool(self.status.get("healthy"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format_version": "1", "ok": self.ok, "plan": self.plan.to_dict(), "result": self.result,
+                "status": self.status}
+
+
+def plan_for(desired: DesiredState) -> Plan:
+    from ..plan import diff
+    from ..store.state import observe, read_state
+
+    return diff(desired, observe(read_state(desired.state_dir), desired))
+
+
+def apply(
+    desired: DesiredState,
+    *,
+    wait_timeout: float = 600.0,
+    lock_timeout: float = 30.0,
+    confirm: Callable[[Plan], bool] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> ApplyOutcome | None:
+    """Converges the running system to ``desired``; None when ``confirm`` declined (nothing changed)."""
+    from ..store.locks import ApplyLock
+    from .daemon import DaemonClient, DaemonTimeout, spawn_daemon
+    from ..runtime.codec import encode_desired
+    from .feed import watch
+
+    with ApplyLock(desired.state_dir, timeout=lock_timeout):
+        client = DaemonClient.find(desired.state_dir)
+        plan = plan_for(desired)
+        if on_plan is not None:
+            on_plan(plan)
+        if not plan.changes_present and client is not None:
+            return ApplyOutcome(plan, None, client.status())
+        if plan.changes_present and confirm is not None and not confirm(plan):
+            return None
+        if client is None:
+            if on_start is not None:
+                on_start()
+            client = spawn_daemon(desired.config_path, desired.state_dir)
+        # the event stream is connected before apply is sent, so no event of this apply is missed
+        with watch(client, on_event) if on_event is not None else contextlib.nullcontext():
+            try:
+                result = client.apply(encode_desired(desired), timeout=wait_timeout)
+            except DaemonTimeout:
+                raise AiplugsError(f"not converged within {wait_timeout:g}s (--wait-timeout); the daemon goes on "
+                                   "converging: `aiplugs status` shows where it stands") from None
+        return ApplyOutcome(plan, result, result.get("status") or client.status())
+
+
+def down(state_dir: Path, *, timeout: float = 30.0) -> int | None:
+    """Stops the daemon of ``state_dir`` gracefully (SIGKILL to its group after ``timeout``); returns its pid."""
+    from .daemon import DaemonClient, DaemonError
+    from ..store.state import pid_alive, read_state
+
+    client = DaemonClient.find(state_dir)
+    if client is None:
+        return None
+    pid = client.pid
+    try:
+        client.down()
+    except DaemonError:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for worker_pid in [p for w in read_state(state_dir).workers.values() for p in w.pids if pid_alive(p)]:
+        os.kill(worker_pid, signal.SIGKILL)
+    return pid

@@ -1,0 +1,1 @@
+"""Reading the declaration: aiplugs.toml, the environment and plugin manifests."""

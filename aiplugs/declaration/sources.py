@@ -1,0 +1,119 @@
+"""Where setting values come from: the TOML file and the environment, each value with its origin.
+
+Origins read ``aiplugs.toml:14:11`` (value position in the file), ``env AIPLUGS_PROXY__PORT`` or ``env SYSTEM_API_KEY``.
+In environment names a plugin id's ``-`` is written ``_``; keys under ``env`` keep their case, everything else is
+case-insensitive; values that look like JSON lists or objects (or any value under ``settings``) are parsed as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from ..errors import ConfigError, Problem
+from .tomlpos import locate
+
+__all__ = ["DictSource", "ENV_PREFIX", "LEGACY_ENV", "Origin", "env_source", "leaves", "shown_path", "toml_source"]
+
+ENV_PREFIX = "AIPLUGS_"
+LEGACY_ENV = {"SYSTEM_API_KEY": ("cloud", "api_key"), "CLOUD_BASE_URL": ("cloud", "base_url")}
+Origin = str  # "default" | "aiplugs.toml:3:8" | "env AIPLUGS_PROXY__PORT" | "argument"
+
+
+class DictSource(PydanticBaseSettingsSource):
+    """A source whose values were read beforehand, with the origin of each leaf."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any], origins: dict[str, Origin]) -> None:
+        super().__init__(settings_cls)
+        self.data = data
+        self.origins = origins
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self.data
+
+
+def toml_source(settings_cls: type[BaseSettings], path: Path, text: str) -> DictSource:
+    shown = shown_path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "invalid TOML"
+        line, col = (int(match[1]), int(match[2])) if match else (None, None)
+        raise ConfigError([Problem(shown, f"TOML syntax error: {message}", line=line, col=col)]) from None
+    positions = locate(text)
+    origins = {}
+    for leaf in leaves(data):
+        line, col = positions.get(leaf, positions.get(leaf[:1], (None, None)))
+        origins[".".join(leaf)] = f"{shown}:{line}:{col}" if line else shown
+    return DictSource(settings_cls, data, origins)
+
+
+def env_source(settings_cls: type[BaseSettings], env: Mapping[str, str], plugin_ids: set[str]) -> DictSource:
+    data: dict[str, Any] = {}
+    origins: dict[str, Origin] = {}
+    by_env_id = {pid.replace("-", "_").lower(): pid for pid in plugin_ids}
+    fields = set(settings_cls.model_fields)
+    for legacy, keys in LEGACY_ENV.items():
+        if env.get(legacy):
+            _put(data, keys, env[legacy])
+            origins[".".join(keys)] = f"env {legacy}"
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name == "AIPLUGS_CONFIG":
+            continue
+        parts = name[len(ENV_PREFIX) :].split("__")
+        if parts[0].lower() not in fields or not all(parts):
+            continue
+        keys = [parts[0].lower()]
+        if keys[0] == "plugins" and len(parts) > 1:
+            keys.append(by_env_id.get(parts[1].lower(), parts[1].lower().replace("_", "-")))
+            if len(parts) > 2:
+                keys.append(parts[2].lower())
+                case_kept = keys[2] == "env"
+                keys.extend(p if case_kept else p.lower() for p in parts[3:])
+        else:
+            keys.extend(p.lower() for p in parts[1:])
+        _put(data, keys, _env_value(env[name], in_settings="settings" in keys[2:3]))
+        origins[".".join(keys)] = f"env {name}"
+    return DictSource(settings_cls, data, origins)
+
+
+def _env_value(text: str, in_settings: bool) -> Any:
+    stripped = text.strip()
+    if stripped[:1] in ("[", "{") or (in_settings and stripped):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def _put(data: dict[str, Any], keys: list[str] | tuple[str, ...], value: Any) -> None:
+    for key in keys[:-1]:
+        nxt = data.setdefault(key, {})
+        if not isinstance(nxt, dict):
+            nxt = data[key] = {}
+        data = nxt
+    data[keys[-1]] = value
+
+
+def leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(data, dict) and data:
+        return [leaf for key, value in data.items() for leaf in leaves(value, (*prefix, str(key)))]
+    return [prefix] if prefix else []
+
+
+def shown_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,257 @@
+"""Building the DesiredState from aiplugs.toml + manifests, with every problem of every stage reported together."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+from ..declaration.config import Config, load_config
+from ..errors import ConfigError, Problem, did_you_mean
+from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
+from .desired import (
+    CloudSpec,
+    DesiredState,
+    EndpointSpec,
+    Mode,
+    ModelSpec,
+    PluginSpec,
+    ProxySpec,
+    RelaySpec,
+    ScriptSpec,
+    WorkerSpec,
+    _hash,
+)
+
+__all__ = ["build_desired_state", "load_desired_state"]
+
+
+def load_desired_state(
+    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> tuple[Config, DesiredState]:
+    """Reads ``aiplugs.toml``, the environment and every manifest; raises ConfigError with all problems.
+
+    Problems of every stage are reported together: a broken aiplugs.toml does not hide broken manifests.
+    """
+    problems: list[Problem] = []
+    config: Config | None = None
+    try:
+        config = load_config(path, env=env)
+        plugins_dir = config.plugins_dir
+    except ConfigError as e:
+        problems.extend(e.problems)
+        plugins_dir = _fallback_plugins_dir(path, env)
+    plugins = load_plugins(plugins_dir, problems=problems)
+    if config is not None:
+        unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins))
+        try:
+            desired = build_desired_state(config, plugins, unloadable=unloadable)
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ConfigError(problems)
+    return config, desired
+
+
+def _fallback_plugins_dir(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None) -> Path:
+    """Where plugins most likely are when aiplugs.toml itself did not load: env, else the default folder."""
+    from ..declaration.config import resolve_config_path
+
+    env = os.environ if env is None else env
+    config_path = resolve_config_path(path, env)
+    folder = Path(env.get("AIPLUGS_PLUGINS_DIR") or "plugins")
+    return folder if folder.is_absolute() else config_path.parent / folder
+
+
+def build_desired_state(
+    config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset()
+) -> DesiredState:
+    """``unloadable``: plugin folders whose manifests failed (already reported); not called missing again."""
+    settings = config.settings
+    problems: list[Problem] = []
+    for plugin_id in settings.plugins:
+        if plugin_id not in plugins and plugin_id not in unloadable:
+            source, line, col = config.position(f"plugins.{plugin_id}")
+            message = f"no plugin folder {config.plugins_dir / plugin_id}" + did_you_mean(plugin_id, plugins)
+            problems.append(Problem(source, message, f"plugins.{plugin_id}", line, col))
+    enabled = {pid for pid in plugins if _plugin_config(config, pid).enabled}
+    problems.extend(_backend_problems(config, plugins, enabled))
+    order, order_problems = _dependency_order(plugins, enabled, unloadable)
+    problems.extend(order_problems)
+    models, model_problems = _models(config, plugins, order)
+    problems.extend(model_problems)
+    if problems:
+        raise ConfigError(problems)
+
+    plugin_specs, scripts, workers, relays = [], [], [], []
+    for pid in order:
+        loaded, pconf = plugins[pid], _plugin_config(config, pid)
+        manifest = loaded.manifest
+        mode: Mode = pconf.mode or manifest.inference.default_mode
+        plugin_specs.append(PluginSpec(pid, manifest.name, manifest.version, manifest.description, mode,
+                                       loaded.dir, manifest.dependencies, pconf.provision))
+        for cs in manifest.content_scripts:
+            scripts.append(ScriptSpec(pid, cs.matches, cs.exclude_matches, cs.js, cs.css, cs.run_at, cs.all_frames))
+        if mode == "local":
+            workers.append(_worker(config, loaded, models))
+        else:
+            relays.append(RelaySpec(pid, manifest.inference.cloud_path, manifest.inference.cloud_model,
+                                    pconf.timeout_s, _hash([manifest.inference.cloud_path,
+                                                            manifest.inference.cloud_model, pconf.timeout_s,
+                                                            # where calls go; the key stays out of any hash
+                                                            settings.cloud.base_url, settings.cloud.timeout_s])))
+    return DesiredState(
+        config_path=config.path,
+        state_dir=config.state_dir,
+        models_dir=config.models_dir,
+        plugins_dir=config.plugins_dir,
+        api=EndpointSpec(settings.api.host, settings.api.port, settings.api.port_range),
+        max_body_bytes=settings.api.max_body_bytes,
+        proxy=ProxySpec(
+            EndpointSpec(settings.proxy.host, settings.proxy.port, settings.proxy.port_range),
+            settings.proxy.csp, settings.proxy.intercept, settings.proxy.passthrough, tuple(scripts),
+            config.resolve(settings.proxy.upstream_ca), tuple(sorted(settings.proxy.hosts.items())),
+        ),
+        cloud=CloudSpec(settings.cloud.base_url, settings.cloud.api_key, settings.cloud.timeout_s),
+        plugins=tuple(plugin_specs),
+        disabled=tuple(sorted(set(plugins) - enabled)),
+        models=tuple(models.values()),
+        workers=tuple(workers),
+        relays=tuple(relays),
+    )
+
+
+def _plugin_config(config: Config, plugin_id: str):  # -> PluginConfig
+    from ..declaration.config import PluginConfig
+
+    return config.settings.plugins.get(plugin_id) or PluginConfig()
+
+
+def _backend_problems(config: Config, plugins: Mapping[str, LoadedPlugin], enabled: set[str]) -> list[Problem]:
+    """Local mode needs a backend file; load_manifest checks the manifest's own default, this the overrides."""
+    problems = []
+    for pid in sorted(enabled):
+        loaded, mode = plugins[pid], _plugin_config(config, pid).mode
+        entry = loaded.manifest.inference.local_entry
+        if mode is None and loaded.manifest.inference.default_mode == "local" and entry is None:
+            problems.append(Problem(str(loaded.manifest_path), "default_mode is local but local_entry is null",
+                                    "inference.local_entry"))
+        elif mode == "local" and (entry is None or not (loaded.dir / entry).is_file()):
+            why = (f"{loaded.manifest_path}: inference.local_entry is null" if entry is None
+                   else f"file not found: {loaded.dir / entry}")
+            source, line, col = config.position(f"plugins.{pid}.mode")
+            problems.append(Problem(source, f"local mode needs a backend ({why})", f"plugins.{pid}.mode", line, col))
+    return problems
+
+
+def _dependency_order(
+    plugins: Mapping[str, LoadedPlugin], enabled: set[str], unloadable: frozenset[str] = frozenset()
+) -> tuple[list[str], list[Problem]]:
+    """Enabled plugin ids, dependencies first (ties broken by id); problems for missing deps and cycles."""
+    problems = []
+    for pid in sorted(enabled):
+        for dep in plugins[pid].manifest.dependencies:
+            where = str(plugins[pid].manifest_path)
+            if dep in unloadable:
+                continue  # its manifest's own problems are already reported
+            if dep not in plugins:
+                problems.append(Problem(where, f"depends on missing plugin {dep!r}" + did_you_mean(dep, plugins),
+                                        "dependencies"))
+            elif dep not in enabled:
+                problems.append(Problem(where, f"depends on disabled plugin {dep!r} (enable it in "
+                                               f"[plugins.{dep}] or disable {pid!r})", "dependencies"))
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+    stack: list[str] = []
+
+    def visit(pid: str) -> None:
+        if state.get(pid) == 2:
+            return
+        if state.get(pid) == 1:
+            cycle = stack[stack.index(pid):] + [pid]
+            problems.append(Problem(str(plugins[pid].manifest_path), "dependency cycle: " + " -> ".join(cycle),
+                                    "dependencies"))
+            return
+        state[pid] = 1
+        stack.append(pid)
+        for dep in sorted(plugins[pid].manifest.dependencies):
+            if dep in enabled:
+                visit(dep)
+        stack.pop()
+        state[pid] = 2
+        order.append(pid)
+
+    for pid in sorted(enabled):
+        visit(pid)
+    return order, problems
+
+
+def _models(
+    config: Config, plugins: Mapping[str, LoadedPlugin], order: list[str]
+) -> tuple[dict[str, ModelSpec], list[Problem]]:
+    """One ModelSpec per distinct filename; the same filename with different content is an error."""
+    models: dict[str, ModelSpec] = {}
+    keys: dict[str, tuple[str, str]] = {}  # key -> (sha256, plugin)
+    problems = []
+    for pid in order:
+        loaded = plugins[pid]
+        pconf = _plugin_config(config, pid)
+        mode = pconf.mode or loaded.manifest.inference.default_mode
+        if mode != "local":
+            continue
+        for i, ref in enumerate(loaded.manifest.inference.models):
+            where, field_path = str(loaded.manifest_path), f"inference.models.{i}"
+            url = _absolute_url(ref.source_url, loaded.dir)
+            if ref.key in keys and keys[ref.key][0] != ref.sha256:
+                problems.append(Problem(where, f"model key {ref.key!r} is also declared by {keys[ref.key][1]!r} "
+                                               f"with a different sha256", f"{field_path}.key"))
+                continue
+            keys[ref.key] = (ref.sha256, pid)
+            lazy = pconf.provision == "lazy"
+            existing = models.get(ref.filename)
+            if existing is None:
+                models[ref.filename] = ModelSpec(ref.filename, url, ref.sha256, ref.size,
+                                                 config.models_dir / ref.filename, (ref.key,), (pid,), lazy)
+            elif existing.sha256 != ref.sha256:
+                problems.append(Problem(where, f"filename {ref.filename!r} is also declared by "
+                                               f"{existing.used_by[0]!r} with a different sha256",
+                                        f"{field_path}.filename"))
+            else:
+                models[ref.filename] = ModelSpec(
+                    existing.filename, existing.url, existing.sha256, existing.size or ref.size, existing.path,
+                    tuple(dict.fromkeys((*existing.keys, ref.key))), tuple(dict.fromkeys((*existing.used_by, pid))),
+                    existing.lazy and lazy,
+                )
+    return models, problems
+
+
+def _absolute_url(source: str, plugin_dir: Path) -> str:
+    if "://" in source or source.startswith("/"):
+        return source
+    return str((plugin_dir / source).resolve())
+
+
+def _worker(config: Config, loaded: LoadedPlugin, models: Mapping[str, ModelSpec]) -> WorkerSpec:
+    pid = loaded.id
+    pconf = _plugin_config(config, pid)
+    inference = loaded.manifest.inference
+    entry = loaded.dir / (inference.local_entry or "backend.py")
+    used = [models[ref.filename] for ref in inference.models]
+    env = {ref.key: str(models[ref.filename].path) for ref in inference.models}
+    env.update(pconf.env)
+    env["AIPLUGS_PLUGIN_ID"] = pid
+    env["AIPLUGS_PLUGIN_DIR"] = str(loaded.dir)
+    env["AIPLUGS_SETTINGS"] = json.dumps(pconf.settings, sort_keys=True, separators=(",", ":"))
+    try:
+        source_digest = hashlib.sha256(entry.read_bytes()).hexdigest()
+    except OSError:
+        source_digest = "missing"
+    config_hash = _hash({
+        "entry": str(entry), "source": source_digest, "env": sorted(env.items()),
+        "pass_env": inference.pass_env, "models": sorted((m.filename, m.sha256) for m in used),
+        "timeout_s": pconf.timeout_s,
+    })
+    return WorkerSpec(pid, pconf.workers, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
+                      tuple(m.filename for m in used), pconf.timeout_s, config_hash)

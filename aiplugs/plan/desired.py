@@ -1,0 +1,203 @@
+"""The desired-state data: frozen dataclasses with no behaviour beyond derived values and hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from ..declaration.rules import MatchPattern, RuleSet, ScriptRule
+
+__all__ = [
+    "CloudSpec",
+    "DesiredState",
+    "EndpointSpec",
+    "ModelSpec",
+    "PluginSpec",
+    "ProxySpec",
+    "RelaySpec",
+    "ScriptSpec",
+    "WorkerSpec",
+]
+
+Mode = Literal["local", "cloud"]
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    host: str
+    port: int | None  # None: the first free port in port_range (kept stable once chosen)
+    port_range: tuple[int, int]
+
+    def accepts(self, host: str, port: int) -> bool:
+        """Whether an endpoint already listening at host:port satisfies this spec."""
+        if host != self.host:
+            return False
+        if self.port is not None:
+            return port == self.port
+        return self.port_range[0] <= port <= self.port_range[1]
+
+
+@dataclass(frozen=True)
+class ScriptSpec:
+    """One content_scripts entry, with paths relative to the plugin folder (served as plugin assets)."""
+
+    plugin_id: str
+    matches: tuple[str, ...]
+    exclude_matches: tuple[str, ...]
+    js: tuple[str, ...]
+    css: tuple[str, ...]
+    run_at: str
+    all_frames: bool
+
+    def rule(self) -> ScriptRule:
+        return ScriptRule(
+            self.plugin_id,
+            tuple(MatchPattern(p) for p in self.matches),
+            tuple(MatchPattern(p) for p in self.exclude_matches),
+        )
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    endpoint: EndpointSpec
+    csp: Literal["amend", "strip", "keep"]
+    intercept: Literal["matched", "all"]
+    passthrough: tuple[str, ...]
+    scripts: tuple[ScriptSpec, ...]  # enabled plugins in dependency order
+    upstream_ca: Path | None = None  # PEM bundle the proxy verifies origins with, instead of certifi's
+    hosts: tuple[tuple[str, str], ...] = ()  # host name -> address the proxy connects to instead (sorted)
+
+    def rule_set(self) -> RuleSet:
+        return RuleSet(s.rule() for s in self.scripts)
+
+    @property
+    def intercept_hosts(self) -> tuple[str, ...]:
+        """Host patterns to decrypt (``("*",)`` for everything); passthrough is applied on top by the proxy."""
+        if self.intercept == "all":
+            return ("*",)
+        return self.rule_set().intercept_hosts
+
+    @property
+    def rules_hash(self) -> str:
+        """Changes exactly when the live proxy needs a hot swap (rules, CSP mode, interception)."""
+        return _hash({"csp": self.csp, "intercept": self.intercept, "passthrough": self.passthrough,
+                      "scripts": [asdict(s) for s in self.scripts], "upstream_ca": self.upstream_ca, "hosts": self.hosts})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One distinct model file in the store (several plugins may share it)."""
+
+    filename: str
+    url: str  # fsspec URL; relative manifest paths already made absolute
+    sha256: str
+    size: int | None
+    path: Path  # absolute target in models_dir
+    keys: tuple[str, ...]  # env var names that carry its path
+    used_by: tuple[str, ...]  # plugin ids
+    lazy: bool  # only lazy plugins use it: pulled on first call, not by apply
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """The pool of local worker processes of one plugin."""
+
+    plugin_id: str
+    count: int
+    entry: Path  # absolute path to backend.py
+    plugin_dir: Path
+    env: tuple[tuple[str, str], ...]  # sorted; model path vars, [plugins.<id>].env, AIPLUGS_SETTINGS, ids
+    pass_env: tuple[str, ...]  # parent variables the plugin declared it needs
+    models: tuple[str, ...]  # filenames the workers need before they can start
+    timeout_s: float
+    config_hash: str  # changes exactly when the workers must restart
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        return dict(self.env)
+
+    def unit(self, index: int) -> str:
+        return f"worker {self.plugin_id}#{index}"
+
+
+@dataclass(frozen=True)
+class RelaySpec:
+    """A cloud-mode plugin: calls are relayed to ``cloud.base_url`` + ``path``."""
+
+    plugin_id: str
+    path: str
+    model: str | None
+    timeout_s: float
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    id: str
+    name: str
+    version: str
+    description: str
+    mode: Mode
+    dir: Path
+    dependencies: tuple[str, ...]
+    provision: Literal["eager", "lazy"]
+
+
+@dataclass(frozen=True)
+class CloudSpec:
+    base_url: str | None
+    api_key: SecretStr | None = field(repr=False)
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    config_path: Path
+    state_dir: Path
+    models_dir: Path
+    plugins_dir: Path
+    api: EndpointSpec
+    max_body_bytes: int
+    proxy: ProxySpec
+    cloud: CloudSpec
+    plugins: tuple[PluginSpec, ...]  # enabled plugins, dependency order
+    disabled: tuple[str, ...]
+    models: tuple[ModelSpec, ...]
+    workers: tuple[WorkerSpec, ...]
+    relays: tuple[RelaySpec, ...]
+
+    def plugin(self, plugin_id: str) -> PluginSpec | None:
+        return next((p for p in self.plugins if p.id == plugin_id), None)
+
+    def model_env(self, plugin_id: str) -> dict[str, str]:
+        """``{model key: absolute path}`` for one plugin: what its workers find in their environment."""
+        return {k: str(m.path) for m in self.models if plugin_id in m.used_by for k in m.keys}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data; the API key is masked."""
+        data = _jsonable(asdict(self))
+        if self.cloud.api_key is not None:
+            data["cloud"]["api_key"] = "**********"
+        return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, SecretStr):
+        return "**********"
+    return value
+
+
+def _hash(data: Any) -> str:
+    text = json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""What survives a restart, in the state dir: state.json, tokens, locks."""

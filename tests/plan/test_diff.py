@@ -1,0 +1,292 @@
+"""Plan: the pure diff of desired vs observed; terraform-style text, versioned JSON, and a converged plan is empty."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiplugs.plan import (
+    Action,
+    ActionKind,
+    ActualState,
+    ObservedEndpoint,
+    ObservedModel,
+    ObservedRelay,
+    ObservedWorker,
+    Plan,
+    converged,
+    diff,
+)
+from aiplugs.plan import DesiredState, load_desired_state
+
+from ..conftest import clean_environ, manifest_data
+
+
+@pytest.fixture
+def desired(project: Path, clean_env: dict[str, str]) -> DesiredState:
+    return load_desired_state(project / "aiplugs.toml", env=clean_env)[1]
+
+
+def lines(plan: Plan) -> list[str]:
+    return plan.to_text().splitlines()
+
+
+def with_workers(actual: ActualState, *workers: ObservedWorker) -> ActualState:
+    return dataclasses.replace(actual, workers=workers)
+
+
+def test_fresh_plan_creates_everything(desired: DesiredState) -> None:
+    plan = diff(desired, ActualState())
+    model = desired.models[0]
+    assert lines(plan) == [
+        "+ api  (listen on 127.0.0.1:auto 5000-5100)",
+        "+ proxy  (listen on 127.0.0.1:auto 8080-8180)",
+        f"+ model {model.filename}  (download from {model.url}, 910 bytes)",
+        "+ worker sentiment#0  (start)",
+        "+ worker word-count#0  (start)",
+        "",
+        "Plan: 5 to add, 0 to change, 0 to destroy.",
+    ]
+    assert plan.changes_present and plan.counts() == {"add": 5, "change": 0, "destroy": 0}
+    assert str(plan) == plan.to_text()
+
+
+def test_converged_plan_has_no_changes(desired: DesiredState) -> None:
+    plan = diff(desired, converged(desired))
+    assert plan.to_text() == "No changes."
+    assert not plan.changes_present and plan.changes == ()
+    assert all(a.kind is ActionKind.NOOP for a in plan.actions) and plan.actions
+    assert plan.summary() == "No changes."
+
+
+def test_json_shape(desired: DesiredState) -> None:
+    data = json.loads(diff(desired, ActualState()).to_json())
+    assert data["format_version"] == "1"
+    assert data["changes_present"] is True
+    assert data["summary"] == {"add": 5, "change": 0, "destroy": 0}
+    first = data["actions"][0]
+    assert first == {"kind": "create", "type": "api", "name": "", "unit": "api",
+                     "reason": "listen on 127.0.0.1:auto 5000-5100"}
+    assert {a["type"] for a in data["actions"]} == {"api", "proxy", "model", "worker"}
+    assert {"kind": "create", "type": "worker", "name": "word-count#0", "unit": "worker word-count#0",
+            "reason": "start"} in data["actions"]
+    quiet = diff(desired, converged(desired)).to_dict()
+    assert quiet["changes_present"] is False and all(a["kind"] == "noop" for a in quiet["actions"])
+    assert quiet["format_version"] == "1"
+
+
+def test_scale_up_and_down(desired: DesiredState) -> None:
+    base = converged(desired)
+    wc = next(w for w in desired.workers if w.plugin_id == "word-count")
+    up = dataclasses.replace(desired, workers=tuple(dataclasses.replace(w, count=2) if w is wc else w
+                                                    for w in desired.workers))
+    plan = diff(up, base)
+    assert lines(plan) == ["+ worker word-count#1  (scale 1→2)", "", "Plan: 1 to add, 0 to change, 0 to destroy."]
+    two = converged(up)
+    plan = diff(desired, two)
+    assert lines(plan) == ["- worker word-count#1  (scale 2→1)", "", "Plan: 0 to add, 0 to change, 1 to destroy."]
+    zero = dataclasses.replace(desired, workers=tuple(dataclasses.replace(w, count=0) if w is wc else w
+                                                      for w in desired.workers))
+    assert [str(a) for a in diff(zero, two).changes] == ["- worker word-count#0  (scale 2→0)",
+                                                         "- worker word-count#1  (scale 2→0)"]
+
+
+def test_disabled_removed_and_now_cloud_plugins_lose_their_workers(desired: DesiredState) -> None:
+    actual = converged(desired)
+    extra = (ObservedWorker("summarize", 0, 11, True, "h"), ObservedWorker("gone", 0, 12, True, "h"))
+    plan = diff(desired, with_workers(actual, *actual.workers, *extra))
+    assert [str(a) for a in plan.changes] == ["- worker gone#0  (plugin removed)",
+                                             "- worker summarize#0  (plugin disabled)"]
+    cloud_plugin = dataclasses.replace(desired.plugins[0], mode="cloud")
+    as_cloud = dataclasses.replace(desired, plugins=(cloud_plugin, *desired.plugins[1:]),
+                                   workers=tuple(w for w in desired.workers if w.plugin_id != cloud_plugin.id))
+    plan = diff(as_cloud, actual)
+    assert f"- worker {cloud_plugin.id}#0  (plugin now in cloud mode)" in [str(a) for a in plan.changes]
+
+
+def test_dead_worker_and_changed_config_are_replaced(desired: DesiredState) -> None:
+    actual = converged(desired)
+    first = actual.workers[0]
+    dead = dataclasses.replace(first, pid=4242, alive=False)
+    plan = diff(desired, with_workers(actual, dead, *actual.workers[1:]))
+    assert lines(plan) == [f"-/+ worker {first.plugin_id}#0  (not running (pid 4242))", "",
+                           "Plan: 1 to add, 0 to change, 1 to destroy."]
+    stale = dataclasses.replace(first, config_hash="old")
+    plan = diff(desired, with_workers(actual, stale, *actual.workers[1:]))
+    assert [str(a) for a in plan.changes] == [f"-/+ worker {first.plugin_id}#0  (config changed)"]
+
+
+@pytest.mark.parametrize(
+    ("observed", "expected"),
+    [
+        ("missing", "+ model {f}  (download from {u}, 910 bytes)"),
+        ("unverified", "~ model {f}  (file present, verify sha256)"),
+        ("changed", "-/+ model {f}  (file changed since verified)"),
+        ("other-sha", "-/+ model {f}  (sha256 changed in manifest)"),
+        ("absent", "+ model {f}  (download from {u}, 910 bytes)"),
+    ],
+)
+def test_model_states(desired: DesiredState, observed: str, expected: str) -> None:
+    model = desired.models[0]
+    if observed == "absent":
+        models: tuple[ObservedModel, ...] = ()
+    elif observed == "other-sha":
+        models = (ObservedModel(model.filename, "00" * 32, "verified"),)
+    else:
+        models = (ObservedModel(model.filename, model.sha256 if observed != "missing" else None, observed),)  # type: ignore[arg-type]
+    plan = diff(desired, dataclasses.replace(converged(desired), models=models))
+    assert [str(a) for a in plan.changes] == [expected.format(f=model.filename, u=model.url)]
+
+
+def test_lazy_model_is_never_pulled_by_plan(desired: DesiredState) -> None:
+    lazy = dataclasses.replace(desired, models=tuple(dataclasses.replace(m, lazy=True) for m in desired.models))
+    actions = [a for a in diff(lazy, ActualState()).actions if a.type == "model"]
+    assert [(a.kind, a.reason) for a in actions] == [(ActionKind.NOOP, "lazy: pulled on first call")]
+
+
+def test_port_change_replaces_endpoint_and_rules_swap_in_place(desired: DesiredState) -> None:
+    actual = converged(desired)
+    fixed = dataclasses.replace(desired, api=dataclasses.replace(desired.api, port=5999))
+    assert [str(a) for a in diff(fixed, actual).changes] == ["-/+ api  (127.0.0.1:5000 → 127.0.0.1:5999)"]
+    moved = dataclasses.replace(actual, proxy=ObservedEndpoint("127.0.0.1", 9999))
+    assert [str(a) for a in diff(desired, moved).changes] == [
+        "-/+ proxy  (127.0.0.1:9999 → 127.0.0.1:auto 8080-8180)"]
+    in_range = dataclasses.replace(actual, api=ObservedEndpoint("127.0.0.1", 5077))
+    assert not diff(desired, in_range).changes_present
+    swapped = dataclasses.replace(actual, rules_hash="old")
+    assert [str(a) for a in diff(desired, swapped).changes] == ["~ rules  (hot-swap rules of 2 plugin(s))"]
+    assert diff(desired, swapped).counts() == {"add": 0, "change": 1, "destroy": 0}
+
+
+def test_relays(desired: DesiredState) -> None:
+    from aiplugs.plan import RelaySpec
+
+    relay = RelaySpec("summarize", "/v1/chat/completions", "m", 60.0, "h1")
+    with_relay = dataclasses.replace(desired, relays=(relay,))
+    actual = converged(desired)
+    assert [str(a) for a in diff(with_relay, actual).changes] == ["+ relay summarize  (relay to cloud /v1/chat/completions)"]
+    changed = dataclasses.replace(actual, relays=(ObservedRelay("summarize", "h0"),))
+    assert [str(a) for a in diff(with_relay, changed).changes] == ["~ relay summarize  (relay settings changed)"]
+    assert [str(a) for a in diff(desired, changed).changes] == ["- relay summarize  (no longer a cloud plugin)"]
+
+
+def test_text_alignment_and_color(desired: DesiredState) -> None:
+    actual = converged(desired)
+    first = actual.workers[0]
+    plan = diff(desired, dataclasses.replace(
+        actual, rules_hash="old", workers=(dataclasses.replace(first, alive=False), *actual.workers[1:],
+                                            ObservedWorker("gone", 0, 1, True, "h"))))
+    text = plan.to_text().splitlines()
+    assert text[:3] == ["  ~ rules  (hot-swap rules of 2 plugin(s))",
+                        f"-/+ worker {first.plugin_id}#0  (not running (pid None))",
+                        "  - worker gone#0  (plugin removed)"]
+    assert text[-1] == "Plan: 1 to add, 1 to change, 2 to destroy."
+    colored = plan.to_text(color=True)
+    assert "\x1b[33m" in colored and "\x1b[35m" in colored and "\x1b[31m" in colored and "\x1b[0m" in colored
+    assert "\x1b[" not in plan.to_text()
+
+
+def test_actions_are_immutable_data() -> None:
+    action = Action(ActionKind.CREATE, "worker", "word-count#3", "start")
+    assert (action.unit, action.plugin_id, action.index) == ("worker word-count#3", "word-count", 3)
+    assert Action(ActionKind.CREATE, "api", "", "x").unit == "api"
+    assert {Plan((action,)), Plan((action,))} == {Plan((action,))}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        action.reason = "other"  # type: ignore[misc]
+    assert [k.symbol for k in ActionKind] == ["+", "~", "-/+", "-", " "]
+    assert Plan(()).to_text() == "No changes."
+
+
+# --- property: planning against what converging records is always empty -------------------------------------------
+
+MODEL_POOL = [("a.bin", "a1" * 32), ("b.bin", "b2" * 32), ("c.bin", "c3" * 32)]
+
+plugin_strategy = st.fixed_dictionaries({
+    "enabled": st.booleans(),
+    "mode": st.sampled_from([None, "local", "cloud"]),
+    "default_mode": st.sampled_from(["local", "cloud"]),
+    "workers": st.integers(0, 3),
+    "provision": st.sampled_from(["eager", "lazy"]),
+    "models": st.sets(st.integers(0, len(MODEL_POOL) - 1), max_size=2),
+    "deps": st.sets(st.integers(0, 5), max_size=2),
+    "settings": st.dictionaries(st.sampled_from(["x", "y"]), st.integers(-2, 2), max_size=2),
+    "matches": st.lists(st.sampled_from(["<all_urls>", "*://*.a.example/*", "https://b.example:8443/x*",
+                                         "http://localhost/*"]), min_size=1, max_size=2),
+})
+
+
+def write_declaration(root: Path, plugins: list[dict[str, Any]], proxy_port: int | None, intercept: str) -> Path:
+    ids = [f"p{i}" for i in range(len(plugins))]
+    enabled = {pid for pid, spec in zip(ids, plugins) if spec["enabled"]}
+    toml = ['plugins_dir = "plugins"', "[proxy]", f'intercept = "{intercept}"']
+    if proxy_port is not None:
+        toml.append(f"port = {proxy_port}")
+    for pid, spec in zip(ids, plugins):
+        index = ids.index(pid)
+        # dependencies only on earlier, enabled plugins, and only from enabled ones: valid by construction
+        deps = sorted(f"p{d}" for d in spec["deps"] if d < index and f"p{d}" in enabled) if pid in enabled else []
+        models = [{"key": f"MODEL_{name.split('.')[0].upper()}", "filename": name, "source_url": f"data/{name}",
+                   "sha256": sha} for name, sha in (MODEL_POOL[m] for m in sorted(spec["models"]))]
+        data = manifest_data(pid, dependencies=deps, inference={"default_mode": spec["default_mode"],
+                                                                "local_entry": "backend.py", "models": models})
+        data["content_scripts"] = [{"matches": spec["matches"], "js": ["content.js"]}]
+        folder = root / "plugins" / pid
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps(data))
+        (folder / "backend.py").write_text(f"def run(payload):\n    return {pid!r}\n")
+        (folder / "content.js").write_text("// test\n")
+        toml += [f"[plugins.{pid}]", f"enabled = {str(spec['enabled']).lower()}", f"workers = {spec['workers']}",
+                 f'provision = "{spec["provision"]}"']
+        if spec["mode"]:
+            toml.append(f'mode = "{spec["mode"]}"')
+        toml.append(f"[plugins.{pid}.settings]")
+        toml += [f"{k} = {v}" for k, v in spec["settings"].items()]
+    path = root / "aiplugs.toml"
+    path.write_text("\n".join(toml) + "\n")
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plugins=st.lists(plugin_strategy, max_size=5), proxy_port=st.sampled_from([None, 8123]),
+       intercept=st.sampled_from(["matched", "all"]))
+def test_plan_against_converged_state_is_always_empty(
+    plugins: list[dict[str, Any]], proxy_port: int | None, intercept: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_declaration(Path(tmp), plugins, proxy_port, intercept)
+        _, desired = load_desired_state(path, env=clean_environ())
+    plan = diff(desired, converged(desired))
+    assert not plan.changes_present, plan.to_text()
+    assert plan.to_text() == "No changes."
+    fresh = diff(desired, ActualState())
+    assert fresh.changes_present  # api and proxy at least
+    assert diff(desired, ActualState()) == fresh  # deterministic
+
+
+def test_diff_is_pure(desired: DesiredState) -> None:
+    snapshot: Callable[[], str] = lambda: json.dumps(desired.to_dict(), sort_keys=True)
+    before = snapshot()
+    actual = ActualState()
+    diff(desired, actual)
+    assert snapshot() == before and actual == ActualState()
+
+
+def test_benchmark_projects_are_valid_declarations(tmp_path: Path) -> None:
+    """benchmarks/bench_plan.py times `aiplugs plan` on generated projects; they must plan cleanly."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.bench_plan import make_project
+
+    path = make_project(tmp_path, 20)
+    _, desired = load_desired_state(path, env=clean_environ())
+    assert len(desired.plugins) == 20 and len(desired.models) == 4 and len(desired.relays) == 2
+    assert diff(desired, ActualState()).counts()["add"] == 2 + 4 + sum(w.count for w in desired.workers) + 2
+    assert [p.id for p in desired.plugins].index("plugin-008") < [p.id for p in desired.plugins].index("plugin-009")
