@@ -8,13 +8,14 @@ plugin's ``manifest.json`` declare it all; ``aiplugs apply`` converges the runni
 from __future__ import annotations
 
 from .declaration.config import Config, Settings, load_config
-from .errors import AiplugsError, ConfigError, Problem
 from .declaration.manifest import Manifest, load_plugins
-from .plan import Action, ActionKind, ActualState, Plan, diff
 from .declaration.rules import MatchPattern, PatternError, RuleSet
-from .plan import DesiredState, load_desired_state
+from .errors import AiplugsError, ConfigError, Problem
+from .plan import Action, ActionKind, ActualState, DesiredState, ModelState, Plan, PluginState, diff
+from .plan import load_desired_state
+from .util.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "Action",
@@ -26,8 +27,10 @@ __all__ = [
     "DesiredState",
     "Manifest",
     "MatchPattern",
+    "ModelState",
     "PatternError",
     "Plan",
+    "PluginState",
     "Problem",
     "RuleSet",
     "Session",
@@ -41,13 +44,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``Session`` and ``bench`` load on first use, so ``import aiplugs`` stays light."""
+    """``Session`` loads on first use, so ``import aiplugs`` stays light."""
     if name == "Session":
         from .notebook import Session
 
         return Session
-    if name == "bench":
-        import importlib
-
-        return importlib.import_module(".bench", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""Run the benchmark suites: ``python -m benchmarks [SUITE...] [--quick] [--json OUT]`` (also ``aiplugs bench``).
+"""Run the benchmark suites: ``python -m benchmarks [SUITE...] [--quick] [--json OUT]`` (``aiplugs bench`` finds the
+source checkout and runs this there).
 
 Every ``bench_<name>.py`` here exposes ``run(quick) -> dict``. This runs the chosen suites (default: all, in the
 order plan, models, injection, router, apply, then any other), one after the other in this process; a failing

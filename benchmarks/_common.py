@@ -9,16 +9,21 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from aiplugs.bench import percentile  # one implementation for the package and the suites
+from typing import Any, Iterable
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": percentile(values, 0.5), "p99": percentile(values, 0.99),
-            "mean": statistics.fmean(values) if values else float("nan")}
+def summary(values: Iterable[float]) -> dict[str, float]:
+    """``n``, ``p50``, ``p99`` and ``mean``; NaN for no values. Percentiles interpolate linearly between the
+    closest ranks (``statistics.quantiles(method="inclusive")``, numpy's default)."""
+    data = list(values)
+    if len(data) < 2:  # quantiles() needs two points; one value is every percentile of itself
+        p50 = p99 = float(data[0]) if data else float("nan")
+    else:
+        cuts = statistics.quantiles(data, n=100, method="inclusive")  # cuts[k - 1] is the k-th percentile
+        p50, p99 = cuts[49], cuts[98]
+    return {"n": len(data), "p50": p50, "p99": p99, "mean": statistics.fmean(data) if data else float("nan")}
 
 
 def machine_info() -> dict[str, Any]:

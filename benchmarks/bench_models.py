@@ -81,23 +81,24 @@ import asyncio, json, sys, time
 from pathlib import Path
 from aiplugs.adapters.models import ModelStore
 from aiplugs.plan import ModelSpec
-import aiplugs.adapters.models._http, filelock, tqdm.auto  # imported before the clock starts, as the raw child imports aiohttp
+from aiplugs.runtime.models import pull  # what `aiplugs models pull` runs
+import aiplugs.adapters.models._http, filelock  # imported before the clock starts, as the raw child imports aiohttp
 url, models, state, sha, size, hits = sys.argv[1:]
 models, state = Path(models), Path(state)
 model = ModelSpec("model.bin", url, sha, int(size), models / "model.bin", ("MODEL",), ("bench",), False)
 async def main():
     t0 = time.perf_counter()
-    await ModelStore(models, state, progress=False).ensure(model)
+    await pull(ModelStore(models, state), [model])
     seconds = time.perf_counter() - t0
     rss = PEAK()
-    fresh = ModelStore(models, state, progress=False)  # a new store: only state.json vouches for the file
+    fresh = ModelStore(models, state)  # a new store: only state.json vouches for the file
     t1 = time.perf_counter()
-    await fresh.ensure(model)
+    await pull(fresh, [model])
     first_hit = time.perf_counter() - t1
     times = []
     for _ in range(int(hits)):
         t = time.perf_counter()
-        await fresh.ensure(model)
+        await pull(fresh, [model])
         times.append(time.perf_counter() - t)
     return {"seconds": seconds, "maxrss_kib": rss, "cache_hit_first_s": first_hit, "cache_hit_s": times}
 print(json.dumps(asyncio.run(main())))

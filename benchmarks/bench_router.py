@@ -131,13 +131,14 @@ async def _bench(quick: bool) -> dict[str, Any]:
         cold_ms = []
         for _ in range(cold_n):
             start = time.perf_counter()
-            await manager.ensure(spec)
+            await manager.start(spec, 0)
             cold_ms.append((time.perf_counter() - start) * 1000)
-            await manager.remove("echo")
-        await manager.ensure(spec)
+            await manager.stop("echo", 0)
+        await manager.start(spec, 0)
 
-        ctx = RouterContext(desired=desired, workers=manager, events=bus, admin_token="bench-admin",
-                            page_token="bench-page")
+        ctx = RouterContext(workers=manager, events=bus, admin_token="bench-admin", page_token="bench-page",
+                            desired=desired, max_body_bytes=desired.max_body_bytes)
+        ctx.set_route(desired.route("echo"))
         router = RouterServer(ctx)
         await router.start("127.0.0.1", 0)
         bare, bare_task, bare_port = await _serve_bare(_bare_app())

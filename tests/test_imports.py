@@ -18,7 +18,7 @@ import json, sys
 argv = sys.argv[1:]
 code = 0
 from aiplugs.cli import main
-import aiplugs, aiplugs.plan, aiplugs.plan, aiplugs.declaration.config, aiplugs.store.state
+import aiplugs, aiplugs.plan, aiplugs.declaration.config, aiplugs.store.state
 if argv:
     try:
         code = main(argv)

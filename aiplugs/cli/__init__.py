@@ -23,9 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         "declared in aiplugs.toml and converged by `aiplugs apply`.",
         epilog="Run `aiplugs COMMAND --help` for the options of one command.",
     )
-    from .. import __version__
+    from ..util.version import VERSION
 
-    parser.add_argument("--version", action="version", version=f"aiplugs {__version__}")
+    parser.add_argument("--version", action="version", version=f"aiplugs {VERSION}")
     add_config_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:

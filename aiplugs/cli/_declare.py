@@ -84,11 +84,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ..plan import diff
-    from ..store.state import observe, read_state
+    from ..client.lifecycle import plan_for
 
     config, desired = load(args)
-    plan = diff(desired, observe(read_state(desired.state_dir), desired))
+    plan = plan_for(desired)
     if args.json:
         print_json(plan.to_dict())
     else:

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..client.progress import ModelBars
 from ..errors import AiplugsError
+from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, WORKER_EXITED, WORKER_FAILED, WORKER_STARTED
 from ._common import add_config_option, load, print_json, use_color
 
 __all__ = ["register"]
@@ -133,47 +135,26 @@ def _print_addresses(status: dict) -> None:
 
 
 class _Progress:
-    """Prints daemon events while apply waits: model download bars, worker starts, failures."""
+    """Prints daemon events while apply waits: model download bars, worker starts and failures, the proxy."""
+
+    LINES = {WORKER_STARTED: "started", WORKER_FAILED: "failed to start", WORKER_EXITED: "exited"}
 
     def __init__(self) -> None:
-        self._bars: dict[str, object] = {}
+        self.bars = ModelBars()
 
     def show(self, event: dict) -> None:
-        kind, data = event.get("type", ""), event.get("data", {})
-        name = data.get("filename") or data.get("model") or ""
-        if kind in ("model.downloading", "model.progress") and data.get("total"):
-            if name in self._bars and self._bars[name] is None:
-                return  # already announced on a non-terminal
-            bar = self._bars.get(name)
-            if bar is None:
-                if not sys.stderr.isatty():  # a log, not a terminal: one line, no redraws
-                    self._bars[name] = None
-                    print(f"  model {name} downloading ({data['total']} bytes)", file=sys.stderr)
-                    return
-                from tqdm import tqdm
-
-                bar = self._bars[name] = tqdm(total=data["total"], unit="B", unit_scale=True, desc=name,
-                                              leave=True, file=sys.stderr)
-            bar.n = data.get("bytes", 0)
-            bar.refresh()
-        elif kind == "model.ready":
-            bar = self._bars.pop(name, None)
-            if bar is not None:
-                bar.close()
-            print(f"  model {name} ready", file=sys.stderr)
-        elif kind == "model.failed":
-            print(f"  model {name} failed: {data.get('error')}", file=sys.stderr)
-        elif kind in ("worker.started", "worker.failed", "worker.exited", "worker.restarted"):
-            unit = f"{data.get('plugin_id', data.get('plugin', ''))}#{data.get('index', '')}"
-            extra = f" (pid {data['pid']})" if data.get("pid") else ""
-            print(f"  {kind.replace('.', ' ')} {unit}{extra}", file=sys.stderr)
-        elif kind in ("proxy.started", "proxy.rules_swapped"):
-            print(f"  {kind.replace('.', ' ').replace('_', ' ')}", file=sys.stderr)
+        kind, data = event.get("type", ""), event.get("data") or {}
+        self.bars(event)
+        if kind in self.LINES:
+            pid = f" (pid {data['pid']})" if data.get("pid") else ""
+            print(f"  worker {data['plugin_id']}#{data['index']} {self.LINES[kind]}{pid}", file=sys.stderr)
+        elif kind == PROXY_STARTED:
+            print(f"  proxy listening on {data['host']}:{data['port']}", file=sys.stderr)
+        elif kind == PROXY_RULES_SWAPPED:
+            print(f"  proxy rules swapped ({len(data['plugins'])} plugins)", file=sys.stderr)
 
     def close(self) -> None:
-        for bar in self._bars.values():
-            if bar is not None:
-                bar.close()
+        self.bars.close()
 
 
 def _foreground(args, desired) -> int:

@@ -51,10 +51,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     a.set_defaults(handler=cmd_gc)
 
 
-def _store(desired: Any, progress: bool | None = None) -> Any:
+def _store(desired: Any, bars: Any = None) -> Any:
+    """The model store of ``desired``; its download events drive ``bars`` (a ModelBars) when given."""
     from ..adapters.models import ModelStore
+    from ..events import NULL_BUS, EventBus
 
-    return ModelStore(desired.models_dir, desired.state_dir, progress=progress)
+    events = NULL_BUS
+    if bars is not None:
+        events = EventBus()
+        events.listen(bars)
+    return ModelStore(desired.models_dir, desired.state_dir, events=events)
 
 
 def _select(desired: Any, keys: list[str]) -> list[Any]:
@@ -84,19 +90,19 @@ def _human(size: int | None) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..adapters.models._fetch import redact
+    from ..util.redact import redact_url
 
     _, desired = load(args)
-    store = _store(desired, progress=False)
+    store = _store(desired)
     rows = []
     for model in desired.models:
         try:
             size: int | None = store.path_for(model).stat().st_size
         except OSError:
             size = model.size
-        rows.append({"keys": list(model.keys), "file": model.filename, "size": size, "state": store.status(model),
+        rows.append({"keys": list(model.keys), "file": model.filename, "size": size, "state": store.status(model).value,
                      "used_by": list(model.used_by), "lazy": model.lazy, "path": str(store.path_for(model)),
-                     "url": redact(model.url)})
+                     "url": redact_url(model.url)})
     if args.json:
         print_json({"format_version": "1", "models_dir": str(desired.models_dir), "models": rows})
         return 0
@@ -118,11 +124,20 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
     _, desired = load(args)
     models = _select(desired, args.keys)
-    store = _store(desired, progress=args.progress)
+    from ..plan import ModelState
+    from ..runtime.models import pull
+
+    from ..client.progress import ModelBars
+
+    bars = ModelBars(bars=args.progress)
+    store = _store(desired, bars)
     before = {m.filename: store.status(m) for m in models}
-    paths = asyncio.run(store.pull(models))
+    try:
+        paths = asyncio.run(pull(store, models))
+    finally:
+        bars.close()
     for model, path in zip(models, paths):
-        note = "already verified" if before[model.filename] == "ready" else "verified"
+        note = "already verified" if before[model.filename] is ModelState.READY else "verified"
         print(f"ready  {model.filename}  {path}  ({note})")
     return 0
 
@@ -132,7 +147,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     _, desired = load(args)
     models = _select(desired, args.keys)
-    store = _store(desired, progress=False)
+    store = _store(desired)
 
     async def run() -> list[Any]:
         return [await store.verify(m) for m in models]
@@ -140,9 +155,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     failed = 0
     for result in asyncio.run(run()):
         drift = "  (changed since last verified)" if result.drift else ""
-        if result.state == "ready":
+        if result.ok:
             print(f"ok       {result.filename}  sha256 {result.actual_sha256}{drift}")
-        elif result.state == "missing":
+        elif result.state.value == "missing":
             failed += 1
             print(f"missing  {result.filename}  (run `aiplugs models pull {result.filename}`){drift}")
         else:
@@ -156,7 +171,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     _, desired = load(args)
-    removed = _store(desired, progress=False).gc(desired, dry_run=args.dry_run)
+    removed = _store(desired).gc(desired, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for path in removed:
         print(f"{verb}  {path}")

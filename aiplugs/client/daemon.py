@@ -1,43 +1,29 @@
 """Talking to a running daemon over its loopback API (stdlib only, so the CLI stays light).
 
-``DaemonClient.find(state_dir)`` returns a client when a daemon is alive for that state dir, else None;
-``spawn_daemon`` starts one detached and waits until it answers.
+``DaemonClient.find(state_dir)`` returns a client when a daemon is alive for that state dir, else None. It looks
+in state.json, and in the daemon's own ``daemon.json`` when state.json is damaged or lost the record, so a
+daemon can always be reached and stopped.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
-import time
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import AiplugsError
-from ..store.state import pid_alive, read_state
+from ..store.daemonfile import read_daemon_file
+from ..store.state import StateDamaged, read_state
 from ..store.tokens import PAGE_TOKEN_FILE, read_token
-
-if TYPE_CHECKING:
-    from .feed import Feed
-
-__all__ = ["DaemonClient", "DaemonError", "DaemonTimeout", "spawn_daemon"]
-
-LOG_DIR = "logs"
-DAEMON_LOG = "daemon.log"
-DAEMON_LOG_MAX = 10 * 1024 * 1024
+from ..util.procs import pid_alive
+from .errors import DaemonError, DaemonTimeout
+from .feed import Feed
 
 
-class DaemonError(AiplugsError):
-    def __init__(self, message: str, status: int = 0, body: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body
+__all__ = ["DaemonClient"]
 
-
-class DaemonTimeout(DaemonError):
-    """The daemon took longer than the caller's timeout (it may still be working on the request)."""
+log = logging.getLogger(__name__)
 
 
 class DaemonClient:
@@ -54,14 +40,23 @@ class DaemonClient:
 
     @classmethod
     def find(cls, state_dir: Path) -> DaemonClient | None:
-        state = read_state(state_dir)
-        if state.daemon is None or state.api is None or not pid_alive(state.daemon.pid):
+        """The client of the daemon running for ``state_dir``: from state.json, else from daemon.json."""
+        found = None
+        try:
+            state = read_state(state_dir)
+            if state.daemon is not None and state.api is not None and pid_alive(state.daemon.pid):
+                found = (state.api.host, state.api.port, state.daemon.pid)
+        except StateDamaged as e:
+            log.warning("%s", e)
+        if found is None:
+            record = read_daemon_file(state_dir)
+            if record is not None and pid_alive(record.pid):
+                found = (record.host, record.port, record.pid)
+        token = read_token(state_dir) if found is not None else None
+        if found is None or token is None:
             return None
-        token = read_token(state_dir)
-        if token is None:
-            return None
-        return cls(state.api.host, state.api.port, token, pid=state.daemon.pid,
-                   page_token=read_token(state_dir, PAGE_TOKEN_FILE), state_dir=state_dir)
+        return cls(found[0], found[1], token, pid=found[2], page_token=read_token(state_dir, PAGE_TOKEN_FILE),
+                   state_dir=state_dir)
 
     # ---- plumbing --------------------------------------------------------------------------------------------
 
@@ -116,8 +111,12 @@ class DaemonClient:
     def status(self) -> dict[str, Any]:
         return self.request("GET", "/api/status")
 
-    def apply(self, encoded_desired: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
-        return self.request("POST", "/api/apply", encoded_desired, timeout=timeout)
+    def apply(self, config: Path, env: dict[str, str], digest: str | None = None, *,
+              timeout: float | None = None) -> dict[str, Any]:
+        """Has the daemon converge to the declaration at ``config`` read with ``env`` (the caller's environment);
+        ``digest``: of the desired state the person approved (a declaration changed since then is refused)."""
+        body = {"config": str(config), "env": env, "digest": digest}
+        return self.request("POST", "/api/apply", body, timeout=timeout)
 
     def down(self) -> dict[str, Any]:
         return self.request("POST", "/api/down", {})
@@ -133,52 +132,10 @@ class DaemonClient:
 
     def stream(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Feed:
         """The items of a streaming plugin call, for ``for`` or ``async for``; a backend error raises DaemonError."""
-        from .feed import Feed
-
         return Feed(self, "POST", f"/v1/plugins/{plugin_id}/run", payload, page=True, timeout=timeout)
 
-    def events(self, *, timeout: float | None = None) -> Feed:
-        """Events from ``/api/events`` as dicts, for ``for`` or ``async for``, until closed."""
-        from .feed import Feed
-
-        return Feed(self, "GET", "/api/events", timeout=timeout)
-
-
-def spawn_daemon(config_path: Path, state_dir: Path, *, timeout: float = 30.0) -> DaemonClient:
-    """Starts ``python -m aiplugs.runtime.daemon`` in its own session, logging to ``<state_dir>/logs/daemon.log``."""
-    logs = state_dir / LOG_DIR
-    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log_path = logs / DAEMON_LOG
-    try:
-        if log_path.stat().st_size > DAEMON_LOG_MAX:  # keep one previous log; a restart is the rotation point
-            os.replace(log_path, log_path.with_name(DAEMON_LOG + ".1"))
-    except FileNotFoundError:
-        pass
-    with open(log_path, "ab") as log:
-        start = log.tell()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aiplugs.runtime.daemon", "--config", str(config_path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-            cwd=str(config_path.parent), env=os.environ.copy(),
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = process.poll()
-        if code is not None:
-            raise AiplugsError(f"the daemon exited with code {code} while starting:\n{_tail(log_path, start)}")
-        client = DaemonClient.find(state_dir)
-        if client is not None and client.pid == process.pid and client.health(timeout=1.0):
-            return client
-        time.sleep(0.05)
-    process.terminate()
-    raise AiplugsError(f"the daemon did not answer within {timeout:.0f}s; its log:\n{_tail(log_path, start)}")
-
-
-def _tail(path: Path, start: int, lines: int = 30) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            text = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+    def events(self, *, replay: bool = False, convert: Any = None, timeout: float | None = None) -> Feed:
+        """Events from ``/api/events`` (``replay``: the recent history first) as dicts — or what ``convert`` makes
+        of each — for ``for`` or ``async for``, until closed. The one opener of the event stream."""
+        path = "/api/events?replay=1" if replay else "/api/events"
+        return Feed(self, "GET", path, convert=convert, timeout=timeout)

@@ -14,7 +14,8 @@ import socket
 import threading
 from typing import Any, Callable, Iterator
 
-from .daemon import DaemonClient, DaemonError
+from ..util.sse import parse
+from .errors import DaemonError
 
 __all__ = ["Feed", "watch"]
 
@@ -25,9 +26,10 @@ class Feed:
     """Items of one SSE response. The request is sent at construction, so the daemon has subscribed us before
     the constructor returns and nothing published afterwards is missed."""
 
-    def __init__(self, client: DaemonClient, method: str, path: str, body: Any = None, *, page: bool = False,
-                 convert: Callable[[Any], Any] = lambda item: item, timeout: float | None = None) -> None:
-        self._convert = convert
+    def __init__(self, client: Any, method: str, path: str, body: Any = None, *, page: bool = False,
+                 convert: Callable[[Any], Any] | None = None, timeout: float | None = None) -> None:
+        """``client``: a DaemonClient (its ``host``, ``port`` and ``headers()`` are all a feed needs)."""
+        self._convert = convert or (lambda item: item)
         self._call = page  # a plugin call's stream ends with `event: end` or fails with `event: error`
         self._path = path
         self._closed = threading.Event()
@@ -147,28 +149,12 @@ class Feed:
             pass
 
     def _read(self) -> Iterator[Any]:
-        lines: list[str] = []
-        while True:
-            raw = self._response.readline()
-            if not raw:
+        lines = (raw.decode("utf-8") for raw in iter(self._response.readline, b""))
+        for event in parse(lines):
+            item = event.json()
+            if self._call and event.event == "end":
                 return
-            line = raw.decode("utf-8").rstrip("\r\n")
-            if line:
-                lines.append(line)
-                continue
-            data = [entry[5:].lstrip() for entry in lines if entry.startswith("data:")]
-            name = next((entry[6:].strip() for entry in lines if entry.startswith("event:")), "")
-            lines = []
-            if not data:
-                continue
-            text = "\n".join(data)
-            try:
-                item = json.loads(text)
-            except json.JSONDecodeError:
-                item = text
-            if self._call and name == "end":
-                return
-            if self._call and name == "error":
+            if self._call and event.event == "error":
                 detail = item.get("message") if isinstance(item, dict) else item
                 kind = f"{item.get('type')}: " if isinstance(item, dict) and item.get("type") else ""
                 raise DaemonError(f"the stream of {self._path} failed: {kind}{detail}", 0, item)
@@ -185,7 +171,7 @@ class watch:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> watch:
-        self._feed = Feed(self.client, "GET", "/api/events")
+        self._feed = self.client.events()
         self._thread = threading.Thread(target=self._run, daemon=True, name="aiplugs-watch")
         self._thread.start()
         return self

@@ -12,11 +12,10 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..errors import AiplugsError
-from ..plan import Plan
-from ..plan import DesiredState
+from ..plan import DesiredState, Plan
 
 __all__ = ["ApplyOutcome", "apply", "down", "plan_for"]
 
@@ -37,15 +36,22 @@ class ApplyOutcome:
 
 
 def plan_for(desired: DesiredState) -> Plan:
+    """The plan against what state.json records (and cheap checks); a damaged state.json plans from nothing."""
     from ..plan import diff
-    from ..store.state import observe, read_state
+    from ..store.observe import observe
+    from ..store.state import StateDamaged, StateFile, read_state
 
-    return diff(desired, observe(read_state(desired.state_dir), desired))
+    try:
+        state = read_state(desired.state_dir)
+    except StateDamaged:
+        state = StateFile()
+    return diff(desired, observe(state, desired))
 
 
 def apply(
     desired: DesiredState,
     *,
+    env: Mapping[str, str] | None = None,
     wait_timeout: float = 600.0,
     lock_timeout: float = 30.0,
     confirm: Callable[[Plan], bool] | None = None,
@@ -53,12 +59,15 @@ def apply(
     on_start: Callable[[], None] | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> ApplyOutcome | None:
-    """Converges the running system to ``desired``; None when ``confirm`` declined (nothing changed)."""
+    """Converges the running system to ``desired`` (built from its config with ``env``, default this process's
+    environment, which the daemon reads the declaration with again); None when ``confirm`` declined."""
     from ..store.locks import ApplyLock
-    from .daemon import DaemonClient, DaemonTimeout, spawn_daemon
-    from ..runtime.codec import encode_desired
+    from .daemon import DaemonClient
+    from .errors import DaemonTimeout
     from .feed import watch
+    from .spawn import spawn_daemon
 
+    env = dict(os.environ if env is None else env)
     with ApplyLock(desired.state_dir, timeout=lock_timeout):
         client = DaemonClient.find(desired.state_dir)
         plan = plan_for(desired)
@@ -75,7 +84,7 @@ def apply(
         # the event stream is connected before apply is sent, so no event of this apply is missed
         with watch(client, on_event) if on_event is not None else contextlib.nullcontext():
             try:
-                result = client.apply(encode_desired(desired), timeout=wait_timeout)
+                result = client.apply(desired.config_path, env, desired.digest, timeout=wait_timeout)
             except DaemonTimeout:
                 raise AiplugsError(f"not converged within {wait_timeout:g}s (--wait-timeout); the daemon goes on "
                                    "converging: `aiplugs status` shows where it stands") from None
@@ -83,13 +92,17 @@ def apply(
 
 
 def down(state_dir: Path, *, timeout: float = 30.0) -> int | None:
-    """Stops the daemon of ``state_dir`` gracefully (SIGKILL to its group after ``timeout``); returns its pid."""
-    from .daemon import DaemonClient, DaemonError
-    from ..store.state import pid_alive, read_state
+    """Stops the daemon of ``state_dir`` gracefully (SIGKILL to its group after ``timeout``) and whatever its
+    workers left behind; returns its pid (None when no daemon ran)."""
+    from ..runtime.orphans import sweep_orphans, worker_groups
+    from ..util.procs import pid_alive
+    from .daemon import DaemonClient
+    from .errors import DaemonError
 
     client = DaemonClient.find(state_dir)
     if client is None:
         return None
+    groups = worker_groups(state_dir)
     pid = client.pid
     try:
         client.down()
@@ -103,6 +116,5 @@ def down(state_dir: Path, *, timeout: float = 30.0) -> int | None:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    for worker_pid in [p for w in read_state(state_dir).workers.values() for p in w.pids if pid_alive(p)]:
-        os.kill(worker_pid, signal.SIGKILL)
+    sweep_orphans(state_dir, groups)
     return pid

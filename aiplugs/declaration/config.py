@@ -8,7 +8,6 @@ their case, everything else is case-insensitive. Values that look like JSON list
 
 from __future__ import annotations
 
-import contextvars
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,10 +15,21 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..errors import ConfigError, Problem
-from .sources import DictSource, Origin, env_source, leaves, shown_path, toml_source
+from ..util.redact import MASK, is_secret_name
+from .sources import (
+    Origin,
+    TomlSource,
+    env_source,
+    leaves,
+    legacy_env_source,
+    merge_origins,
+    shown_path,
+    split_origin,
+    toml_source,
+)
 from .validation import problems_from_validation_error
 
 __all__ = [
@@ -34,7 +44,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_NAME = "aiplugs.toml"
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 class _Section(BaseModel):
@@ -131,7 +140,8 @@ class PluginConfig(_Section):
 
 
 class Settings(BaseSettings):
-    """The effective configuration. Build it with :func:`load_config`, which also records origins."""
+    """The effective configuration. Build it with :func:`load_config`, which also reads the file and the environment
+    and records origins; ``Settings(...)`` on its own holds its arguments and defaults only."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
@@ -158,12 +168,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, *_SOURCES.get())
-
-
-_SOURCES: contextvars.ContextVar[tuple[PydanticBaseSettingsSource, ...]] = contextvars.ContextVar(
-    "aiplugs_settings_sources", default=()
-)
+        # pydantic-settings' own env source knows neither AIPLUGS_ names, plugin ids nor origins: load_config
+        # passes its sources in instead (_build_sources), and nothing reads os.environ behind the caller's back.
+        return (init_settings,)
 
 
 @dataclass(frozen=True)
@@ -212,20 +219,17 @@ class Config:
         origin = self.origins.get(dotted) or next(
             (o for k, o in self.origins.items() if k.startswith(dotted + ".")), None
         ) or self.origin(dotted)
-        match = re.fullmatch(r"(.*):(\d+):(\d+)", origin)
-        if match:
-            return match[1], int(match[2]), int(match[3])
-        return (shown_path(self.path), None, None) if origin == "default" else (origin, None, None)
+        return (shown_path(self.path), None, None) if origin == "default" else split_origin(origin)
 
     def effective(self) -> list[tuple[str, Any, Origin]]:
         """Every leaf value as (dotted path, JSON value with secrets masked, origin)."""
         dumped = self.settings.model_dump(mode="json")
         if self.settings.cloud.api_key is not None:
-            dumped["cloud"]["api_key"] = "**********"
+            dumped["cloud"]["api_key"] = MASK
         for plugin in dumped["plugins"].values():  # plugin env often carries tokens; show that it is set, not what
             for name in plugin["env"]:
-                if _SECRET_NAME.search(name):
-                    plugin["env"][name] = "**********"
+                if is_secret_name(name):
+                    plugin["env"][name] = MASK
         rows = []
         for leaf in leaves(dumped):
             value: Any = dumped
@@ -252,36 +256,22 @@ def load_config(
     """Reads the file and the environment and validates them together; raises ConfigError listing every problem."""
     env = dict(os.environ if env is None else env)
     config_path = resolve_config_path(path, env)
+    file_source = toml_source(Settings, config_path, require_file=require_file)
+    plugins = file_source.data.get("plugins")
+    plugin_ids = set(plugins if isinstance(plugins, dict) else ()) | _plugin_folders(config_path, file_source, env)
+    recorded = (env_source(Settings, env, plugin_ids), legacy_env_source(Settings, env), file_source)
+    sources = (InitSettingsSource(Settings, init_kwargs=overrides), *recorded)  # highest priority first
+    origins = merge_origins(recorded, overrides)
     try:
-        text = config_path.read_text(encoding="utf-8")
-        exists = True
-    except FileNotFoundError:
-        if require_file:
-            raise ConfigError(
-                [Problem(shown_path(config_path), "file not found (create one with `aiplugs init`)")]
-            ) from None
-        text, exists = "", False
-    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as e:
-        raise ConfigError([Problem(shown_path(config_path), f"cannot read: {e}")]) from None
-    file_source = toml_source(Settings, config_path, text)
-    plugin_ids = set(file_source.data.get("plugins", {}) or {}) | _plugin_folders(config_path, file_source, env)
-    environment = env_source(Settings, env, plugin_ids)
-    origins = {**file_source.origins, **environment.origins}
-    for leaf in leaves(overrides):  # an argument hides what env or the file said at and below its key
-        dotted = ".".join(leaf)
-        origins = {k: o for k, o in origins.items() if k != dotted and not k.startswith(dotted + ".")}
-        origins[dotted] = "argument"
-    token = _SOURCES.set((environment, file_source))
-    try:
-        settings = Settings(**overrides)
+        # Each call builds and hands over its own sources (_build_sources: pydantic-settings >= 2.13.0), so
+        # concurrent loads cannot see each other's environment.
+        settings = Settings(_build_sources=(sources, overrides))
     except ValidationError as e:
         raise ConfigError(_problems(e, config_path, origins, file_source)) from None
-    finally:
-        _SOURCES.reset(token)
-    return Config(config_path, settings, origins, exists)
+    return Config(config_path, settings, origins, file_source.exists)
 
 
-def _plugin_folders(config_path: Path, file_source: DictSource, env: Mapping[str, str]) -> set[str]:
+def _plugin_folders(config_path: Path, file_source: TomlSource, env: Mapping[str, str]) -> set[str]:
     """Plugin folder names, so env names can be mapped back to ids with '-' (a cheap directory listing)."""
     raw = env.get("AIPLUGS_PLUGINS_DIR") or file_source.data.get("plugins_dir") or "plugins"
     folder = Path(str(raw))
@@ -292,21 +282,16 @@ def _plugin_folders(config_path: Path, file_source: DictSource, env: Mapping[str
         return set()
 
 
-def _problems(error: ValidationError, path: Path, origins: Mapping[str, Origin], source: DictSource) -> list[Problem]:
+def _problems(error: ValidationError, path: Path, origins: Mapping[str, Origin], source: TomlSource) -> list[Problem]:
     shown = shown_path(path)
 
     def where(loc: tuple[str, ...]) -> tuple[str, int | None, int | None]:
         for n in range(len(loc), 0, -1):
             origin = origins.get(".".join(loc[:n]))
-            if origin is None:
-                continue
-            match = re.fullmatch(r"(.*):(\d+):(\d+)", origin)
-            if match:
-                return match[1], int(match[2]), int(match[3])
-            return origin, None, None
+            if origin is not None:
+                return split_origin(origin)
         prefix = ".".join(loc) + "."  # a table with no value of its own (an unknown [section]): its first key
-        first = next((o for k, o in origins.items() if k.startswith(prefix)), None)
-        match = re.fullmatch(r"(.*):(\d+):(\d+)", first or "")
-        return (match[1], int(match[2]), int(match[3])) if match else (shown, None, None)
+        first = split_origin(next((o for k, o in origins.items() if k.startswith(prefix)), ""))
+        return first if first[1] is not None else (shown, None, None)
 
     return problems_from_validation_error(error, source=shown, model=Settings, locate=where)

@@ -1,6 +1,8 @@
 """Where setting values come from: the TOML file and the environment, each value with its origin.
 
-Origins read ``aiplugs.toml:14:11`` (value position in the file), ``env AIPLUGS_PROXY__PORT`` or ``env SYSTEM_API_KEY``.
+Each source is a pydantic-settings source holding values read beforehand, plus the origin of each leaf:
+``aiplugs.toml:14:11`` (value position in the file), ``env AIPLUGS_PROXY__PORT`` or ``env SYSTEM_API_KEY``.
+pydantic-settings merges the values by priority; ``load_config`` merges the origins in the same order.
 In environment names a plugin id's ``-`` is written ``_``; keys under ``env`` keep their case, everything else is
 case-insensitive; values that look like JSON lists or objects (or any value under ``settings``) are parsed as JSON.
 """
@@ -17,9 +19,24 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ..errors import ConfigError, Problem
-from .tomlpos import locate
+from .positions import locate
 
-__all__ = ["DictSource", "ENV_PREFIX", "LEGACY_ENV", "Origin", "env_source", "leaves", "shown_path", "toml_source"]
+__all__ = [
+    "DictSource",
+    "ENV_PREFIX",
+    "EnvSource",
+    "LEGACY_ENV",
+    "LegacyEnvSource",
+    "Origin",
+    "TomlSource",
+    "env_source",
+    "leaves",
+    "legacy_env_source",
+    "merge_origins",
+    "shown_path",
+    "split_origin",
+    "toml_source",
+]
 
 ENV_PREFIX = "AIPLUGS_"
 LEGACY_ENV = {"SYSTEM_API_KEY": ("cloud", "api_key"), "CLOUD_BASE_URL": ("cloud", "base_url")}
@@ -41,8 +58,34 @@ class DictSource(PydanticBaseSettingsSource):
         return self.data
 
 
-def toml_source(settings_cls: type[BaseSettings], path: Path, text: str) -> DictSource:
+class TomlSource(DictSource):
+    """``aiplugs.toml``; ``exists`` is False for a missing file that was allowed to be missing."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any], origins: dict[str, Origin],
+                 exists: bool = True) -> None:
+        super().__init__(settings_cls, data, origins)
+        self.exists = exists
+
+
+class EnvSource(DictSource):
+    """``AIPLUGS_<SECTION>__<KEY>`` variables."""
+
+
+class LegacyEnvSource(DictSource):
+    """``SYSTEM_API_KEY`` and ``CLOUD_BASE_URL``: below the ``AIPLUGS_`` names, above the file."""
+
+
+def toml_source(settings_cls: type[BaseSettings], path: Path, *, require_file: bool = True) -> TomlSource:
+    """The file's values; a missing file is an error unless ``require_file`` is False, then it holds none."""
     shown = shown_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if require_file:
+            raise ConfigError([Problem(shown, "file not found (create one with `aiplugs init`)")]) from None
+        return TomlSource(settings_cls, {}, {}, exists=False)
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as e:
+        raise ConfigError([Problem(shown, f"cannot read: {e}")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -55,18 +98,15 @@ def toml_source(settings_cls: type[BaseSettings], path: Path, text: str) -> Dict
     for leaf in leaves(data):
         line, col = positions.get(leaf, positions.get(leaf[:1], (None, None)))
         origins[".".join(leaf)] = f"{shown}:{line}:{col}" if line else shown
-    return DictSource(settings_cls, data, origins)
+    return TomlSource(settings_cls, data, origins)
 
 
-def env_source(settings_cls: type[BaseSettings], env: Mapping[str, str], plugin_ids: set[str]) -> DictSource:
+def env_source(settings_cls: type[BaseSettings], env: Mapping[str, str], plugin_ids: set[str]) -> EnvSource:
+    """``plugin_ids`` map env names back to ids: ``WORD_COUNT`` is ``word-count``, unless a ``word_count`` exists."""
     data: dict[str, Any] = {}
     origins: dict[str, Origin] = {}
     by_env_id = {pid.replace("-", "_").lower(): pid for pid in plugin_ids}
     fields = set(settings_cls.model_fields)
-    for legacy, keys in LEGACY_ENV.items():
-        if env.get(legacy):
-            _put(data, keys, env[legacy])
-            origins[".".join(keys)] = f"env {legacy}"
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name == "AIPLUGS_CONFIG":
             continue
@@ -84,7 +124,18 @@ def env_source(settings_cls: type[BaseSettings], env: Mapping[str, str], plugin_
             keys.extend(p.lower() for p in parts[1:])
         _put(data, keys, _env_value(env[name], in_settings="settings" in keys[2:3]))
         origins[".".join(keys)] = f"env {name}"
-    return DictSource(settings_cls, data, origins)
+    return EnvSource(settings_cls, data, origins)
+
+
+def legacy_env_source(settings_cls: type[BaseSettings], env: Mapping[str, str]) -> LegacyEnvSource:
+    """The names aiplugs read before ``AIPLUGS_``; an empty value counts as unset."""
+    data: dict[str, Any] = {}
+    origins: dict[str, Origin] = {}
+    for name, keys in LEGACY_ENV.items():
+        if env.get(name):
+            _put(data, keys, env[name])
+            origins[".".join(keys)] = f"env {name}"
+    return LegacyEnvSource(settings_cls, data, origins)
 
 
 def _env_value(text: str, in_settings: bool) -> Any:
@@ -104,6 +155,23 @@ def _put(data: dict[str, Any], keys: list[str] | tuple[str, ...], value: Any) ->
             nxt = data[key] = {}
         data = nxt
     data[keys[-1]] = value
+
+
+def merge_origins(sources: tuple[DictSource, ...], arguments: Mapping[str, Any]) -> dict[str, Origin]:
+    """Origins merged like the values, ``sources`` highest priority first: a higher source's origin replaces a
+    lower one's for the same key, and an argument also hides what the sources said below its key."""
+    origins = {key: origin for source in reversed(sources) for key, origin in source.origins.items()}
+    for leaf in leaves(arguments):
+        dotted = ".".join(leaf)
+        origins = {k: o for k, o in origins.items() if k != dotted and not k.startswith(dotted + ".")}
+        origins[dotted] = "argument"
+    return origins
+
+
+def split_origin(origin: Origin) -> tuple[str, int | None, int | None]:
+    """``aiplugs.toml:3:8`` -> ("aiplugs.toml", 3, 8); any other origin names itself, without a position."""
+    match = re.fullmatch(r"(.*):(\d+):(\d+)", origin)
+    return (match[1], int(match[2]), int(match[3])) if match else (origin, None, None)
 
 
 def leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -1,25 +1,23 @@
 """The in-process event bus: apply, the reconcile loop, models, workers and the proxy publish; the router's
-``/api/events`` and the CLI's progress subscribe. Publishing never blocks and is safe from any thread."""
+``/api/events`` and the CLI's progress subscribe. Publishing never blocks and is safe from any thread.
+
+Only events of the catalogue (``catalogue.py``) with exactly their fields can be published.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
+
+from .catalogue import EventType, event_type
 
 __all__ = ["Event", "EventBus", "NULL_BUS", "NullBus", "Subscription"]
-
-# Event types in use; free-form strings keep the bus open to new kinds, these are the documented ones.
-EVENT_TYPES = (
-    "apply.planned", "apply.action_started", "apply.action_finished", "apply.finished", "apply.failed",
-    "model.downloading", "model.progress", "model.ready", "model.failed",
-    "worker.starting", "worker.started", "worker.exited", "worker.restarted", "worker.failed", "worker.stopped",
-    "proxy.started", "proxy.rules_swapped", "proxy.stopped", "router.started", "daemon.stopping",
-)
 
 
 @dataclass(frozen=True)
@@ -70,15 +68,24 @@ class Subscription:
 class EventBus:
     def __init__(self, history: int = 500) -> None:
         self._subscribers: set[Subscription] = set()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._history: collections.deque[Event] = collections.deque(maxlen=history)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    def publish(self, type: str, **data: Any) -> Event:
+    def publish(self, type: EventType | str, **data: Any) -> Event:
+        kind = event_type(type)
+        kind.check(data)
         with self._lock:
-            event = Event(type, data, time.time(), next(self._seq))
+            event = Event(kind, data, time.time(), next(self._seq))
             self._history.append(event)
             subscribers = list(self._subscribers)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event.to_dict())
+            except Exception:  # a listener's bug must not break the publisher
+                logging.getLogger(__name__).exception("event listener failed")
         for sub in subscribers:
             try:
                 running = asyncio.get_running_loop()
@@ -103,6 +110,19 @@ class EventBus:
             self._subscribers.add(sub)
         return sub
 
+    def listen(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Calls ``callback(event_dict)`` in the publisher's thread for every event (the same dict shape a reader
+        of ``/api/events`` gets); returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
+
     def history(self) -> list[Event]:
         with self._lock:
             return list(self._history)
@@ -115,8 +135,10 @@ class EventBus:
 class NullBus(EventBus):
     """Publishes into the void, so code can always call ``events.publish(...)``."""
 
-    def publish(self, type: str, **data: Any) -> Event:
-        return Event(type, data)
+    def publish(self, type: EventType | str, **data: Any) -> Event:
+        kind = event_type(type)
+        kind.check(data)  # the same rules, so code tested against the null bus cannot publish nonsense
+        return Event(kind, data)
 
 
 NULL_BUS = NullBus()

@@ -1,4 +1,5 @@
-"""Driving aiplugs from Python and Jupyter: :class:`Session`, its rich results, the live dashboard.
+"""Driving aiplugs from Python and Jupyter: :class:`Session`, its rich results, the live dashboard, and
+:class:`InjectionLatency` for the injection benchmark's JSON.
 
 ipywidgets loads only when ``Session.dashboard()`` is called; pandas only on ``to_pandas()``.
 """
@@ -6,8 +7,9 @@ ipywidgets loads only when ``Session.dashboard()`` is called; pandas only on ``t
 from __future__ import annotations
 
 from ..client.feed import Feed
+from .bench import InjectionLatency
 from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, TableView, VerifyView
 from .session import Session
 
-__all__ = sorted(["ApplyView", "ConfigView", "Feed", "ModelsView", "PlanView", "PluginsView", "Session",
-                  "StatusView", "TableView", "VerifyView"])
+__all__ = sorted(["ApplyView", "ConfigView", "Feed", "InjectionLatency", "ModelsView", "PlanView", "PluginsView",
+                  "Session", "StatusView", "TableView", "VerifyView"])

@@ -3,7 +3,8 @@
 A background thread holds one events stream open and blocks on it: each event lands in the log, moves a model's
 download bar, and (debounced) re-reads ``/api/status`` for the tables. Nothing polls the daemon while it runs;
 while none runs the thread checks ``state.json`` every few seconds for one to appear. Buttons run their call in
-a thread too, so the kernel stays responsive. Only ``Session.dashboard()`` imports this module (ipywidgets).
+a thread too, so the kernel stays responsive. Only ``Session.dashboard()`` imports this module (ipywidgets);
+the dashboard knows its session only as a :class:`DashboardSource`, so imports go one way (session → dashboard).
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import collections
 import html
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Protocol
 
 import ipywidgets as widgets
 
 from ..events import Event
+from ._events import to_event
 from ._html import badge
-from .results import StatusView
+from .results import ApplyView, ModelsView, StatusView
 
-__all__ = ["Dashboard"]
+__all__ = ["Dashboard", "DashboardSource"]
 
 REFRESH_DELAY = 0.3  # seconds: events arriving in a burst cause one status read
 NO_DAEMON_RECHECK = 2.0
@@ -80,10 +82,24 @@ class ModelRow(widgets.HBox):
         self.size.value = f"{done:,} / {total:,} B" if total else f"{done:,} B"
 
 
+class DashboardSource(Protocol):
+    """What the dashboard uses of a :class:`~aiplugs.notebook.Session`."""
+
+    def client(self) -> Any: ...  # DaemonClient | None
+
+    def status(self) -> StatusView: ...
+
+    def apply(self, auto_approve: bool = True, *, progress: bool = True) -> ApplyView | None: ...
+
+    def pull_models(self, keys: Iterable[str] = (), *, progress: bool = True) -> ModelsView: ...
+
+    def restart(self, plugin_id: str) -> dict[str, Any]: ...
+
+
 class Dashboard(widgets.VBox):
     """``Session.dashboard()`` returns one, already started; ``.stop()`` ends its background thread."""
 
-    def __init__(self, session: Any, *, log_lines: int = 200) -> None:
+    def __init__(self, session: DashboardSource, *, log_lines: int = 200) -> None:
         self.session = session
         self.header = widgets.HTML()
         self.message = widgets.HTML()
@@ -153,7 +169,6 @@ class Dashboard(widgets.VBox):
     def _follow(self) -> None:
         from ..client import DaemonError
         from ..client.feed import Feed
-        from .session import to_event
 
         while not self._stopping.is_set():
             client = self.session.client()

@@ -8,6 +8,8 @@ and ``async for``.
 
 from __future__ import annotations
 
+import time
+
 import asyncio
 import os
 from functools import partial
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import AiplugsError
-from ..events import Event
+from ._events import to_event
 from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, VerifyView
 
 __all__ = ["Session"]
@@ -109,7 +111,7 @@ class Session:
         With ``auto_approve=False`` the plan is shown and ``confirm(plan)`` (default: ask with ``input()``) must
         say yes; None is returned when it does not. ``progress`` shows model downloads as ``tqdm.auto`` bars."""
         from ..client import lifecycle
-        from .progress import ModelBars
+        from ..client.progress import ModelBars
 
         desired = self.desired
         ask = None
@@ -117,7 +119,7 @@ class Session:
             ask = partial(_ask, confirm or _input_confirm)
         bars = ModelBars() if progress else None
         try:
-            outcome = lifecycle.apply(desired, wait_timeout=wait_timeout, confirm=ask, on_event=bars)
+            outcome = lifecycle.apply(desired, env=self.env, wait_timeout=wait_timeout, confirm=ask, on_event=bars)
         finally:
             if bars is not None:
                 bars.close()
@@ -149,16 +151,15 @@ class Session:
 
     def _offline_report(self) -> dict[str, Any]:
         """The status report's rows from the declaration and the model store alone (no daemon runs)."""
-        from ..runtime.status import build_status
+        from ..runtime.status import Observed, build_status
 
         desired = self.desired
         store = self._store(desired)
-        return build_status(
-            desired, daemon={}, api=None, proxy=None, ca_cert=None, pools={},
-            model_states={m.filename: store.status(m) for m in desired.models},
+        return build_status(desired, Observed(
+            daemon={}, api=None, proxy=None, ca_cert=None, workers=(), plugins=(), stats={},
+            models={m.filename: store.status(m) for m in desired.models},
             model_sizes={m.filename: m.path.stat().st_size if m.path.exists() else None for m in desired.models},
-            conditions=[], relay_problem=None,
-        )
+            conditions=(), now=time.time()))
 
     def down(self, timeout: float = 30.0) -> int | None:
         """Stops the daemon and every worker; returns the daemon's pid, or None when none ran."""
@@ -180,13 +181,20 @@ class Session:
         if client is None:
             desired = self.desired
             chosen = [m for m in desired.models if not keys or m.filename in keys or set(m.keys) & set(keys)]
-            store = self._store(desired, progress=progress)
-            _run(store.pull(chosen))
+            from ..client.progress import ModelBars
+            from ..runtime.models import pull
+
+            local_bars = ModelBars(bars=True) if progress else None
+            try:
+                _run(pull(self._store(desired, local_bars), chosen))
+            finally:
+                if local_bars is not None:
+                    local_bars.close()
             return self.models
         from ..client.feed import watch
-        from .progress import ModelBars
+        from ..client.progress import ModelBars
 
-        bars = ModelBars() if progress else None
+        bars = ModelBars(bars=True) if progress else None
         try:
             if bars is None:
                 client.pull_models(keys, timeout=None)
@@ -206,7 +214,7 @@ class Session:
         async def verify_all():
             return [await store.verify(m) for m in desired.models]
 
-        rows = [{"filename": r.filename, "state": r.state, "size": r.size, "drift": r.drift,
+        rows = [{"filename": r.filename, "state": r.state.value, "size": r.size, "drift": r.drift,
                  "expected_sha256": r.expected_sha256, "actual_sha256": r.actual_sha256, "path": str(r.path)}
                 for r in _run(verify_all())]
         return VerifyView(rows)
@@ -217,10 +225,16 @@ class Session:
         desired = self.desired
         return self._store(desired).gc(desired, dry_run=dry_run)
 
-    def _store(self, desired, progress: bool = False):
+    def _store(self, desired, bars: Any = None):
+        """The model store; its download events drive ``bars`` (a ModelBars) when given."""
         from ..adapters.models import ModelStore
+        from ..events import NULL_BUS, EventBus
 
-        return ModelStore(desired.models_dir, desired.state_dir, progress=progress)
+        events = NULL_BUS
+        if bars is not None:
+            events = EventBus()
+            events.listen(bars)
+        return ModelStore(desired.models_dir, desired.state_dir, events=events)
 
     # ---- calls and events ------------------------------------------------------------------------------------
 
@@ -275,16 +289,6 @@ class Session:
 
     async def apull_models(self, keys: Iterable[str] = (), **kwargs: Any) -> ModelsView:
         return await asyncio.to_thread(self.pull_models, keys, **kwargs)
-
-
-def to_event(item: Any) -> Event:
-    """An SSE item of ``/api/events`` as an :class:`Event` (unknown shapes become ``Event("message", ...)``)."""
-    if isinstance(item, Mapping) and "type" in item:
-        data = item.get("data")
-        if not isinstance(data, Mapping):
-            data = {k: v for k, v in item.items() if k not in ("type", "ts", "seq")}
-        return Event(str(item["type"]), dict(data), float(item.get("ts") or 0.0), int(item.get("seq") or 0))
-    return Event("message", {"value": item})
 
 
 def _ask(confirm: Callable[[PlanView], bool], plan) -> bool:

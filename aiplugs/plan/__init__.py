@@ -2,9 +2,12 @@
 runs into it. Nothing here touches the network or processes; the only files read are the declaration's own.
 
 ``load_desired_state(path)`` → ``DesiredState``; ``diff(desired, actual)`` → ``Plan`` (immutable ``Action`` s, each
-with a reason), printable as text and as versioned JSON.
+with a reason), printable as text and as versioned JSON. ``states`` holds the one vocabulary for the states of
+models, plugins and the daemon; ``policy`` the restart backoff the plan applies.
 """
 
+from .actions import PLAN_FORMAT_VERSION, Action, ActionKind, Plan, UnitType
+from .actual import ActualState, ObservedEndpoint, ObservedModel, ObservedPlugin, ObservedRoute, ObservedWorker
 from .build import build_desired_state, load_desired_state
 from .desired import (
     CloudSpec,
@@ -14,42 +17,40 @@ from .desired import (
     PluginSpec,
     ProxySpec,
     RelaySpec,
+    RouteSpec,
     ScriptSpec,
     WorkerSpec,
 )
-from .diff import (
-    Action,
-    ActionKind,
-    ActualState,
-    ObservedEndpoint,
-    ObservedModel,
-    ObservedRelay,
-    ObservedWorker,
-    Plan,
-    converged,
-    diff,
-)
+from .diff import diff
+from .states import DaemonState, ModelState, PluginState, Route
 
 __all__ = [
     "Action",
     "ActionKind",
     "ActualState",
     "CloudSpec",
+    "DaemonState",
     "DesiredState",
     "EndpointSpec",
     "ModelSpec",
+    "ModelState",
     "ObservedEndpoint",
     "ObservedModel",
-    "ObservedRelay",
+    "ObservedPlugin",
+    "ObservedRoute",
     "ObservedWorker",
+    "PLAN_FORMAT_VERSION",
     "Plan",
     "PluginSpec",
+    "PluginState",
     "ProxySpec",
     "RelaySpec",
+    "Route",
+    "RouteSpec",
     "ScriptSpec",
+    "UnitType",
     "WorkerSpec",
     "build_desired_state",
-    "converged",
     "diff",
     "load_desired_state",
 ]

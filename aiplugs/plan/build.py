@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 import os
 from pathlib import Path
 from typing import Mapping
@@ -20,6 +21,7 @@ from .desired import (
     PluginSpec,
     ProxySpec,
     RelaySpec,
+    RouteSpec,
     ScriptSpec,
     WorkerSpec,
     _hash,
@@ -85,23 +87,23 @@ def build_desired_state(
     if problems:
         raise ConfigError(problems)
 
-    plugin_specs, scripts, workers, relays = [], [], [], []
+    plugin_specs, scripts, workers, relays, routes = [], [], [], [], []
     for pid in order:
         loaded, pconf = plugins[pid], _plugin_config(config, pid)
         manifest = loaded.manifest
         mode: Mode = pconf.mode or manifest.inference.default_mode
         plugin_specs.append(PluginSpec(pid, manifest.name, manifest.version, manifest.description, mode,
                                        loaded.dir, manifest.dependencies, pconf.provision))
-        for cs in manifest.content_scripts:
-            scripts.append(ScriptSpec(pid, cs.matches, cs.exclude_matches, cs.js, cs.css, cs.run_at, cs.all_frames))
+        own = [ScriptSpec(pid, cs.matches, cs.exclude_matches, cs.js, cs.css, cs.run_at, cs.all_frames)
+               for cs in manifest.content_scripts]
+        scripts.extend(own)
+        relay = None
         if mode == "local":
             workers.append(_worker(config, loaded, models))
         else:
-            relays.append(RelaySpec(pid, manifest.inference.cloud_path, manifest.inference.cloud_model,
-                                    pconf.timeout_s, _hash([manifest.inference.cloud_path,
-                                                            manifest.inference.cloud_model, pconf.timeout_s,
-                                                            # where calls go; the key stays out of any hash
-                                                            settings.cloud.base_url, settings.cloud.timeout_s])))
+            relay = _relay(config, loaded)
+            relays.append(relay)
+        routes.append(_route(plugin_specs[-1], own, relay))
     return DesiredState(
         config_path=config.path,
         state_dir=config.state_dir,
@@ -120,6 +122,7 @@ def build_desired_state(
         models=tuple(models.values()),
         workers=tuple(workers),
         relays=tuple(relays),
+        routes=tuple(routes),
     )
 
 
@@ -255,3 +258,21 @@ def _worker(config: Config, loaded: LoadedPlugin, models: Mapping[str, ModelSpec
     })
     return WorkerSpec(pid, pconf.workers, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
                       tuple(m.filename for m in used), pconf.timeout_s, config_hash)
+
+
+def _relay(config: Config, loaded: LoadedPlugin) -> RelaySpec:
+    inference, pconf, cloud = loaded.manifest.inference, _plugin_config(config, loaded.id), config.settings.cloud
+    key = cloud.api_key.get_secret_value() if cloud.api_key is not None else ""
+    # where calls go and with which key (by its hash: a new key must reach the relay, the key itself no hash)
+    config_hash = _hash([inference.cloud_path, inference.cloud_model, pconf.timeout_s, cloud.base_url,
+                         cloud.timeout_s, hashlib.sha256(key.encode()).hexdigest()])
+    cloud_spec = CloudSpec(cloud.base_url, cloud.api_key, cloud.timeout_s)
+    return RelaySpec(loaded.id, inference.cloud_path, inference.cloud_model, pconf.timeout_s, config_hash, cloud_spec)
+
+
+def _route(plugin: PluginSpec, scripts: list[ScriptSpec], relay: RelaySpec | None) -> RouteSpec:
+    assets = tuple(dict.fromkeys(path for s in scripts for path in (*s.js, *s.css)))
+    matches = tuple(dict.fromkeys(p for s in scripts for p in s.matches))
+    config_hash = _hash({"plugin": asdict(plugin), "assets": assets, "matches": matches,
+                         "relay": relay.config_hash if relay else None})
+    return RouteSpec(plugin, assets, matches, relay, config_hash)

@@ -14,6 +14,7 @@ from ..declaration.rules import MatchPattern, RuleSet, ScriptRule
 
 __all__ = [
     "CloudSpec",
+    "RouteSpec",
     "DesiredState",
     "EndpointSpec",
     "ModelSpec",
@@ -76,13 +77,6 @@ class ProxySpec:
         return RuleSet(s.rule() for s in self.scripts)
 
     @property
-    def intercept_hosts(self) -> tuple[str, ...]:
-        """Host patterns to decrypt (``("*",)`` for everything); passthrough is applied on top by the proxy."""
-        if self.intercept == "all":
-            return ("*",)
-        return self.rule_set().intercept_hosts
-
-    @property
     def rules_hash(self) -> str:
         """Changes exactly when the live proxy needs a hot swap (rules, CSP mode, interception)."""
         return _hash({"csp": self.csp, "intercept": self.intercept, "passthrough": self.passthrough,
@@ -126,6 +120,13 @@ class WorkerSpec:
 
 
 @dataclass(frozen=True)
+class CloudSpec:
+    base_url: str | None
+    api_key: SecretStr | None = field(repr=False)
+    timeout_s: float
+
+
+@dataclass(frozen=True)
 class RelaySpec:
     """A cloud-mode plugin: calls are relayed to ``cloud.base_url`` + ``path``."""
 
@@ -134,6 +135,7 @@ class RelaySpec:
     model: str | None
     timeout_s: float
     config_hash: str
+    cloud: CloudSpec  # where calls go, with the key (masked in every dump)
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,25 @@ class PluginSpec:
 
 
 @dataclass(frozen=True)
-class CloudSpec:
-    base_url: str | None
-    api_key: SecretStr | None = field(repr=False)
-    timeout_s: float
+class RouteSpec:
+    """How the router answers one plugin: its worker pool (``relay`` None) or the cloud relay, the content
+    script files it serves and the page origins it answers. Switched by converge only once the plugin's workers
+    or relay are in place."""
+
+    plugin: PluginSpec
+    assets: tuple[str, ...]  # declared js/css paths, relative to plugin.dir
+    matches: tuple[str, ...]  # every content-script match pattern (pages that may call it directly)
+    relay: RelaySpec | None
+    config_hash: str
+
+    @property
+    def plugin_id(self) -> str:
+        return self.plugin.id
+
+    @property
+    def lazy(self) -> bool:
+        """Local workers started by the first call."""
+        return self.plugin.mode == "local" and self.plugin.provision == "lazy"
 
 
 @dataclass(frozen=True)
@@ -170,13 +187,30 @@ class DesiredState:
     models: tuple[ModelSpec, ...]
     workers: tuple[WorkerSpec, ...]
     relays: tuple[RelaySpec, ...]
+    routes: tuple[RouteSpec, ...] = ()  # one per enabled plugin, dependency order
 
     def plugin(self, plugin_id: str) -> PluginSpec | None:
         return next((p for p in self.plugins if p.id == plugin_id), None)
 
-    def model_env(self, plugin_id: str) -> dict[str, str]:
-        """``{model key: absolute path}`` for one plugin: what its workers find in their environment."""
-        return {k: str(m.path) for m in self.models if plugin_id in m.used_by for k in m.keys}
+    def worker(self, plugin_id: str) -> WorkerSpec | None:
+        return next((w for w in self.workers if w.plugin_id == plugin_id), None)
+
+    def model(self, filename: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.filename == filename), None)
+
+    def route(self, plugin_id: str) -> RouteSpec | None:
+        return next((r for r in self.routes if r.plugin_id == plugin_id), None)
+
+    @property
+    def api_hash(self) -> str:
+        """Changes exactly when the running router must take new settings (today: the body size limit)."""
+        return api_settings_hash(self.max_body_bytes)
+
+    @property
+    def digest(self) -> str:
+        """Changes with anything in the desired state, secrets included (by their hash only)."""
+        key = self.cloud.api_key.get_secret_value() if self.cloud.api_key is not None else ""
+        return _hash({"state": self.to_dict(), "key": hashlib.sha256(key.encode()).hexdigest()})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the API key is masked."""
@@ -184,6 +218,10 @@ class DesiredState:
         if self.cloud.api_key is not None:
             data["cloud"]["api_key"] = "**********"
         return data
+
+
+def api_settings_hash(max_body_bytes: int) -> str:
+    return _hash({"max_body_bytes": max_body_bytes})
 
 
 def _jsonable(value: Any) -> Any:

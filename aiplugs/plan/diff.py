@@ -1,162 +1,43 @@
-"""Plan: the pure diff of a DesiredState against an observed ActualState. No I/O.
+"""diff: the only decider. Compares a DesiredState with an observed ActualState and returns the Plan; no I/O.
 
-Every action has a kind, a unit and a human reason; a plan prints terraform-style and as versioned JSON::
-
-    + worker word-count#1  (scale 1→2)
-    Plan: 1 to add, 0 to change, 0 to destroy.
+Order is the order converge carries actions out in: router, proxy, rules, models, then per plugin (dependencies
+first) its workers and then its route — so the router switches a plugin only after its workers or relay are in
+place — and last the deletions of plugins no longer wanted (route first, so traffic stops before the workers).
+Self-healing, lazy start and ``aiplugs restart`` are the same path: what the runtime observed (a dead worker, a
+call for a lazy plugin, a restart request) becomes an action here.
 """
 
 from __future__ import annotations
 
-import enum
-import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from .desired import DesiredState, EndpointSpec
+from .actions import Action, ActionKind, Plan
+from .actual import ActualState, ObservedEndpoint, ObservedModel, ObservedWorker
+from .desired import DesiredState, EndpointSpec, ModelSpec, WorkerSpec
+from .policy import FAILURE_WINDOW_S, restart_decision
+from .states import ModelState
+from ..util.redact import redact_url
 
-__all__ = [
-    "Action",
-    "ActionKind",
-    "ActualState",
-    "ObservedEndpoint",
-    "ObservedModel",
-    "ObservedRelay",
-    "ObservedWorker",
-    "Plan",
-    "converged",
-    "diff",
-]
+__all__ = ["diff", "model_action"]
 
-PLAN_FORMAT_VERSION = "1"
-UnitType = Literal["api", "proxy", "rules", "model", "worker", "relay"]
+C, U, R, D, N = ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE, ActionKind.DELETE, ActionKind.NOOP
 
 
-class ActionKind(str, enum.Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DELETE = "delete"
-    NOOP = "noop"
-
-    @property
-    def symbol(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": " "}[self.value]
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: ActionKind
-    type: UnitType
-    name: str  # "" for api/proxy/rules; filename for models; "<plugin>#<n>" for workers; plugin id for relays
-    reason: str
-
-    @property
-    def unit(self) -> str:
-        return f"{self.type} {self.name}" if self.name else self.type
-
-    @property
-    def plugin_id(self) -> str:
-        return self.name.partition("#")[0]
-
-    @property
-    def index(self) -> int:
-        return int(self.name.partition("#")[2] or 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "type": self.type, "name": self.name, "unit": self.unit,
-                "reason": self.reason}
-
-    def __str__(self) -> str:
-        return f"{self.kind.symbol} {self.unit}  ({self.reason})"
-
-
-@dataclass(frozen=True)
-class ObservedEndpoint:
-    host: str
-    port: int
-
-
-@dataclass(frozen=True)
-class ObservedModel:
-    filename: str
-    sha256: str | None  # the hash recorded when it was last verified
-    state: Literal["verified", "unverified", "changed", "missing"]
-
-
-@dataclass(frozen=True)
-class ObservedWorker:
-    plugin_id: str
-    index: int
-    pid: int | None
-    alive: bool
-    config_hash: str
-
-
-@dataclass(frozen=True)
-class ObservedRelay:
-    plugin_id: str
-    config_hash: str
-
-
-@dataclass(frozen=True)
-class ActualState:
-    """What is running, as recorded in ``state.json`` and confirmed by cheap checks. Empty = nothing runs."""
-
-    daemon_pid: int | None = None
-    api: ObservedEndpoint | None = None
-    proxy: ObservedEndpoint | None = None
-    rules_hash: str | None = None
-    models: tuple[ObservedModel, ...] = ()
-    workers: tuple[ObservedWorker, ...] = ()
-    relays: tuple[ObservedRelay, ...] = ()
-
-
-@dataclass(frozen=True)
-class Plan:
-    actions: tuple[Action, ...]
-
-    @property
-    def changes(self) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if a.kind is not ActionKind.NOOP)
-
-    @property
-    def changes_present(self) -> bool:
-        return bool(self.changes)
-
-    def counts(self) -> dict[str, int]:
-        add = sum(a.kind in (ActionKind.CREATE, ActionKind.REPLACE) for a in self.actions)
-        change = sum(a.kind is ActionKind.UPDATE for a in self.actions)
-        destroy = sum(a.kind in (ActionKind.DELETE, ActionKind.REPLACE) for a in self.actions)
-        return {"add": add, "change": change, "destroy": destroy}
-
-    def summary(self) -> str:
-        if not self.changes_present:
-            return "No changes."
-        c = self.counts()
-        return f"Plan: {c['add']} to add, {c['change']} to change, {c['destroy']} to destroy."
-
-    def to_text(self, color: bool = False) -> str:
-        width = max((len(a.kind.symbol) for a in self.changes), default=1)
-        lines = [_paint(f"{a.kind.symbol:>{width}} {a.unit}  ({a.reason})", a.kind, color) for a in self.changes]
-        return "\n".join([*lines, "", self.summary()] if lines else [self.summary()])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format_version": PLAN_FORMAT_VERSION, "changes_present": self.changes_present,
-                "summary": self.counts(), "actions": [a.to_dict() for a in self.actions]}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-
-_COLORS = {ActionKind.CREATE: "32", ActionKind.UPDATE: "33", ActionKind.REPLACE: "35", ActionKind.DELETE: "31"}
-
-
-def _paint(text: str, kind: ActionKind, color: bool) -> str:
-    return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color and kind in _COLORS else text
+def diff(desired: DesiredState, actual: ActualState) -> Plan:
+    """What converge must do to turn ``actual`` into ``desired``; pure and deterministic."""
+    actions = _endpoint_actions(desired, actual)
+    actions += _model_actions(desired, actual)
+    waits: list[float] = []
+    by_plugin: dict[str, dict[int, ObservedWorker]] = {}
+    for worker in actual.workers:
+        by_plugin.setdefault(worker.plugin_id, {})[worker.index] = worker
+    for plugin in desired.plugins:
+        spec = desired.worker(plugin.id)
+        if spec is not None:
+            actions += _worker_actions(desired, spec, by_plugin.get(plugin.id, {}), actual, waits)
+        actions += _route_actions(desired, plugin.id, actual)
+    actions += _removals(desired, actual, by_plugin)
+    return Plan(tuple(actions), min(waits) if waits else None)
 
 
 def _endpoint(spec: EndpointSpec) -> str:
@@ -164,116 +45,134 @@ def _endpoint(spec: EndpointSpec) -> str:
     return f"{spec.host}:{port}"
 
 
-def _endpoint_action(kind_name: Literal["api", "proxy"], spec: EndpointSpec,
-                     seen: ObservedEndpoint | None) -> Action:
+def _endpoint_action(unit: Literal["api", "proxy"], spec: EndpointSpec, seen: ObservedEndpoint | None) -> Action:
     if seen is None:
-        return Action(ActionKind.CREATE, kind_name, "", f"listen on {_endpoint(spec)}")
+        return Action(C, unit, "", f"listen on {_endpoint(spec)}")
     if not spec.accepts(seen.host, seen.port):
-        return Action(ActionKind.REPLACE, kind_name, "", f"{seen.host}:{seen.port} → {_endpoint(spec)}")
-    return Action(ActionKind.NOOP, kind_name, "", f"listening on {seen.host}:{seen.port}")
+        return Action(R, unit, "", f"{seen.host}:{seen.port} → {_endpoint(spec)}")
+    return Action(N, unit, "", f"listening on {seen.host}:{seen.port}")
 
 
-def diff(desired: DesiredState, actual: ActualState) -> Plan:
-    """What converge must do to turn ``actual`` into ``desired``; pure and deterministic."""
-    actions = [_endpoint_action("api", desired.api, actual.api)]
+def _endpoint_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
+    api = _endpoint_action("api", desired.api, actual.api)
+    if api.kind is N and actual.api_hash != desired.api_hash:
+        api = Action(U, "api", "", "router settings changed (max_body_bytes)")
     proxy = _endpoint_action("proxy", desired.proxy.endpoint, actual.proxy)
-    actions.append(proxy)
-    if proxy.kind is ActionKind.NOOP and actual.rules_hash != desired.proxy.rules_hash:
+    actions = [api, proxy]
+    if proxy.kind is N and actual.rules_hash != desired.proxy.rules_hash:
         n = len({s.plugin_id for s in desired.proxy.scripts})
-        actions.append(Action(ActionKind.UPDATE, "rules", "", f"hot-swap rules of {n} plugin(s)"))
-    actions.extend(_model_actions(desired, actual))
-    actions.extend(_worker_actions(desired, actual))
-    actions.extend(_relay_actions(desired, actual))
-    return Plan(tuple(actions))
+        actions.append(Action(U, "rules", "", f"hot-swap rules of {n} plugin(s)"))
+    return actions
+
+
+def _wanted_now(desired: DesiredState, model: ModelSpec, actual: ActualState) -> bool:
+    """A lazy model is pulled once a plugin using it was called, or someone asked for it."""
+    if not model.lazy or model.filename in actual.pulls:
+        return True
+    return any(actual.plugin(p).demanded for p in model.used_by)
 
 
 def _model_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
     seen = {m.filename: m for m in actual.models}
-    actions = []
-    for model in desired.models:
-        observed = seen.get(model.filename)
-        if model.lazy:
-            actions.append(Action(ActionKind.NOOP, "model", model.filename, "lazy: pulled on first call"))
-        elif observed is None or observed.state == "missing":
-            size = f", {model.size} bytes" if model.size is not None else ""
-            actions.append(Action(ActionKind.CREATE, "model", model.filename, f"download from {model.url}{size}"))
-        elif observed.sha256 != model.sha256:
-            actions.append(Action(ActionKind.REPLACE, "model", model.filename, "sha256 changed in manifest"))
-        elif observed.state == "unverified":
-            actions.append(Action(ActionKind.UPDATE, "model", model.filename, "file present, verify sha256"))
-        elif observed.state == "changed":
-            actions.append(Action(ActionKind.REPLACE, "model", model.filename, "file changed since verified"))
+    return [model_action(model, seen.get(model.filename) or ObservedModel(model.filename, ModelState.MISSING),
+                         wanted=_wanted_now(desired, model, actual))
+            for model in desired.models]
+
+
+def model_action(model: ModelSpec, observed: ObservedModel, *, wanted: bool = True) -> Action:
+    """What one model file needs: nothing, a verification of what is there, or a download."""
+    state, name = observed.state, model.filename
+    if state is ModelState.READY:
+        return Action(N, "model", name, "verified")
+    if state is ModelState.DOWNLOADING:
+        return Action(N, "model", name, "download in progress")
+    if not wanted:
+        return Action(N, "model", name, "lazy: pulled on first call")
+    if state is ModelState.MISSING:
+        size = f", {model.size} bytes" if model.size is not None else ""
+        return Action(C, "model", name, f"download from {redact_url(model.url)}{size}")
+    if state is ModelState.UNVERIFIED:
+        return Action(U, "model", name, "file present, verify sha256")
+    held = f" (holds {observed.sha256[:12]}…)" if observed.sha256 else ""
+    return Action(R, "model", name, f"sha256 differs from the manifest's{held}")
+
+
+def _worker_actions(desired: DesiredState, spec: WorkerSpec, running: dict[int, ObservedWorker],
+                    actual: ActualState, waits: list[float]) -> list[Action]:
+    plugin = desired.plugin(spec.plugin_id)
+    observed = actual.plugin(spec.plugin_id)
+    if not running and plugin is not None and plugin.provision == "lazy" and not observed.demanded:
+        return [Action(N, "worker", f"{spec.plugin_id}#0", "lazy: started on first call")]
+    actions, before = [], len(running)
+    for index in range(spec.count):
+        unit, seen = f"{spec.plugin_id}#{index}", running.get(index)
+        if seen is None:
+            actions.append(Action(C, "worker", unit, f"scale {before}→{spec.count}" if before else "start"))
+        elif seen.config_hash != spec.config_hash:
+            actions.append(Action(R, "worker", unit, "config changed"))
+        elif observed.restart_requested:
+            actions.append(Action(R, "worker", unit, "restart requested"))
+        elif seen.alive:
+            actions.append(Action(N, "worker", unit, f"running (pid {seen.pid})"))
         else:
-            actions.append(Action(ActionKind.NOOP, "model", model.filename, "verified"))
+            actions.append(_revive(unit, seen, observed.failures, observed.last_error, actual.now, waits))
+    for index in sorted(i for i in running if i >= spec.count):
+        actions.append(Action(D, "worker", f"{spec.plugin_id}#{index}", f"scale {before}→{spec.count}"))
     return actions
 
 
-def _worker_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
-    observed: dict[str, dict[int, ObservedWorker]] = {}
-    for worker in actual.workers:
-        observed.setdefault(worker.plugin_id, {})[worker.index] = worker
+def _revive(unit: str, seen: ObservedWorker, failures: tuple[float, ...], last_error: str | None, now: float,
+            waits: list[float]) -> Action:
+    """A worker that is not running: restart it now, after its backoff, or not at all (crash loop)."""
+    decision = restart_decision(failures, now)
+    if decision.give_up:
+        why = f"; last: {last_error.splitlines()[0][:80]}" if last_error else ""
+        return Action(N, "worker", unit, f"failed: {decision.recent} failures within {FAILURE_WINDOW_S:g}s{why} "
+                                         "(`aiplugs restart` or `aiplugs apply` retries)")
+    if decision.wait_s > 0:
+        waits.append(decision.wait_s)
+        return Action(N, "worker", unit, f"restart in {decision.wait_s:.1f}s (backoff)")
+    return Action(R, "worker", unit, f"not running ({_ended(seen)})")
+
+
+def _ended(seen: ObservedWorker) -> str:
+    if seen.exit_signal:
+        return f"killed by {seen.exit_signal}"
+    if seen.exit_code is not None:
+        return f"exited with code {seen.exit_code}"
+    return "never answered" if seen.pid is None else f"pid {seen.pid} gone"
+
+
+def _route_actions(desired: DesiredState, plugin_id: str, actual: ActualState) -> list[Action]:
+    route = desired.route(plugin_id)
+    if route is None:
+        return []
+    seen = next((r for r in actual.routes if r.plugin_id == plugin_id), None)
+    where = f"relay to cloud {route.relay.path}" if route.relay else (
+        "local workers, started on first call" if route.lazy else "local workers")
+    if seen is None:
+        return [Action(C, "route", plugin_id, where)]
+    if seen.config_hash != route.config_hash:
+        return [Action(U, "route", plugin_id, f"now {where}")]
+    return [Action(N, "route", plugin_id, where)]
+
+
+def _removals(desired: DesiredState, actual: ActualState, running: dict[str, dict[int, ObservedWorker]]
+              ) -> list[Action]:
+    """Routes and workers of plugins that are no longer enabled (or no longer local)."""
     actions = []
-    wanted = {w.plugin_id: w for w in desired.workers}
-    for spec in desired.workers:
-        running = observed.get(spec.plugin_id, {})
-        before = len(running)
-        plugin = desired.plugin(spec.plugin_id)
-        if not running and plugin is not None and plugin.provision == "lazy":
-            actions.append(Action(ActionKind.NOOP, "worker", f"{spec.plugin_id}#0", "lazy: started on first call"))
-            continue
-        for index in range(spec.count):
-            unit = f"{spec.plugin_id}#{index}"
-            seen = running.get(index)
-            if seen is None:
-                reason = f"scale {before}→{spec.count}" if before else "start"
-                actions.append(Action(ActionKind.CREATE, "worker", unit, reason))
-            elif seen.config_hash != spec.config_hash:
-                actions.append(Action(ActionKind.REPLACE, "worker", unit, "config changed"))
-            elif not seen.alive:
-                actions.append(Action(ActionKind.REPLACE, "worker", unit, f"not running (pid {seen.pid})"))
-            else:
-                actions.append(Action(ActionKind.NOOP, "worker", unit, f"running (pid {seen.pid})"))
-        for index in sorted(i for i in running if i >= spec.count):
-            actions.append(Action(ActionKind.DELETE, "worker", f"{spec.plugin_id}#{index}",
-                                  f"scale {before}→{spec.count}"))
-    for plugin_id in sorted(set(observed) - set(wanted)):
-        reason = "plugin disabled" if plugin_id in desired.disabled else (
-            "plugin now in cloud mode" if desired.plugin(plugin_id) else "plugin removed")
-        for index in sorted(observed[plugin_id]):
-            actions.append(Action(ActionKind.DELETE, "worker", f"{plugin_id}#{index}", reason))
+
+    def why(plugin_id: str) -> str:
+        if plugin_id in desired.disabled:
+            return "plugin disabled"
+        return "plugin now in cloud mode" if desired.plugin(plugin_id) else "plugin removed"
+
+    routed = {r.plugin_id for r in desired.routes}
+    for route in sorted(actual.routes, key=lambda r: r.plugin_id):
+        if route.plugin_id not in routed:
+            actions.append(Action(D, "route", route.plugin_id, why(route.plugin_id)))
+    wanted = {w.plugin_id for w in desired.workers}
+    for plugin_id in sorted(set(running) - wanted):
+        for index in sorted(running[plugin_id]):
+            actions.append(Action(D, "worker", f"{plugin_id}#{index}", why(plugin_id)))
     return actions
-
-
-def _relay_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
-    seen = {r.plugin_id: r for r in actual.relays}
-    actions = []
-    for relay in desired.relays:
-        observed = seen.get(relay.plugin_id)
-        if observed is None:
-            actions.append(Action(ActionKind.CREATE, "relay", relay.plugin_id, f"relay to cloud {relay.path}"))
-        elif observed.config_hash != relay.config_hash:
-            actions.append(Action(ActionKind.UPDATE, "relay", relay.plugin_id, "relay settings changed"))
-        else:
-            actions.append(Action(ActionKind.NOOP, "relay", relay.plugin_id, "relaying"))
-    wanted = {r.plugin_id for r in desired.relays}
-    for plugin_id in sorted(set(seen) - wanted):
-        actions.append(Action(ActionKind.DELETE, "relay", plugin_id, "no longer a cloud plugin"))
-    return actions
-
-
-def converged(desired: DesiredState, daemon_pid: int = 1) -> ActualState:
-    """The ActualState a successful converge of ``desired`` records (auto ports take the first in range)."""
-
-    def endpoint(spec: EndpointSpec) -> ObservedEndpoint:
-        return ObservedEndpoint(spec.host, spec.port if spec.port is not None else spec.port_range[0])
-
-    return ActualState(
-        daemon_pid=daemon_pid,
-        api=endpoint(desired.api),
-        proxy=endpoint(desired.proxy.endpoint),
-        rules_hash=desired.proxy.rules_hash,
-        models=tuple(ObservedModel(m.filename, m.sha256, "verified") for m in desired.models if not m.lazy),
-        workers=tuple(ObservedWorker(w.plugin_id, i, None, True, w.config_hash)
-                      for w in desired.workers for i in range(w.count)),
-        relays=tuple(ObservedRelay(r.plugin_id, r.config_hash) for r in desired.relays),
-    )

@@ -1,7 +1,10 @@
-"""Converge: carry out a Plan through the running system's adapters. The only place where a plan has effects.
+"""Converge: carry out a Plan, each action through exactly one call of the ``System`` chosen by its (type, kind).
 
-Order matters and is fixed: router, proxy (it needs the router's address), rules, models (workers need their
-files), worker pools, relays. Each step is idempotent, so a converge interrupted halfway is finished by the next.
+Nothing here decides what to change — ``plan.diff`` did. Converge only keeps the plan's order (router, proxy,
+rules, models — concurrently — then each plugin's workers and route, then removals), runs a unit's actions only
+when what they need succeeded (a worker whose model failed is not started), and reports every outcome as events
+and in a ``ConvergeResult``. Each System call is idempotent, so a converge interrupted halfway is finished by the
+next pass.
 """
 
 from __future__ import annotations
@@ -10,27 +13,34 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from ..events import NULL_BUS, EventBus
-from ..plan import Action, ActionKind, Plan
-from ..plan import DesiredState, EndpointSpec, ModelSpec, ProxySpec, WorkerSpec
+from ..events.catalogue import APPLY_ACTION_FINISHED, APPLY_ACTION_STARTED, APPLY_FAILED, APPLY_FINISHED
+from ..plan import Action, ActionKind, DesiredState, EndpointSpec, ModelSpec, Plan, ProxySpec, RouteSpec, WorkerSpec
 
 __all__ = ["ConvergeResult", "Failure", "System", "converge"]
 
-log = logging.getLogger("aiplugs.runtime.converge")
+log = logging.getLogger(__name__)
+C, U, R, D = ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE, ActionKind.DELETE
 
 
 class System(Protocol):
-    """What converge drives; the daemon implements it over the real adapters."""
+    """The doers converge drives; the daemon's RunningSystem implements them over the real adapters."""
 
-    async def ensure_api(self, spec: EndpointSpec) -> None: ...
-    async def ensure_proxy(self, spec: ProxySpec) -> None: ...
-    def swap_rules(self, spec: ProxySpec) -> None: ...
-    async def ensure_model(self, model: ModelSpec) -> None: ...
-    async def ensure_pool(self, spec: WorkerSpec) -> None: ...
-    async def remove_pool(self, plugin_id: str) -> None: ...
-    def set_relays(self, desired: DesiredState) -> None: ...
+    async def start_api(self, spec: EndpointSpec, max_body_bytes: int) -> None: ...
+    async def restart_api(self, spec: EndpointSpec, max_body_bytes: int) -> None: ...
+    async def configure_api(self, max_body_bytes: int) -> None: ...
+    async def start_proxy(self, spec: ProxySpec) -> None: ...
+    async def restart_proxy(self, spec: ProxySpec) -> None: ...
+    async def swap_rules(self, spec: ProxySpec) -> None: ...
+    async def download_model(self, model: ModelSpec) -> None: ...
+    async def verify_model(self, model: ModelSpec) -> None: ...
+    async def start_worker(self, spec: WorkerSpec, index: int) -> None: ...
+    async def restart_worker(self, spec: WorkerSpec, index: int) -> None: ...
+    async def stop_worker(self, plugin_id: str, index: int) -> None: ...
+    async def set_route(self, route: RouteSpec) -> None: ...
+    async def remove_route(self, plugin_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,76 +59,113 @@ class ConvergeResult:
     def ok(self) -> bool:
         return not self.failures
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "seconds": round(self.seconds, 3), "plan": self.plan.to_dict(),
                 "failures": [{"unit": f.unit, "error": f.error} for f in self.failures]}
+
+
+def _call(system: System, desired: DesiredState, action: Action) -> Awaitable[None]:
+    """The one System call that carries out ``action``."""
+    kind, name = action.kind, action.name
+    match action.type, kind:
+        case "api", ActionKind.CREATE:
+            return system.start_api(desired.api, desired.max_body_bytes)
+        case "api", ActionKind.REPLACE:
+            return system.restart_api(desired.api, desired.max_body_bytes)
+        case "api", ActionKind.UPDATE:
+            return system.configure_api(desired.max_body_bytes)
+        case "proxy", ActionKind.CREATE:
+            return system.start_proxy(desired.proxy)
+        case "proxy", ActionKind.REPLACE:
+            return system.restart_proxy(desired.proxy)
+        case "rules", ActionKind.UPDATE:
+            return system.swap_rules(desired.proxy)
+        case "model", ActionKind.CREATE | ActionKind.REPLACE:
+            return system.download_model(_need(desired.model(name), action))
+        case "model", ActionKind.UPDATE:
+            return system.verify_model(_need(desired.model(name), action))
+        case "worker", ActionKind.CREATE:
+            return system.start_worker(_need(desired.worker(action.plugin_id), action), action.index)
+        case "worker", ActionKind.REPLACE:
+            return system.restart_worker(_need(desired.worker(action.plugin_id), action), action.index)
+        case "worker", ActionKind.DELETE:
+            return system.stop_worker(action.plugin_id, action.index)
+        case "route", ActionKind.CREATE | ActionKind.UPDATE:
+            return system.set_route(_need(desired.route(name), action))
+        case "route", ActionKind.DELETE:
+            return system.remove_route(name)
+    raise ValueError(f"no way to carry out {action}")  # a plan diff cannot produce
+
+
+def _need(spec: Any, action: Action) -> Any:
+    if spec is None:
+        raise ValueError(f"{action.unit} is not in the desired state")
+    return spec
 
 
 @dataclass
 class _Run:
     system: System
+    desired: DesiredState
     events: EventBus
     failures: list[Failure] = field(default_factory=list)
+    failed_units: set[str] = field(default_factory=set)
 
-    async def step(self, unit: str, coro) -> bool:
-        self.events.publish("apply.action_started", unit=unit)
+    async def step(self, action: Action) -> bool:
+        unit = action.unit
+        self.events.publish(APPLY_ACTION_STARTED, unit=unit)
         try:
-            await coro
+            await _call(self.system, self.desired, action)
         except Exception as e:  # one unit failing must not stop the others
-            message = str(e) or e.__class__.__name__
-            log.warning("%s failed: %s", unit, message)
-            self.failures.append(Failure(unit, message))
-            self.events.publish("apply.action_finished", unit=unit, ok=False, error=message)
-            return False
-        self.events.publish("apply.action_finished", unit=unit, ok=True)
+            return self.fail(unit, str(e) or e.__class__.__name__)
+        self.events.publish(APPLY_ACTION_FINISHED, unit=unit, ok=True, error=None)
         return True
 
+    def fail(self, unit: str, message: str) -> bool:
+        log.warning("%s failed: %s", unit, message)
+        self.failures.append(Failure(unit, message))
+        self.failed_units.add(unit)
+        self.events.publish(APPLY_ACTION_FINISHED, unit=unit, ok=False, error=message)
+        return False
 
-async def _nothing() -> None:
-    return None
 
-
-async def converge(plan: Plan, desired: DesiredState, system: System, events: EventBus = NULL_BUS) -> ConvergeResult:
+async def converge(plan: Plan, desired: DesiredState, system: System, events: EventBus = NULL_BUS,
+                   *, on_action: Callable[[Action, bool], None] | None = None) -> ConvergeResult:
     started = time.monotonic()
-    run = _Run(system, events)
-    changes = {a.type: [] for a in plan.changes}
-    for action in plan.changes:
-        changes[action.type].append(action)
+    run = _Run(system, desired, events)
+    changes = plan.changes
+    first = [a for a in changes if a.type in ("api", "proxy", "rules")]
+    for action in first:
+        if not await run.step(action) and action.type == "api":
+            return _finish(run, plan, started)  # nothing can be served without the router
+    models = [a for a in changes if a.type == "model"]
+    await asyncio.gather(*(run.step(a) for a in models))
+    failed_models = {a.name for a in models if a.unit in run.failed_units}
+    rest = [a for a in changes if a.type in ("worker", "route")]
+    for plugin_id in dict.fromkeys(a.plugin_id for a in rest):
+        await _plugin_steps(run, [a for a in rest if a.plugin_id == plugin_id], failed_models)
+    return _finish(run, plan, started)
 
-    if "api" in changes and not await run.step("api", system.ensure_api(desired.api)):
-        return ConvergeResult(plan, tuple(run.failures), time.monotonic() - started)
-    if "proxy" in changes:
-        await run.step("proxy", system.ensure_proxy(desired.proxy))
-    elif "rules" in changes:
-        await run.step("rules", _sync(system.swap_rules, desired.proxy))
 
-    models = {m.filename: m for m in desired.models}
-    model_actions = [a for a in changes.get("model", []) if a.kind is not ActionKind.DELETE]
-    results = await asyncio.gather(*(run.step(a.unit, system.ensure_model(models[a.name])) for a in model_actions))
-    failed_models = {a.name for a, ok in zip(model_actions, results) if not ok}
+async def _plugin_steps(run: _Run, actions: list[Action], failed_models: set[str]) -> None:
+    """One plugin's worker actions (concurrently), then its route once they succeeded; deletions in plan order."""
+    workers = [a for a in actions if a.type == "worker" and a.kind is not D]
+    spec = run.desired.worker(workers[0].plugin_id) if workers else None
+    missing = sorted(failed_models & set(spec.models)) if spec is not None else []
+    if missing:
+        for action in workers:
+            run.fail(action.unit, f"not started: its model {', '.join(missing)} is not available")
+    else:
+        await asyncio.gather(*(run.step(a) for a in workers))
+    for action in (a for a in actions if a not in workers):
+        if action.type == "route" and action.kind is not D and any(a.unit in run.failed_units for a in workers):
+            run.fail(action.unit, "not switched: its workers did not start")
+            continue
+        await run.step(action)
 
-    pools = {w.plugin_id: w for w in desired.workers}
-    touched = _plugins(changes.get("worker", []))
-    for plugin_id in touched:
-        spec = pools.get(plugin_id)
-        if spec is None:
-            await run.step(f"worker {plugin_id}", system.remove_pool(plugin_id))
-        elif failed_models & set(spec.models):
-            run.failures.append(Failure(f"worker {plugin_id}", "not started: its model is not available"))
-        else:
-            await run.step(f"worker {plugin_id}", system.ensure_pool(spec))
 
-    if "relay" in changes:
-        await run.step("relays", _sync(system.set_relays, desired))
+def _finish(run: _Run, plan: Plan, started: float) -> ConvergeResult:
     result = ConvergeResult(plan, tuple(run.failures), time.monotonic() - started)
-    events.publish("apply.finished" if result.ok else "apply.failed", ok=result.ok,
-                   failures=[f.unit for f in result.failures], seconds=round(result.seconds, 3))
+    run.events.publish(APPLY_FINISHED if result.ok else APPLY_FAILED, ok=result.ok,
+                       failures=[f.unit for f in result.failures], seconds=round(result.seconds, 3))
     return result
-
-
-def _plugins(actions: list[Action]) -> list[str]:
-    return list(dict.fromkeys(a.plugin_id for a in actions))
-
-
-async def _sync(fn, *args) -> None:
-    fn(*args)

@@ -1,11 +1,13 @@
-"""The daemon: one long-running process that owns the running system (router, proxy, worker pools).
+"""The daemon: one long-running process that owns the running system (router, proxy, workers) of a state dir.
 
-It holds the state dir's daemon lock, applies desired states handed to it (plan, then converge through the
-:class:`~aiplugs.runtime.system.RunningSystem`), answers the router's ``Controller`` calls (apply, status, down, restart,
-pull) and runs a level-triggered reconcile loop that re-provisions deleted or corrupted models and keeps
-``state.json`` current; worker restarts are the WorkerManager's own supervision. Run it with
-``python -m aiplugs.runtime.daemon -c aiplugs.toml`` (what ``aiplugs apply`` does, detached) or in-process through
-``aiplugs apply --foreground``.
+It holds the state dir's daemon lock and pid file, answers the router's ``Controller`` calls (apply, status,
+down, restart, pull) and runs the reconcile loop. The desired state always comes from one function,
+``plan.load_desired_state``: at start from the daemon's own environment, and on every apply from the
+declaration path and the environment the CLI sends — so what the CLI planned is what the daemon converges to
+(the CLI sends the digest it showed; a declaration changed in between is refused).
+
+Run it with ``python -m aiplugs.runtime.daemon -c aiplugs.toml`` (what ``aiplugs apply`` does, detached) or
+in-process through ``aiplugs apply --foreground``.
 """
 
 from __future__ import annotations
@@ -17,39 +19,38 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from .codec import decode_desired
-from .converge import ConvergeResult, converge
 from ..errors import AiplugsError
 from ..events import EventBus
-from ..plan import diff
-from ..plan import DesiredState
-from ..store.state import read_state
-from .status import Condition, build_status
+from ..events.catalogue import DAEMON_STOPPING, ROUTER_STARTED
+from ..plan import DesiredState, Plan, load_desired_state
+from ..store.daemonfile import LOCK_FILE, claim_pid_file, read_pid, release_pid_file, write_daemon_file
 from ..store.tokens import PAGE_TOKEN_FILE, load_or_create_token
+from .converge import ConvergeResult, converge
+from .orphans import sweep_orphans
+from .reconcile import Reconciler
+from .status import Condition, Observed, build_status
 
 __all__ = ["Daemon", "main"]
 
-log = logging.getLogger("aiplugs.runtime.daemon")
-PID_FILE = "daemon.pid"
-LOCK_FILE = "daemon.lock"
-MAX_MODEL_BACKOFF = 300.0
+log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, desired: DesiredState, *, reconcile_interval: float = 2.0) -> None:
+    def __init__(self, desired: DesiredState, *, env: Mapping[str, str] | None = None,
+                 reconcile_interval: float = 2.0) -> None:
         self.desired = desired
         self.state_dir = desired.state_dir
+        self.env = dict(os.environ if env is None else env)
         self.reconcile_interval = reconcile_interval
         self.events = EventBus()
         self.started_at = time.time()
         self.system: Any = None  # a RunningSystem while serving
+        self.reconciler: Reconciler | None = None
+        self.applied = False  # nothing is converged before the first apply (the person's go-ahead)
         self._conditions: dict[str, Condition] = {}
-        self._model_retry: dict[str, tuple[float, float]] = {}  # filename -> (not before, backoff)
         self._stop: asyncio.Event | None = None
-        self._apply_lock: asyncio.Lock | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
@@ -62,46 +63,69 @@ class Daemon:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            pid = _read_pid(self.state_dir)
-            raise AiplugsError(f"a daemon already runs for {self.state_dir} (pid {pid}); `aiplugs down` stops it")
+            raise AiplugsError(f"a daemon already runs for {self.state_dir} (pid {read_pid(self.state_dir)}); "
+                               "`aiplugs down` stops it") from None
         try:
+            await asyncio.to_thread(sweep_orphans, self.state_dir)
             await self._serve(on_ready)
         finally:
-            (self.state_dir / PID_FILE).unlink(missing_ok=True)
+            release_pid_file(self.state_dir)
             lock.release()
 
     async def _serve(self, on_ready: Callable[[Daemon], Any] | None) -> None:
         from .system import RunningSystem
 
         self._stop = asyncio.Event()
-        self._apply_lock = asyncio.Lock()
         self.system = system = RunningSystem(
-            self.desired, events=self.events, admin_token=load_or_create_token(self.state_dir),
+            state_dir=self.state_dir, models_dir=self.desired.models_dir, events=self.events,
+            admin_token=load_or_create_token(self.state_dir),
             page_token=load_or_create_token(self.state_dir, PAGE_TOKEN_FILE), control=self,
-            started_at=self.started_at,
-        )
+            on_change=self._changed, started_at=self.started_at)
+        system.workers.parent_env = self.env
+        self.reconciler = Reconciler(system, self.desired, self.events, interval=self.reconcile_interval)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        reconcile: asyncio.Task | None = None
+        loop_task: asyncio.Task | None = None
         try:
-            await system.ensure_api(self.desired.api)
-            (self.state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
+            await self._start_api()
+            claim_pid_file(self.state_dir)
+            write_daemon_file(self.state_dir, *system.api, self.started_at)
             await system.record_state(force=True)
-            self.events.publish("router.started", host=system.api[0], port=system.api[1])
+            self.events.publish(ROUTER_STARTED, host=system.api[0], port=system.api[1])
             log.info("aiplugs daemon %s: api on %s:%s", os.getpid(), *system.api)
-            reconcile = asyncio.create_task(self._reconcile_loop(), name="aiplugs-reconcile")
+            loop_task = asyncio.create_task(self._loop(), name="aiplugs-reconcile")
             if on_ready is not None:
                 on_ready(self)
             await self._stop.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-            if reconcile is not None:
-                reconcile.cancel()
-            self.events.publish("daemon.stopping", pid=os.getpid())
+            if loop_task is not None:
+                loop_task.cancel()
+            self.events.publish(DAEMON_STOPPING, pid=os.getpid())
             log.info("stopping")
             await system.close()
+
+    async def _start_api(self) -> None:
+        """The router comes first, so the CLI can talk to us: the api action of the plan, alone."""
+        assert self.reconciler is not None
+        plan = self.reconciler.observe_and_plan()
+        result = await converge(Plan(tuple(a for a in plan.actions if a.type == "api")), self.desired,
+                                self.system, self.events)
+        if not result.ok:
+            raise AiplugsError(result.failures[0].error)
+
+    async def _loop(self) -> None:
+        """Self-healing starts with the first apply: before it, nothing but the router was agreed to."""
+        assert self.reconciler is not None
+        while not self.applied:
+            await asyncio.sleep(0.2)
+        await self.reconciler.run()
+
+    def _changed(self) -> None:
+        if self.reconciler is not None and self.applied:
+            self.reconciler.wake()
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -110,23 +134,37 @@ class Daemon:
     # ---- applying --------------------------------------------------------------------------------------------
 
     async def apply_desired(self, desired: DesiredState) -> ConvergeResult:
-        assert self._apply_lock is not None, "the daemon is not running"
-        async with self._apply_lock:
-            plan = diff(desired, self.system.actual(desired))
-            self.events.publish("apply.planned", summary=plan.summary(), changes=[str(a) for a in plan.changes])
-            self.desired = desired
-            self.system.set_desired(desired)
-            result = await converge(plan, desired, self.system, self.events)
-            self._set_condition("Converged", result.ok, "converged" if result.ok else
-                                "; ".join(f"{f.unit}: {f.error}" for f in result.failures))
-            await self.system.record_state(force=True)
-            return result
+        assert self.reconciler is not None, "the daemon is not running"
+        if desired.state_dir != self.state_dir:
+            raise AiplugsError(f"this daemon serves {self.state_dir}, not {desired.state_dir}")
+        self.desired = desired
+        result = await self.reconciler.apply(desired)
+        self.applied = True
+        self._set_condition("Converged", result.ok, "converged" if result.ok else
+                            "; ".join(f"{f.unit}: {f.error}" for f in result.failures))
+        return result
 
     # ---- the router's Controller -----------------------------------------------------------------------------
 
+    async def apply(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"config": path, "env": {...}, "digest": str?}``: the same declaration and environment the CLI
+        planned with; ``digest`` (of the desired state the person saw) makes a changed declaration an error."""
+        config, env = body.get("config"), body.get("env")
+        if not isinstance(config, str) or not isinstance(env, dict):
+            raise AiplugsError('apply needs {"config": "<path of aiplugs.toml>", "env": {...}}')
+        _, desired = await asyncio.to_thread(load_desired_state, config, env=env)
+        digest = body.get("digest")
+        if digest is not None and digest != desired.digest:
+            raise AiplugsError("the declaration changed since the plan was shown; run `aiplugs apply` again to see "
+                               "the new plan")
+        self.env = dict(env)
+        self.system.workers.parent_env = self.env
+        result = await self.apply_desired(desired)
+        return {**result.to_dict(), "status": await self.status()}
+
     async def status(self) -> dict[str, Any]:
-        desired, system = self.desired, self.system
-        states = {m.filename: system.store.status(m) for m in desired.models}
+        system, desired = self.system, self.desired
+        workers, history = system.workers.observe()
         sizes = {}
         for m in desired.models:
             try:
@@ -134,79 +172,47 @@ class Daemon:
             except OSError:
                 sizes[m.filename] = None
         self._set_condition("RouterAnswering", system.api is not None, f"listening on {_fmt(system.api)}")
-        if system.proxy is not None or system.rules_hash is not None:
+        if self.applied:
             self._set_condition("ProxyListening", system.proxy_address is not None,
                                 f"listening on {_fmt(system.proxy_address)}")
-        relay_problem = None
-        if desired.relays and not desired.cloud.base_url:
-            relay_problem = "cloud.base_url is not set (env CLOUD_BASE_URL or [cloud] base_url)"
-        return build_status(
-            desired,
+        seen = Observed(
             daemon={"pid": os.getpid(), "started_at": self.started_at,
                     "uptime_s": round(time.time() - self.started_at, 1)},
-            api=system.api, proxy=system.proxy_address, ca_cert=system.ca_cert,
-            pools=system.workers.snapshot(), model_states=states, model_sizes=sizes,
-            conditions=list(self._conditions.values()), relay_problem=relay_problem,
-        )
-
-    async def apply(self, body: dict[str, Any]) -> dict[str, Any]:
-        desired = decode_desired(body)
-        if desired.state_dir != self.state_dir:
-            raise AiplugsError(f"this daemon serves {self.state_dir}, not {desired.state_dir}")
-        result = await self.apply_desired(desired)
-        return {**result.to_dict(), "status": await self.status()}
+            api=system.api, proxy=system.proxy_address, ca_cert=system.ca_cert, workers=workers, plugins=history,
+            stats={p.id: system.workers.stats(p.id) or {} for p in desired.plugins},
+            models={m.filename: system.store.status(m) for m in desired.models}, model_sizes=sizes,
+            conditions=tuple(self._conditions.values()), now=time.time())
+        return build_status(desired, seen)
 
     async def down(self) -> dict[str, Any]:
         asyncio.get_running_loop().call_later(0.05, self.stop)
         return {"ok": True, "pid": os.getpid()}
 
     async def restart(self, plugin_id: str) -> dict[str, Any]:
-        await self.system.workers.restart(plugin_id)
-        await self.system.record_state()
+        assert self.reconciler is not None
+        if self.desired.worker(plugin_id) is None:
+            raise AiplugsError(f"plugin {plugin_id!r} has no local workers to restart")
+        result = await self.reconciler.restart(plugin_id)
+        failures = [f for f in (result.failures if result else ()) if f.unit.startswith(f"worker {plugin_id}#")]
+        if failures:
+            raise AiplugsError(f"restart of {plugin_id} failed: {failures[0].error}")
         return {"ok": True, "plugin": plugin_id}
 
     async def pull_models(self, keys: list[str]) -> dict[str, Any]:
+        assert self.reconciler is not None
         chosen = [m for m in self.desired.models if not keys or m.filename in keys or set(m.keys) & set(keys)]
-        paths = await self.system.store.pull(chosen)
-        return {"ok": True, "paths": [str(p) for p in paths]}
+        result = await self.reconciler.pull({m.filename for m in chosen})
+        failures = [f for f in (result.failures if result else ()) if f.unit.startswith("model ")]
+        if failures:
+            raise AiplugsError("; ".join(f"{f.unit}: {f.error}" for f in failures))
+        return {"ok": True, "paths": [str(m.path) for m in chosen]}
 
-    # ---- reconcile loop --------------------------------------------------------------------------------------
-
-    async def _reconcile_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.reconcile_interval)
-            try:
-                await self.reconcile_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reconcile failed")
-
-    async def reconcile_once(self) -> None:
-        """Level-triggered: whatever drifted since the last look is put back (models); state.json follows pids."""
-        assert self._apply_lock is not None
-        if self._apply_lock.locked():
+    async def demand(self, plugin_id: str) -> None:
+        """Before a call reaches a lazy plugin: provision it now (models, workers) through a reconcile pass."""
+        route = self.desired.route(plugin_id)
+        if route is None or not route.lazy or self.system.workers.serving(plugin_id) or self.reconciler is None:
             return
-        async with self._apply_lock:
-            store, now = self.system.store, time.monotonic()
-            records = read_state(self.state_dir).models
-            for model in self.desired.models:
-                if model.lazy and model.filename not in records:
-                    continue  # never pulled: the first call will
-                if store.status(model) == "ready":
-                    self._model_retry.pop(model.filename, None)
-                    continue
-                not_before, backoff = self._model_retry.get(model.filename, (0.0, 1.0))
-                if now < not_before:
-                    continue
-                log.info("model %s drifted (%s): re-provisioning", model.filename, store.status(model))
-                try:
-                    await store.ensure(model)
-                    self._model_retry.pop(model.filename, None)
-                except Exception as e:
-                    log.warning("re-provisioning %s failed: %s", model.filename, e)
-                    self._model_retry[model.filename] = (now + backoff, min(backoff * 2, MAX_MODEL_BACKOFF))
-            await self.system.record_state()
+        await self.reconciler.demand(plugin_id)
 
     def _set_condition(self, kind: str, ok: bool, reason: str) -> None:
         current = self._conditions.get(kind)
@@ -219,17 +225,8 @@ def _fmt(address: tuple[str, int] | None) -> str:
     return f"{address[0]}:{address[1]}" if address else "nothing"
 
 
-def _read_pid(state_dir: Path) -> int | None:
-    try:
-        return int((state_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the detached daemon: ``python -m aiplugs.runtime.daemon -c aiplugs.toml``."""
-    from ..plan import load_desired_state
-
     parser = argparse.ArgumentParser(prog="aiplugs-daemon", description="The aiplugs daemon (started by apply).")
     parser.add_argument("-c", "--config", default=None)
     args = parser.parse_args(argv)

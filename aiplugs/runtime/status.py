@@ -1,91 +1,116 @@
-"""The status report: one JSON shape for ``aiplugs status --json``, ``/api/status`` and the notebook.
-
-Building it is pure (the daemon passes in what it observed); formatting it for a terminal lives here too.
+"""The status report: one JSON shape for ``aiplugs status --json``, ``/api/status``, the notebook and the
+dashboard. Building it is pure: the daemon passes in what it observed; the states come from ``plan.states``.
+Formatting it for a terminal (``aiplugs status``, the notebook's text repr) lives here too.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
-from ..plan import DesiredState
+from ..plan import DesiredState, ModelState, ObservedPlugin, ObservedWorker, PluginSpec, PluginState
+from ..plan.policy import restart_decision
 
-__all__ = ["Condition", "EXIT_DEGRADED", "EXIT_HEALTHY", "EXIT_NO_DAEMON", "build_status", "exit_code",
-           "format_status", "pac_url"]
+__all__ = ["Condition", "EXIT_DEGRADED", "EXIT_HEALTHY", "EXIT_NO_DAEMON", "STATUS_FORMAT_VERSION", "Observed",
+           "build_status", "exit_code", "format_status", "pac_url", "plugin_state"]
 
-STATUS_FORMAT_VERSION = "1"
+STATUS_FORMAT_VERSION = "2"
 EXIT_HEALTHY, EXIT_DEGRADED, EXIT_NO_DAEMON = 0, 3, 4
-PluginState = Literal["ready", "starting", "degraded", "failed", "disabled"]
 
 
 @dataclass(frozen=True)
 class Condition:
-    type: str  # e.g. "ProxyListening", "RouterAnswering", "WorkersReady", "ModelsReady", "Converged"
+    type: str  # e.g. "ProxyListening", "RouterAnswering", "Converged"
     ok: bool
     reason: str
     since: float
 
 
-def build_status(
-    desired: DesiredState,
-    *,
-    daemon: Mapping[str, Any],
-    api: tuple[str, int] | None,
-    proxy: tuple[str, int] | None,
-    ca_cert: str | None,
-    pools: Mapping[str, Any],  # plugin id -> PoolStatus (aiplugs.adapters.workers)
-    model_states: Mapping[str, str],  # filename -> missing | ready | corrupt | downloading | unverified
-    model_sizes: Mapping[str, int | None],
-    conditions: list[Condition],
-    relay_problem: str | None,
-) -> dict[str, Any]:
-    plugins = []
-    for plugin in desired.plugins:
-        row: dict[str, Any] = {"id": plugin.id, "name": plugin.name, "version": plugin.version, "mode": plugin.mode,
-                               "provision": plugin.provision}
-        if plugin.mode == "local":
-            pool = pools.get(plugin.id)
-            spec = next((w for w in desired.workers if w.plugin_id == plugin.id), None)
-            desired_count = spec.count if spec else 0
-            if pool is None:
-                state: PluginState = "ready" if desired_count == 0 else "starting"
-                if plugin.provision == "lazy" and desired_count:
-                    state = "ready"  # started on the first call
-                row.update(state=state, workers_desired=desired_count, workers_ready=0, worker_pids=[],
-                           restarts=0, last_error=None, requests=0, errors=0, p50_ms=None)
-            else:
-                row.update(state=pool.state, workers_desired=desired_count, workers_ready=pool.ready,
-                           worker_pids=[p for p in pool.pids if p], restarts=pool.restarts,
-                           last_error=pool.last_error, requests=pool.requests,
-                           errors=pool.errors, p50_ms=pool.latency_p50_ms)
-        else:
-            row.update(state="degraded" if relay_problem else "ready", workers_desired=0, workers_ready=0,
-                       worker_pids=[], restarts=0, last_error=relay_problem)
-        plugins.append(row)
-    for plugin_id in desired.disabled:
-        plugins.append({"id": plugin_id, "mode": None, "state": "disabled", "workers_desired": 0,
-                        "workers_ready": 0, "worker_pids": [], "restarts": 0, "last_error": None})
+@dataclass(frozen=True)
+class Observed:
+    """Everything the daemon saw, as plain values."""
+
+    daemon: Mapping[str, Any]
+    api: tuple[str, int] | None
+    proxy: tuple[str, int] | None
+    ca_cert: str | None
+    workers: tuple[ObservedWorker, ...]
+    plugins: tuple[ObservedPlugin, ...]
+    stats: Mapping[str, Mapping[str, Any]]  # plugin id -> call counters (WorkerManager.stats)
+    models: Mapping[str, ModelState]
+    model_sizes: Mapping[str, int | None]
+    conditions: tuple[Condition, ...]
+    now: float
+
+
+def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[ObservedWorker],
+                 history: ObservedPlugin, now: float) -> PluginState:
+    if plugin.mode == "cloud":
+        return PluginState.DEGRADED if not desired.cloud.base_url else PluginState.READY
+    spec = desired.worker(plugin.id)
+    count = spec.count if spec is not None else 0
+    ready = sum(1 for w in workers if w.alive)
+    if count == 0:
+        return PluginState.STOPPED
+    if ready >= count:
+        return PluginState.READY
+    if restart_decision(history.failures, now).give_up:
+        return PluginState.FAILED
+    if not workers and plugin.provision == "lazy":
+        return PluginState.IDLE
+    return PluginState.STARTING if ready == 0 else PluginState.DEGRADED
+
+
+def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed) -> dict[str, Any]:
+    workers = [w for w in seen.workers if w.plugin_id == plugin.id]
+    history = next((p for p in seen.plugins if p.plugin_id == plugin.id), ObservedPlugin(plugin.id))
+    stats = seen.stats.get(plugin.id) or {}
+    spec = desired.worker(plugin.id)
+    state = plugin_state(desired, plugin, workers, history, seen.now)
+    last_error = history.last_error
+    if plugin.mode == "cloud" and state is PluginState.DEGRADED:
+        last_error = "cloud.base_url is not set (env CLOUD_BASE_URL or [cloud] base_url)"
+    return {
+        "id": plugin.id, "name": plugin.name, "version": plugin.version, "mode": plugin.mode,
+        "provision": plugin.provision, "state": state.value,
+        "workers_desired": spec.count if spec is not None else 0,
+        "workers_ready": sum(1 for w in workers if w.alive),
+        "worker_pids": [w.pid for w in workers if w.alive and w.pid],
+        "restarts": history.restarts, "last_error": last_error,
+        "stderr_tail": list(history.stderr_tail) if state is not PluginState.READY else [],
+        "requests": stats.get("requests", 0), "errors": stats.get("errors", 0), "p50_ms": stats.get("p50_ms"),
+    }
+
+
+def build_status(desired: DesiredState, seen: Observed) -> dict[str, Any]:
+    plugins = [_plugin_row(desired, plugin, seen) for plugin in desired.plugins]
+    plugins += [{"id": pid, "mode": None, "state": PluginState.DISABLED.value, "workers_desired": 0,
+                 "workers_ready": 0, "worker_pids": [], "restarts": 0, "last_error": None, "stderr_tail": []}
+                for pid in desired.disabled]
     models = [{"key": m.keys[0], "keys": list(m.keys), "filename": m.filename, "path": str(m.path),
-               "size": model_sizes.get(m.filename), "state": model_states.get(m.filename, "missing"),
+               "size": seen.model_sizes.get(m.filename),
+               "state": seen.models.get(m.filename, ModelState.MISSING).value,
                "used_by": list(m.used_by), "lazy": m.lazy} for m in desired.models]
     healthy = (
-        all(c.ok for c in conditions)
-        and all(p["state"] in ("ready", "disabled") for p in plugins)
-        and all(m["state"] == "ready" or m["lazy"] for m in models)
+        all(c.ok for c in seen.conditions)
+        and all(PluginState(p["state"]).healthy for p in plugins)
+        and all(m["state"] == ModelState.READY.value or m["lazy"] for m in models)
     )
+    api, proxy = seen.api, seen.proxy
     return {
         "format_version": STATUS_FORMAT_VERSION,
         "healthy": healthy,
-        "daemon": dict(daemon),
+        "daemon": dict(seen.daemon),
         "api": {"host": api[0], "port": api[1]} if api else None,
         "proxy": {"host": proxy[0], "port": proxy[1]} if proxy else None,
-        "ca_cert": ca_cert,
+        "ca_cert": seen.ca_cert,
         "pac_url": pac_url(api) if api and proxy else None,
         "config": str(desired.config_path),
         "plugins": plugins,
         "models": models,
-        "conditions": [{"type": c.type, "ok": c.ok, "reason": c.reason, "since": c.since} for c in conditions],
+        "conditions": [{"type": c.type, "ok": c.ok, "reason": c.reason, "since": c.since}
+                       for c in seen.conditions],
     }
 
 
@@ -100,6 +125,9 @@ def exit_code(status: Mapping[str, Any] | None) -> int:
     return EXIT_HEALTHY if status.get("healthy") else EXIT_DEGRADED
 
 
+TAIL_SHOWN = 5
+
+
 def _ago(ts: float | None) -> str:
     if not ts:
         return "-"
@@ -107,6 +135,10 @@ def _ago(ts: float | None) -> str:
     if seconds < 120:
         return f"{seconds}s"
     return f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
+
+
+def _addr(endpoint: Mapping[str, Any] | None) -> str:
+    return f"{endpoint['host']}:{endpoint['port']}" if endpoint else "-"
 
 
 def format_status(status: Mapping[str, Any]) -> str:
@@ -126,6 +158,8 @@ def format_status(status: Mapping[str, Any]) -> str:
         error = (p.get("last_error") or "").splitlines()[0][:60] if p.get("last_error") else ""
         lines.append(f"{p['id']:<20} {p.get('mode') or '-':<6} {p['state']:<9} {workers:<8} "
                      f"{p.get('restarts', 0):<8} {error}")
+        tail = p.get("stderr_tail") or []
+        lines += [f"    | {line}" for line in tail[-TAIL_SHOWN:]]
     if status["models"]:
         lines += ["", f"{'MODEL':<32} {'STATE':<12} {'SIZE':>10}  PATH"]
         for m in status["models"]:
@@ -136,7 +170,3 @@ def format_status(status: Mapping[str, Any]) -> str:
         lines += ["", "conditions:"]
         lines += [f"  {c['type']}: {c['reason']} (since {_ago(c['since'])} ago)" for c in bad]
     return "\n".join(lines)
-
-
-def _addr(endpoint: Mapping[str, Any] | None) -> str:
-    return f"{endpoint['host']}:{endpoint['port']}" if endpoint else "-"

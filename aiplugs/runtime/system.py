@@ -1,86 +1,85 @@
-"""RunningSystem: the real adapters a daemon drives — router, proxy, model store, worker pools — behind converge's
-``System`` interface, plus what they observe (``actual``) and record (``record_state``).
+"""RunningSystem: the real adapters a daemon drives — router, proxy, model store, workers — behind converge's
+``System`` doers, plus what they observe (``observe``) and record in state.json (``record_state``).
 
-It owns effects and nothing else: deciding what to do is ``plan``'s job; when to do it is the daemon's.
+It owns effects and nothing else: what to do is ``plan.diff``'s decision, when to look again the reconciler's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
+from ..adapters.ports import pick_port
 from ..errors import AiplugsError
 from ..events import EventBus
-from ..plan import ActualState, ObservedEndpoint, ObservedRelay, ObservedWorker
-from ..adapters.ports import pick_port
-from ..plan import DesiredState, EndpointSpec, ModelSpec, ProxySpec, WorkerSpec
-from ..store.state import DaemonRecord, EndpointRecord, StateFile, WorkerRecord, observe, read_state, update_state
+from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, PROXY_STOPPED, ROUTE_CHANGED
+from ..plan import (ActualState, DesiredState, EndpointSpec, ModelSpec, ObservedEndpoint, ObservedModel,
+                    ObservedPlugin, ObservedRoute, ProxySpec, Route, RouteSpec, WorkerSpec)
+from ..plan.desired import api_settings_hash
+from ..store.state import (DaemonRecord, EndpointRecord, StateDamaged, StateFile, WorkerRecord, read_state,
+                           update_state)
 
 __all__ = ["RunningSystem"]
 
-log = logging.getLogger("aiplugs.runtime.system")
+log = logging.getLogger(__name__)
 
 
 class RunningSystem:
-    def __init__(self, desired: DesiredState, *, events: EventBus, admin_token: str, page_token: str,
-                 control: Any, started_at: float | None = None) -> None:
+    def __init__(self, *, state_dir: Path, models_dir: Path, events: EventBus, admin_token: str, page_token: str,
+                 control: Any, on_change: Callable[[], None], started_at: float | None = None) -> None:
         from ..adapters.models import ModelStore
         from ..adapters.router import RouterContext, RouterServer
         from ..adapters.workers import WorkerManager
 
-        self.desired = desired
-        self.state_dir = desired.state_dir
+        self.state_dir = state_dir
         self.events = events
         self.page_token = page_token
         self.started_at = started_at or time.time()
-        self.store = ModelStore(desired.models_dir, self.state_dir, events=events, progress=False)
-        self.workers = WorkerManager(self.state_dir, events=events)
-        self.ctx = RouterContext(desired=desired, workers=self.workers, events=events, admin_token=admin_token,
-                                 page_token=page_token, control=control, before_call=self.ensure_lazy,
-                                 state=self.observed_state)
+        self.store = ModelStore(models_dir, state_dir, events=events)
+        self.workers = WorkerManager(state_dir, events=events, on_change=on_change)
+        self.ctx = RouterContext(workers=self.workers, events=events, admin_token=admin_token,
+                                 page_token=page_token, control=control, demand=control.demand)
         self.router = RouterServer(self.ctx)
         self.proxy: Any = None
         self.api: tuple[str, int] | None = None
+        self.api_hash: str | None = None
         self.proxy_address: tuple[str, int] | None = None
         self.rules_hash: str | None = None
-        self.relays: dict[str, str] = {}
-        self._lazy_locks: dict[str, asyncio.Lock] = {}
+        self.routes: dict[str, str] = {}  # plugin id -> route config hash
         self._last_recorded: Any = None
-
-    def set_desired(self, desired: DesiredState) -> None:
-        self.desired = desired
-        self.ctx.desired = desired
 
     @property
     def ca_cert(self) -> str | None:
         return str(self.proxy.ca_cert_path) if self.proxy is not None else None
 
-    # ---- converge's System -----------------------------------------------------------------------------------
+    # ---- converge's System: one doer per action kind --------------------------------------------------------
 
-    async def ensure_api(self, spec: EndpointSpec) -> None:
-        if self.api is not None and spec.accepts(*self.api):
-            return
+    async def start_api(self, spec: EndpointSpec, max_body_bytes: int) -> None:
         port = pick_port(spec, read_state(self.state_dir).last_ports.get("api"))
-        if self.api is not None:
-            await self.router.stop()
+        self.ctx.max_body_bytes = max_body_bytes
         await self.router.start(spec.host, port)
-        self.api = (spec.host, port)
+        self.api, self.api_hash = (spec.host, port), api_settings_hash(max_body_bytes)
         if self.proxy is not None:
-            self.proxy.update(self.desired.proxy, api_address=self.api)
+            self.proxy.update(self.proxy.spec, api_address=self.api)
 
-    async def ensure_proxy(self, spec: ProxySpec) -> None:
+    async def restart_api(self, spec: EndpointSpec, max_body_bytes: int) -> None:
+        await self.router.stop()
+        self.api = None
+        await self.start_api(spec, max_body_bytes)
+
+    async def configure_api(self, max_body_bytes: int) -> None:
+        self.ctx.max_body_bytes = max_body_bytes
+        self.api_hash = api_settings_hash(max_body_bytes)
+
+    async def start_proxy(self, spec: ProxySpec) -> None:
         from ..adapters.proxy import ProxyServer, ca_dir
 
-        if self.proxy is not None and self.proxy_address and spec.endpoint.accepts(*self.proxy_address):
-            self.swap_rules(spec)
-            return
-        if self.proxy is not None:
-            await self.proxy.stop()
-            self.proxy, self.proxy_address, self.ctx.proxy = None, None, None
         avoid = frozenset({self.api[1]}) if self.api else frozenset()
         port = pick_port(spec.endpoint, read_state(self.state_dir).last_ports.get("proxy"), avoid)
         proxy = ProxyServer(spec, confdir=ca_dir(self.state_dir), api_address=self.api, page_token=self.page_token,
@@ -88,114 +87,139 @@ class RunningSystem:
         await proxy.start(spec.endpoint.host, port)
         self.proxy, self.proxy_address, self.rules_hash = proxy, (spec.endpoint.host, port), spec.rules_hash
         self.ctx.proxy = proxy
-        self.events.publish("proxy.started", host=spec.endpoint.host, port=port)
+        self.events.publish(PROXY_STARTED, host=spec.endpoint.host, port=port)
 
-    def swap_rules(self, spec: ProxySpec) -> None:
+    async def restart_proxy(self, spec: ProxySpec) -> None:
+        await self._stop_proxy()
+        await self.start_proxy(spec)
+
+    async def swap_rules(self, spec: ProxySpec) -> None:
         if self.proxy is None:
             raise AiplugsError("the proxy is not running")
         self.proxy.update(spec, api_address=self.api)
         self.rules_hash = spec.rules_hash
-        self.events.publish("proxy.rules_swapped", plugins=sorted({s.plugin_id for s in spec.scripts}))
+        self.events.publish(PROXY_RULES_SWAPPED, plugins=sorted({s.plugin_id for s in spec.scripts}))
 
-    async def ensure_model(self, model: ModelSpec) -> None:
-        await self.store.ensure(model)
+    async def download_model(self, model: ModelSpec) -> None:
+        await self.store.download(model)
 
-    async def ensure_pool(self, spec: WorkerSpec) -> None:
-        await self.workers.ensure(spec, wait=True)
+    async def verify_model(self, model: ModelSpec) -> None:
+        from ..adapters.models import ModelError
 
-    async def remove_pool(self, plugin_id: str) -> None:
-        await self.workers.remove(plugin_id)
+        result = await self.store.verify(model)
+        if not result.ok:
+            held = f"holds sha256 {result.actual_sha256}" if result.actual_sha256 else "is gone"
+            raise ModelError(f"{model.filename} {held}, the manifest wants {model.sha256}; it is downloaded again")
 
-    def set_relays(self, desired: DesiredState) -> None:
-        self.relays = {r.plugin_id: r.config_hash for r in desired.relays}
+    async def start_worker(self, spec: WorkerSpec, index: int) -> None:
+        await self.workers.start(spec, index)
 
-    async def ensure_lazy(self, plugin_id: str) -> None:
-        """Before a call: a lazy plugin's models are pulled and its pool started; concurrent callers wait on it.
+    async def restart_worker(self, spec: WorkerSpec, index: int) -> None:
+        await self.workers.restart(spec, index)
 
-        Eager plugins are apply's business (a failed pool stays failed until the next apply), so they pass."""
-        plugin = self.desired.plugin(plugin_id)
-        if plugin is None or plugin.provision != "lazy":
-            return
-        spec = next((w for w in self.desired.workers if w.plugin_id == plugin_id), None)
-        if spec is None or spec.count == 0 or self.workers.serving(plugin_id, spec.config_hash):
-            return
-        async with self._lazy_locks.setdefault(plugin_id, asyncio.Lock()):
-            if self.workers.serving(plugin_id, spec.config_hash):
-                return
-            models = [m for m in self.desired.models if m.filename in spec.models]
-            await asyncio.gather(*(self.store.ensure(m) for m in models))
-            await self.workers.ensure(spec, wait=True)
-            await self.record_state()
+    async def stop_worker(self, plugin_id: str, index: int) -> None:
+        await self.workers.stop(plugin_id, index)
+
+    async def set_route(self, route: RouteSpec) -> None:
+        self.ctx.set_route(route)
+        self.routes[route.plugin_id] = route.config_hash
+        self.events.publish(ROUTE_CHANGED, plugin_id=route.plugin_id,
+                            route=(Route.CLOUD if route.relay else Route.LOCAL).value)
+
+    async def remove_route(self, plugin_id: str) -> None:
+        self.ctx.remove_route(plugin_id)
+        self.routes.pop(plugin_id, None)
+        self.events.publish(ROUTE_CHANGED, plugin_id=plugin_id, route=Route.NONE.value)
 
     # ---- observing and recording -----------------------------------------------------------------------------
 
-    def actual(self, desired: DesiredState) -> ActualState:
-        """What runs now, from the live adapters (pids, endpoints) plus the model records on disk."""
-        models = observe(read_state(self.state_dir), desired).models
-        workers = []
-        for plugin_id, pool in self.workers.snapshot().items():
-            for index, pid in enumerate(pool.pids):
-                alive = pid is not None and pool.state != "failed"
-                workers.append(ObservedWorker(plugin_id, index, pid, alive, pool.config_hash))
+    def observe(self, desired: DesiredState, *, demanded: set[str], restarts: set[str],
+                pulls: set[str]) -> ActualState:
+        """What runs now, from the live adapters, plus what people and pages asked for."""
+        models = []
+        for m in desired.models:
+            record = read_state(self.state_dir).models.get(m.filename)
+            models.append(ObservedModel(m.filename, self.store.status(m), record.sha256 if record else None))
+        workers, history = self.workers.observe()
+        seen = {h.plugin_id: h for h in history}
+        plugins = tuple(
+            dataclasses.replace(seen.get(p, ObservedPlugin(p)), demanded=p in demanded, restart_requested=p in restarts)
+            for p in sorted(set(seen) | demanded | restarts))
         return ActualState(
             daemon_pid=os.getpid(),
             api=ObservedEndpoint(*self.api) if self.api else None,
+            api_hash=self.api_hash,
             proxy=ObservedEndpoint(*self.proxy_address) if self.proxy_address else None,
             rules_hash=self.rules_hash,
-            models=models,
-            workers=tuple(workers),
-            relays=tuple(ObservedRelay(k, v) for k, v in self.relays.items()),
+            models=tuple(models),
+            workers=workers,
+            plugins=plugins,
+            routes=tuple(ObservedRoute(k, v) for k, v in self.routes.items()),
+            now=time.time(),
+            pulls=frozenset(pulls),
         )
 
-    def observed_state(self) -> dict[str, Any]:
-        """For ``/api/state``: the recorded state and the desired state (secrets masked)."""
-        return {"observed": read_state(self.state_dir).model_dump(mode="json"), "desired": self.desired.to_dict()}
-
     async def record_state(self, force: bool = False) -> None:
-        """Writes ports, pids and hashes to state.json (atomically, under its lock) when they changed."""
-        snapshot = self.workers.snapshot()
-        workers = {pid: WorkerRecord(config_hash=pool.config_hash, pids=list(pool.pids))
-                   for pid, pool in snapshot.items()}
-        record = (self.api, self.proxy_address, self.rules_hash, sorted(self.relays.items()),
-                  sorted((k, v.config_hash, tuple(v.pids)) for k, v in workers.items()))
-        if not force and record == self._last_recorded:
+        """Writes ports, pids and hashes to state.json (atomically, under its lock) when they changed; a damaged
+        file is replaced: the daemon's own record must stay findable."""
+        workers: dict[str, WorkerRecord] = {}
+        for worker in self.workers.observe()[0]:
+            record = workers.setdefault(worker.plugin_id, WorkerRecord(config_hash=worker.config_hash))
+            record.pids.extend([None] * (worker.index + 1 - len(record.pids)))
+            record.pids[worker.index] = worker.pid
+        snapshot = (self.api, self.api_hash, self.proxy_address, self.rules_hash, sorted(self.routes.items()),
+                    sorted((k, v.config_hash, tuple(v.pids)) for k, v in workers.items()))
+        if not force and snapshot == self._last_recorded and await asyncio.to_thread(self._record_intact):
             return
-        self._last_recorded = record
+        self._last_recorded = snapshot
         ca_cert = self.ca_cert
 
         def change(state: StateFile) -> None:
             state.daemon = DaemonRecord(pid=os.getpid(), started_at=self.started_at, command=" ".join(sys.argv))
             state.api = EndpointRecord(host=self.api[0], port=self.api[1]) if self.api else None
+            state.api_hash = self.api_hash
             state.proxy = EndpointRecord(host=self.proxy_address[0], port=self.proxy_address[1]) \
                 if self.proxy_address else None
             state.rules_hash = self.rules_hash
             state.ca_cert = ca_cert or state.ca_cert
             state.workers = workers
-            state.relays = dict(self.relays)
+            state.routes = dict(self.routes)
             if self.api:
                 state.last_ports["api"] = self.api[1]
             if self.proxy_address:
                 state.last_ports["proxy"] = self.proxy_address[1]
 
-        await asyncio.to_thread(update_state, self.state_dir, change)
+        await asyncio.to_thread(update_state, self.state_dir, change, recover=True)
+
+    def _record_intact(self) -> bool:
+        """state.json still names this daemon (someone may have damaged or replaced it)."""
+        try:
+            daemon = read_state(self.state_dir).daemon
+        except StateDamaged:
+            return False
+        return daemon is not None and daemon.pid == os.getpid()
 
     # ---- stopping --------------------------------------------------------------------------------------------
+
+    async def _stop_proxy(self) -> None:
+        if self.proxy is None:
+            return
+        proxy, self.proxy, self.proxy_address, self.ctx.proxy = self.proxy, None, None, None
+        await proxy.stop()
+        self.events.publish(PROXY_STOPPED)
 
     async def close(self) -> None:
         """Stops proxy, workers and router (each even if another fails) and records that nothing runs (the last
         ports stay, as preferences for the next daemon)."""
-        if self.proxy is not None:
-            self.ctx.proxy = None
-            await _quietly(self.proxy.stop())
-            self.events.publish("proxy.stopped")
+        await _quietly(self._stop_proxy())
         await _quietly(self.workers.close())
         await _quietly(self.router.stop())
 
         def clear(state: StateFile) -> None:
-            state.daemon = state.api = state.proxy = state.rules_hash = None
-            state.workers, state.relays = {}, {}
+            state.daemon = state.api = state.proxy = state.rules_hash = state.api_hash = None
+            state.workers, state.routes = {}, {}
 
-        await asyncio.to_thread(update_state, self.state_dir, clear)
+        await asyncio.to_thread(update_state, self.state_dir, clear, recover=True)
 
 
 async def _quietly(coro) -> None:

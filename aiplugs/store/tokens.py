@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+from ..errors import AiplugsError
 from ..util.atomic import atomic_write_text
 
 __all__ = ["ADMIN_TOKEN_FILE", "PAGE_TOKEN_FILE", "load_or_create_token", "read_token"]
@@ -15,10 +16,16 @@ PAGE_TOKEN_FILE = "page.token"
 
 
 def read_token(state_dir: Path, name: str = ADMIN_TOKEN_FILE) -> str | None:
+    """The token, or None when there is none yet; a damaged token file is an error saying what to do."""
+    path = state_dir / name
     try:
-        return (state_dir / name).read_text(encoding="ascii").strip() or None
+        return path.read_text(encoding="ascii").strip() or None
     except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, OSError) as e:
+        why = "not ASCII text" if isinstance(e, UnicodeDecodeError) else (e.strerror or str(e))
+        raise AiplugsError(f"{path}: token file is damaged ({why}); stop the daemon (`aiplugs down`), delete the "
+                           "file and run `aiplugs apply`: a new token is made") from None
 
 
 def load_or_create_token(state_dir: Path, name: str = ADMIN_TOKEN_FILE) -> str:

@@ -45,9 +45,10 @@ def record_converged(project: Path, clean_env: dict[str, str]) -> None:
     write_state(desired.state_dir, StateFile(
         daemon=DaemonRecord(pid=os.getpid(), started_at=time.time()),
         api=EndpointRecord(host="127.0.0.1", port=5000), proxy=EndpointRecord(host="127.0.0.1", port=8080),
-        rules_hash=desired.proxy.rules_hash, models=models,
+        api_hash=desired.api_hash, rules_hash=desired.proxy.rules_hash, models=models,
         workers={w.plugin_id: WorkerRecord(config_hash=w.config_hash, pids=[os.getpid()] * w.count)
                  for w in desired.workers},
+        routes={r.plugin_id: r.config_hash for r in desired.routes},
     ))
 
 
@@ -96,7 +97,7 @@ def test_plan_exit_codes(run_cli: Run, project: Path, clean_env: dict[str, str])
     before = snapshot(project)
     plain = run_cli("plan", cwd=project)
     assert plain.returncode == 0, plain.stderr
-    assert plain.stdout.rstrip().endswith("Plan: 5 to add, 0 to change, 0 to destroy.")
+    assert plain.stdout.rstrip().endswith("Plan: 7 to add, 0 to change, 0 to destroy.")
     assert "+ worker word-count#0  (start)" in plain.stdout and "\x1b[" not in plain.stdout
     detailed = run_cli("plan", "--detailed-exitcode", cwd=project)
     assert detailed.returncode == 2 and detailed.stdout == plain.stdout
@@ -125,7 +126,7 @@ def test_plan_json(run_cli: Run, project: Path) -> None:
     result = run_cli("plan", "--json", cwd=project)
     assert result.returncode == 0
     data = json.loads(result.stdout)
-    assert data["format_version"] == "1" and data["changes_present"] is True
+    assert data["format_version"] == "2" and data["changes_present"] is True
     assert {"kind": "create", "type": "worker", "name": "sentiment#0", "unit": "worker sentiment#0",
             "reason": "start"} in data["actions"]
     assert run_cli("plan", "--json", "--detailed-exitcode", cwd=project).returncode == 2

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aiplugs.declaration.config import Config, load_config, resolve_config_path
+from aiplugs.declaration.config import Config, Settings, load_config, resolve_config_path
+from aiplugs.declaration.sources import EnvSource
 from aiplugs.errors import ConfigError
 
 
@@ -84,6 +88,84 @@ def test_aiplugs_env_vars_win_over_legacy_ones(tmp_path: Path) -> None:
     assert config.settings.cloud.base_url == "https://new.example"
     assert config.origin("cloud.api_key") == "env AIPLUGS_CLOUD__API_KEY"
     assert config.origin("cloud.base_url") == "env AIPLUGS_CLOUD__BASE_URL"
+
+
+@pytest.mark.parametrize(
+    ("removed", "url", "origin"),
+    [
+        (0, "https://argument.example", "argument"),
+        (1, "https://aiplugs-env.example", "env AIPLUGS_CLOUD__BASE_URL"),
+        (2, "https://legacy-env.example", "env CLOUD_BASE_URL"),
+        (3, "https://file.example", "aiplugs.toml:2:12"),
+        (4, None, "default"),
+    ],
+)
+def test_value_set_in_all_four_places_follows_the_priority(
+    tmp_path: Path, removed: int, url: str | None, origin: str
+) -> None:
+    """cloud.base_url given as argument, AIPLUGS_ env, legacy env and in the file; the `removed` highest taken away."""
+    text = '[cloud]\nbase_url = "https://file.example"\n' if removed < 4 else ""
+    env = {"CLOUD_BASE_URL": "https://legacy-env.example"} if removed < 3 else {}
+    if removed < 2:
+        env["AIPLUGS_CLOUD__BASE_URL"] = "https://aiplugs-env.example"
+    overrides: dict[str, Any] = {"cloud": {"base_url": "https://argument.example"}} if removed < 1 else {}
+    config = load_config(write_toml(tmp_path, text), env=env, **overrides)
+    assert config.settings.cloud.base_url == url
+    assert config.origin("cloud.base_url") == origin
+    assert {p: (v, o) for p, v, o in config.effective()}["cloud.base_url"] == (url, origin)
+
+
+def test_all_four_places_merge_into_one_table_each_value_keeping_its_origin(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[cloud]\nbase_url = "https://file.example"\ntimeout_s = 5\n')
+    env = {"SYSTEM_API_KEY": "legacy-key", "AIPLUGS_CLOUD__TIMEOUT_S": "7"}
+    config = load_config(path, env=env, cloud={"base_url": "https://argument.example"})
+    cloud = config.settings.cloud
+    assert (cloud.base_url, cloud.timeout_s) == ("https://argument.example", 7.0)
+    assert cloud.api_key is not None and cloud.api_key.get_secret_value() == "legacy-key"
+    assert [config.origin(f"cloud.{key}") for key in ("base_url", "timeout_s", "api_key")] == [
+        "argument", "env AIPLUGS_CLOUD__TIMEOUT_S", "env SYSTEM_API_KEY"
+    ]
+
+
+def test_concurrent_loads_with_different_environments_do_not_mix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both loads are inside pydantic-settings' merge at the same moment (they meet at a barrier in the env source):
+    a shared slot for the sources, as a module-level global would be, would hand one the other's values."""
+    barrier = threading.Barrier(2, timeout=10)
+    read = EnvSource.__call__
+
+    def meet_then_read(self: EnvSource) -> dict[str, Any]:
+        barrier.wait()
+        return read(self)
+
+    monkeypatch.setattr(EnvSource, "__call__", meet_then_read)
+    file_a = write_toml(tmp_path / "a", '[proxy]\ncsp = "strip"\n')
+    file_b = write_toml(tmp_path / "b", '[api]\nhost = "0.0.0.0"\n')
+    calls = [
+        (file_a, {"AIPLUGS_PROXY__PORT": "8001", "SYSTEM_API_KEY": "a"}),
+        (file_b, {"AIPLUGS_API__PORT": "5002", "SYSTEM_API_KEY": "b"}),
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a, b = pool.map(lambda call: load_config(call[0], env=call[1]), calls)
+    assert (a.settings.proxy.port, a.settings.proxy.csp, a.settings.api.port, a.settings.api.host) == (
+        8001, "strip", None, "127.0.0.1"
+    )
+    assert (b.settings.proxy.port, b.settings.proxy.csp, b.settings.api.port, b.settings.api.host) == (
+        None, "amend", 5002, "0.0.0.0"
+    )
+    assert [c.settings.cloud.api_key.get_secret_value() for c in (a, b) if c.settings.cloud.api_key] == ["a", "b"]
+    assert (a.origin("proxy.port"), a.origin("api.port")) == ("env AIPLUGS_PROXY__PORT", "default")
+    assert (b.origin("proxy.port"), b.origin("api.port")) == ("default", "env AIPLUGS_API__PORT")
+
+
+def test_settings_on_its_own_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only load_config reads the environment; pydantic-settings' own env source is not consulted."""
+    monkeypatch.setenv("AIPLUGS_PROXY__PORT", "8001")
+    monkeypatch.setenv("PROXY", '{"port": 8002}')
+    monkeypatch.setenv("SYSTEM_API_KEY", "key")
+    settings = Settings(api={"port": 5001})
+    assert (settings.api.port, settings.proxy.port, settings.cloud.api_key) == (5001, None, None)
 
 
 def test_empty_legacy_variable_is_ignored(tmp_path: Path) -> None:
@@ -323,3 +405,12 @@ def test_effective_masks_plugin_env_values_that_look_secret(tmp_path: Path) -> N
     assert rows["plugins.p.env.DB_PASSWORD"] == "**********"
     assert rows["plugins.p.env.MODE"] == "fast"
     assert config.settings.plugins["p"].env["HF_TOKEN"] == "hf-secret"  # masked for display only
+
+
+def test_effective_masks_with_the_shared_secret_name_rule(tmp_path: Path) -> None:
+    """aiplugs.util.redact decides what looks secret, here as everywhere else."""
+    path = write_toml(tmp_path, '[plugins.p.env]\nHF_KEY = "k"\nKEYBOARD = "de"\nAUTH = "a"\nAUTHOR = "me"\n')
+    rows = {p: v for p, v, _ in load_config(path, env={}).effective()}
+    assert [rows[f"plugins.p.env.{name}"] for name in ("HF_KEY", "KEYBOARD", "AUTH", "AUTHOR")] == [
+        "**********", "de", "**********", "me"
+    ]

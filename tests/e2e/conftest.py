@@ -8,7 +8,6 @@ localhost/127.0.0.1 by default) and QUIC off (so HTTPS is never tried over UDP a
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest

@@ -134,7 +134,7 @@ def test_starts_the_system_and_shows_the_plugin_on_an_https_page(system):
     result = dump_dom(system, url)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "starting it first" in result.stderr
-    assert f"origin page /article" in result.stdout
+    assert "origin page /article" in result.stdout
     assert 'data-hello="ran"' in result.stdout and 'data-call="hi page"' in result.stdout, result.stdout[:2000]
     assert system.profiles() == []  # the throwaway profile is gone
     assert system.cli("status").returncode == 0
@@ -143,7 +143,7 @@ def test_starts_the_system_and_shows_the_plugin_on_an_https_page(system):
 def test_unmatched_hosts_never_reach_the_proxy(system):
     before = system.counters()
     url = f"http://other.test:{system.other.port}/plain"
-    result = dump_dom(system, url, f"--browser-arg=--host-resolver-rules=MAP other.test 127.0.0.1")
+    result = dump_dom(system, url, "--browser-arg=--host-resolver-rules=MAP other.test 127.0.0.1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "origin page /plain" in result.stdout and "data-aiplugs" not in result.stdout
     assert system.counters() == before  # no request, no tunnel: the PAC sent it DIRECT

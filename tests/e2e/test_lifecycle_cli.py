@@ -186,7 +186,7 @@ def test_cloud_plugin_relays_with_the_legacy_env_key_and_never_leaks_it(project)
     project.config.write_text(project.config.read_text().replace("enabled = false", "enabled = true"))
     try:
         result = project.cli("apply", "--auto-approve", check=True)
-        assert "+ relay summarize" in result.stdout
+        assert "+ route summarize  (relay to cloud /v1/chat/completions)" in result.stdout
         from aiplugs.client import DaemonClient
 
         client = DaemonClient.find(project.state_dir)
@@ -224,7 +224,7 @@ def test_logs_follow_prints_new_daemon_lines_until_ctrl_c(project):
         time.sleep(1.0)  # let it reach the end of the log before anything new is written
         model = next(m for m in project.status()["models"] if m["filename"] == "sentiment-lexicon-v1.tsv")
         os.unlink(model["path"])  # the reconcile loop notices, logs and re-provisions it
-        wait_for(lambda: any("re-provisioning" in line for line in lines), timeout=30)
+        wait_for(lambda: any("+ model sentiment-lexicon-v1.tsv" in line for line in lines), timeout=30)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:

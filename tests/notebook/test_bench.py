@@ -1,5 +1,5 @@
-"""`aiplugs bench` and `python -m benchmarks`: the documented JSON shape, errors, and the result objects of
-aiplugs.bench on plain values."""
+"""`aiplugs bench` (a launcher for the checkout's suites) and `python -m benchmarks`: the documented JSON shape,
+errors, finding the checkout, and the notebook's InjectionLatency view on plain values and on the suite's JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aiplugs.bench import InjectionLatency
+from aiplugs.cli._bench import find_checkout
+from aiplugs.errors import AiplugsError
+from aiplugs.notebook.bench import InjectionLatency
 
 from .conftest import clean_env
 
@@ -39,17 +41,18 @@ def test_aiplugs_bench_quick_writes_the_documented_json(tmp_path):
 
 
 def test_unknown_suite_is_a_clear_error(tmp_path):
-    result = subprocess.run([*CLI, "bench", "nope"], capture_output=True, text=True, timeout=60, env=clean_env(),
-                            cwd=tmp_path)
-    assert result.returncode == 1
-    assert "unknown benchmark suite(s): nope" in result.stderr and "apply" in result.stderr
+    """The launcher passes the runner's exit status through (2: bad arguments), from anywhere in the checkout too."""
+    for cwd in (tmp_path, REPO / "notebooks"):
+        result = subprocess.run([*CLI, "bench", "nope"], capture_output=True, text=True, timeout=60,
+                                env=clean_env(), cwd=cwd)
+        assert result.returncode == 2, result.stderr
+        assert "unknown benchmark suite(s): nope" in result.stderr and "apply" in result.stderr
     module = subprocess.run([sys.executable, "-m", "benchmarks", "nope"], capture_output=True, text=True,
                             timeout=60, env=clean_env(), cwd=REPO)
     assert module.returncode == 2 and "unknown benchmark suite(s): nope" in module.stderr
 
 
 def test_ratio_rows_pick_headline_ratios():
-    sys.path.insert(0, str(REPO))
     from benchmarks.__main__ import ratio_rows
 
     rows = ratio_rows("plan", {"ratio_at_100": 1.2, "goal": 1.5, "goal_met": True, "rows": [{"ratio": 9}],
@@ -93,9 +96,9 @@ def test_injection_latency_result_ratios_tables_and_plot():
 
 
 def test_injection_latency_measures_injection_only_through_aiplugs():
-    import aiplugs.bench
+    from benchmarks.bench_injection import measure
 
-    result = aiplugs.bench.injection_latency(sizes=[4000], plugins=[2], n=3, encodings=["identity", "gzip"])
+    result = InjectionLatency(measure(sizes=[4000], plugins=[2], n=3, encodings=["identity", "gzip"])["rows"])
     rows = {(r["path"], r["encoding"]): r for r in result.rows}
     paths = ("direct", "mitmdump", "aiplugs (2 plugins)")
     assert set(rows) == {(p, e) for p in paths for e in ("identity", "gzip")}
@@ -103,3 +106,70 @@ def test_injection_latency_measures_injection_only_through_aiplugs():
     assert rows[("aiplugs (2 plugins)", "identity")]["injected"] and rows[("aiplugs (2 plugins)", "gzip")]["injected"]
     assert not rows[("direct", "gzip")]["injected"] and not rows[("mitmdump", "identity")]["injected"]
     assert len(result.ratios) == 2 and all("aiplugs (2 plugins)" in key for key in result.ratios)
+
+
+def test_injection_latency_reads_the_suites_json(tmp_path):
+    raw = {"suite": "injection", "quick": True, "rows": ROWS, "ratio_1_plugin": 1.05}
+    combined = {"suite": "all", "ok": True, "suites": {"injection": {"ok": True, "seconds": 1.0, "result": raw}}}
+    (tmp_path / "all.json").write_text(json.dumps(combined))
+    for source in (tmp_path / "all.json", str(tmp_path / "all.json"), combined, raw):
+        result = InjectionLatency.from_json(source)
+        assert result.rows == ROWS and result.raw["ratio_1_plugin"] == 1.05
+    failed = {"suite": "all", "suites": {"injection": {"ok": False, "error": "RuntimeError: mitmdump missing"}}}
+    with pytest.raises(AiplugsError, match="injection benchmark failed: RuntimeError: mitmdump missing"):
+        InjectionLatency.from_json(failed)
+    with pytest.raises(AiplugsError, match="no injection suite"):
+        InjectionLatency.from_json({"suite": "all", "suites": {"plan": {"ok": True, "result": {}}}})
+    with pytest.raises(AiplugsError, match="no 'rows'"):
+        InjectionLatency.from_json({"suite": "plan"})
+
+
+def _checkout(root: Path, name: str = "aiplugs") -> Path:
+    (root / "benchmarks").mkdir(parents=True)
+    (root / "benchmarks" / "__main__.py").write_text("")
+    (root / "pyproject.toml").write_text(f'[project]\nname = "{name}"\n')
+    return root
+
+
+def test_find_checkout_walks_up_then_tries_beside_the_package(tmp_path):
+    nowhere = tmp_path / "site-packages"
+    nowhere.mkdir()
+    checkout = _checkout(tmp_path / "src")
+    deep = checkout / "notebooks" / "deeper"
+    deep.mkdir(parents=True)
+    assert find_checkout(deep, package_parent=nowhere) == checkout.resolve()
+    assert find_checkout(checkout, package_parent=nowhere) == checkout.resolve()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    assert find_checkout(outside, package_parent=checkout) == checkout.resolve()  # an editable install
+    assert find_checkout(outside, package_parent=nowhere) is None
+    other = _checkout(tmp_path / "other", name="not-aiplugs")  # benchmarks/ of some other project
+    assert find_checkout(other, package_parent=nowhere) is None
+    assert find_checkout(REPO / "aiplugs", package_parent=nowhere) == REPO
+
+
+def test_outside_a_checkout_bench_says_where_the_suites_live(tmp_path, monkeypatch, capsys):
+    from aiplugs.cli import _bench, main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_bench, "PACKAGE_PARENT", tmp_path / "site-packages")
+    assert main(["bench", "plan", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "no aiplugs source checkout" in err and "live in the source checkout's benchmarks/ folder" in err
+
+
+def test_launcher_forwards_arguments_with_json_relative_to_here(tmp_path, monkeypatch):
+    from aiplugs.cli import _bench, main
+
+    calls = []
+
+    def fake_run(argv, cwd):
+        calls.append((argv, cwd))
+        return subprocess.CompletedProcess(argv, 3)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_bench, "PACKAGE_PARENT", REPO)
+    monkeypatch.setattr(_bench.subprocess, "run", fake_run)
+    assert main(["bench", "plan", "apply", "--quick", "--json", "out.json"]) == 3
+    assert calls == [([sys.executable, "-m", "benchmarks", "plan", "apply", "--quick", "--json",
+                       str(tmp_path / "out.json")], REPO)]

@@ -173,7 +173,7 @@ def test_down_stops_everything(session):
     daemon_pid = session.status()["daemon"]["pid"]
     assert session.down() == daemon_pid
     assert not session.status().running
-    from aiplugs.store.state import pid_alive
+    from aiplugs.util.procs import pid_alive
 
     wait_for(lambda: not any(pid_alive(p) for p in [daemon_pid, *pids]), timeout=10)
     with pytest.raises(AiplugsError, match="no aiplugs daemon"):

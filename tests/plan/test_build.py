@@ -49,7 +49,10 @@ def test_shipped_declaration(project: Path, clean_env: dict[str, str]) -> None:
     assert sentiment.entry == project / "plugins" / "sentiment" / "backend.py"
     assert sentiment.models == (lexicon.filename,)
     assert sentiment.unit(1) == "worker sentiment#1"
-    assert desired.proxy.intercept_hosts == ("*.wikipedia.org", "127.0.0.1", "localhost", "news.ycombinator.com")
+    assert desired.proxy.rule_set().intercept_hosts == ("*.wikipedia.org", "127.0.0.1", "localhost",
+                                                        "news.ycombinator.com")
+    assert [(r.plugin_id, r.assets, r.relay) for r in desired.routes] == [
+        ("sentiment", ("content.js",), None), ("word-count", ("content.js", "content.css"), None)]
     assert desired.state_dir == project / ".aiplugs" and desired.config_path == project / "aiplugs.toml"
     assert desired.api.port is None and desired.api.accepts("127.0.0.1", 5003)
     assert not desired.api.accepts("127.0.0.1", 6000) and not desired.api.accepts("0.0.0.0", 5003)
@@ -82,8 +85,7 @@ def test_shared_model_is_one_entry_with_merged_keys(tmp_path: Path, write_plugin
     assert "BETA_MODEL" not in worker(desired, "alpha").env_dict
     assert worker(desired, "beta").env_dict["BETA_MODEL"] == str(shared.path)
     assert worker(desired, "beta").models == ("shared.bin", "other.bin")
-    assert desired.model_env("beta")["BETA_OTHER"] == str(tmp_path / "models" / "other.bin")
-    assert desired.model_env("alpha")["ALPHA_MODEL"] == str(shared.path)
+    assert worker(desired, "beta").env_dict["BETA_OTHER"] == str(tmp_path / "models" / "other.bin")
 
 
 def test_model_urls(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
@@ -131,14 +133,15 @@ def test_disabled_plugins_and_mode_override(tmp_path: Path, write_plugin: Callab
     assert [p.id for p in desired.plugins] == ["remote"] and desired.plugins[0].mode == "cloud"
     assert desired.models == () and desired.workers == ()
     assert [r.plugin_id for r in desired.relays] == ["remote"]
-    assert desired.proxy.intercept_hosts == ("remote.example",)
+    assert desired.route("remote").relay == desired.relays[0] and not desired.route("remote").lazy
+    assert desired.proxy.rule_set().intercept_hosts == ("remote.example",)
 
 
 def test_workers_count_and_intercept_all(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
     write_plugin(tmp_path / "plugins", "p")
     desired = build(tmp_path, '[proxy]\nintercept = "all"\npassthrough = ["*.bank.example"]\n[plugins.p]\nworkers = 3\n')
     assert worker(desired, "p").count == 3
-    assert desired.proxy.intercept_hosts == ("*",)
+    assert desired.proxy.intercept == "all"
     assert desired.proxy.passthrough == ("*.bank.example",)
     assert desired.proxy.rule_set().plugins_for("https://p.example/x") == ("p",)
 
@@ -248,7 +251,7 @@ def test_building_writes_nothing(project: Path, clean_env: dict[str, str]) -> No
     assert not (project / ".aiplugs").exists() and os.listdir(project / "models") == []
 
 
-def test_relay_hash_follows_cloud_endpoint_but_not_the_key(project: Path, clean_env: dict[str, str]) -> None:
+def test_relay_hash_follows_cloud_endpoint_and_key(project: Path, clean_env: dict[str, str]) -> None:
     def relay_hash(**env: str) -> str:
         full = {**clean_env, "AIPLUGS_PLUGINS__SUMMARIZE__ENABLED": "true", **env}
         return load_desired_state(project / "aiplugs.toml", env=full)[1].relays[0].config_hash
@@ -257,7 +260,12 @@ def test_relay_hash_follows_cloud_endpoint_but_not_the_key(project: Path, clean_
     assert relay_hash(CLOUD_BASE_URL="https://two.example") != base
     assert relay_hash(CLOUD_BASE_URL="https://one.example", AIPLUGS_CLOUD__TIMEOUT_S="5") != base
     assert relay_hash(CLOUD_BASE_URL="https://one.example", AIPLUGS_PLUGINS__SUMMARIZE__TIMEOUT_S="5") != base
-    assert relay_hash(CLOUD_BASE_URL="https://one.example", SYSTEM_API_KEY="k1") == base
+    # a new key must reach the relay (through a route update), so it changes the hash — by its own hash only
+    with_key = relay_hash(CLOUD_BASE_URL="https://one.example", SYSTEM_API_KEY="k1")
+    assert with_key != base and with_key == relay_hash(CLOUD_BASE_URL="https://one.example", SYSTEM_API_KEY="k1")
+    full = {**clean_env, "AIPLUGS_PLUGINS__SUMMARIZE__ENABLED": "true", "SYSTEM_API_KEY": "sk-secret-123"}
+    desired = load_desired_state(project / "aiplugs.toml", env=full)[1]
+    assert "sk-secret-123" not in repr(desired) and "sk-secret-123" not in str(desired.to_dict())
 
 
 def test_problems_of_every_stage_are_reported_together(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:

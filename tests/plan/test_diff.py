@@ -1,4 +1,5 @@
-"""Plan: the pure diff of desired vs observed; terraform-style text, versioned JSON, and a converged plan is empty."""
+"""Plan: the pure diff of desired vs observed; terraform-style text, versioned JSON, and a converged plan is empty.
+Self-healing, lazy start and restarts are plans too: a dead worker, a demanded lazy plugin, a restart request."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from aiplugs.plan import (
     Action,
     ActionKind,
     ActualState,
+    DesiredState,
+    ModelState,
     ObservedEndpoint,
     ObservedModel,
-    ObservedRelay,
+    ObservedPlugin,
+    ObservedRoute,
     ObservedWorker,
     Plan,
-    converged,
     diff,
+    load_desired_state,
 )
-from aiplugs.plan import DesiredState, load_desired_state
 
 from ..conftest import clean_environ, manifest_data
 
@@ -42,6 +45,23 @@ def with_workers(actual: ActualState, *workers: ObservedWorker) -> ActualState:
     return dataclasses.replace(actual, workers=workers)
 
 
+def converged(desired: DesiredState, now: float = 1000.0) -> ActualState:
+    """The ActualState a successful converge of ``desired`` leaves (auto ports take the first in range)."""
+
+    def endpoint(spec) -> ObservedEndpoint:
+        return ObservedEndpoint(spec.host, spec.port if spec.port is not None else spec.port_range[0])
+
+    return ActualState(
+        daemon_pid=1, api=endpoint(desired.api), api_hash=desired.api_hash, proxy=endpoint(desired.proxy.endpoint),
+        rules_hash=desired.proxy.rules_hash,
+        models=tuple(ObservedModel(m.filename, ModelState.READY, m.sha256) for m in desired.models if not m.lazy),
+        workers=tuple(ObservedWorker(w.plugin_id, i, 100 + i, True, w.config_hash)
+                      for w in desired.workers for i in range(w.count)
+                      if desired.plugin(w.plugin_id).provision == "eager"),
+        routes=tuple(ObservedRoute(r.plugin_id, r.config_hash) for r in desired.routes),
+        now=now)
+
+
 def test_fresh_plan_creates_everything(desired: DesiredState) -> None:
     plan = diff(desired, ActualState())
     model = desired.models[0]
@@ -50,11 +70,13 @@ def test_fresh_plan_creates_everything(desired: DesiredState) -> None:
         "+ proxy  (listen on 127.0.0.1:auto 8080-8180)",
         f"+ model {model.filename}  (download from {model.url}, 910 bytes)",
         "+ worker sentiment#0  (start)",
+        "+ route sentiment  (local workers)",
         "+ worker word-count#0  (start)",
+        "+ route word-count  (local workers)",
         "",
-        "Plan: 5 to add, 0 to change, 0 to destroy.",
+        "Plan: 7 to add, 0 to change, 0 to destroy.",
     ]
-    assert plan.changes_present and plan.counts() == {"add": 5, "change": 0, "destroy": 0}
+    assert plan.changes_present and plan.counts() == {"add": 7, "change": 0, "destroy": 0}
     assert str(plan) == plan.to_text()
 
 
@@ -68,18 +90,18 @@ def test_converged_plan_has_no_changes(desired: DesiredState) -> None:
 
 def test_json_shape(desired: DesiredState) -> None:
     data = json.loads(diff(desired, ActualState()).to_json())
-    assert data["format_version"] == "1"
+    assert data["format_version"] == "2"
     assert data["changes_present"] is True
-    assert data["summary"] == {"add": 5, "change": 0, "destroy": 0}
+    assert data["summary"] == {"add": 7, "change": 0, "destroy": 0}
     first = data["actions"][0]
     assert first == {"kind": "create", "type": "api", "name": "", "unit": "api",
                      "reason": "listen on 127.0.0.1:auto 5000-5100"}
-    assert {a["type"] for a in data["actions"]} == {"api", "proxy", "model", "worker"}
+    assert {a["type"] for a in data["actions"]} == {"api", "proxy", "model", "worker", "route"}
     assert {"kind": "create", "type": "worker", "name": "word-count#0", "unit": "worker word-count#0",
             "reason": "start"} in data["actions"]
     quiet = diff(desired, converged(desired)).to_dict()
     assert quiet["changes_present"] is False and all(a["kind"] == "noop" for a in quiet["actions"])
-    assert quiet["format_version"] == "1"
+    assert quiet["format_version"] == "2"
 
 
 def test_scale_up_and_down(desired: DesiredState) -> None:
@@ -101,8 +123,10 @@ def test_scale_up_and_down(desired: DesiredState) -> None:
 def test_disabled_removed_and_now_cloud_plugins_lose_their_workers(desired: DesiredState) -> None:
     actual = converged(desired)
     extra = (ObservedWorker("summarize", 0, 11, True, "h"), ObservedWorker("gone", 0, 12, True, "h"))
-    plan = diff(desired, with_workers(actual, *actual.workers, *extra))
-    assert [str(a) for a in plan.changes] == ["- worker gone#0  (plugin removed)",
+    routed = dataclasses.replace(actual, routes=(*actual.routes, ObservedRoute("gone", "h")))
+    plan = diff(desired, with_workers(routed, *actual.workers, *extra))
+    assert [str(a) for a in plan.changes] == ["- route gone  (plugin removed)",  # traffic stops first
+                                             "- worker gone#0  (plugin removed)",
                                              "- worker summarize#0  (plugin disabled)"]
     cloud_plugin = dataclasses.replace(desired.plugins[0], mode="cloud")
     as_cloud = dataclasses.replace(desired, plugins=(cloud_plugin, *desired.plugins[1:]),
@@ -114,41 +138,80 @@ def test_disabled_removed_and_now_cloud_plugins_lose_their_workers(desired: Desi
 def test_dead_worker_and_changed_config_are_replaced(desired: DesiredState) -> None:
     actual = converged(desired)
     first = actual.workers[0]
-    dead = dataclasses.replace(first, pid=4242, alive=False)
+    dead = dataclasses.replace(first, pid=None, alive=False, exit_code=3)
     plan = diff(desired, with_workers(actual, dead, *actual.workers[1:]))
-    assert lines(plan) == [f"-/+ worker {first.plugin_id}#0  (not running (pid 4242))", "",
+    assert lines(plan) == [f"-/+ worker {first.plugin_id}#0  (not running (exited with code 3))", "",
                            "Plan: 1 to add, 0 to change, 1 to destroy."]
+    killed = dataclasses.replace(dead, exit_code=None, exit_signal="SIGKILL")
+    assert [a.reason for a in diff(desired, with_workers(actual, killed, *actual.workers[1:])).changes] == [
+        "not running (killed by SIGKILL)"]
     stale = dataclasses.replace(first, config_hash="old")
     plan = diff(desired, with_workers(actual, stale, *actual.workers[1:]))
     assert [str(a) for a in plan.changes] == [f"-/+ worker {first.plugin_id}#0  (config changed)"]
 
 
+def test_a_crashing_worker_backs_off_then_gives_up(desired: DesiredState) -> None:
+    actual = converged(desired, now=1000.0)
+    first = actual.workers[0]
+    dead = with_workers(actual, dataclasses.replace(first, pid=None, alive=False, exit_code=1), *actual.workers[1:])
+
+    def plan_at(failures: tuple[float, ...], now: float) -> Plan:
+        history = (ObservedPlugin(first.plugin_id, failures, last_error="boom\nline 2"),)
+        return diff(desired, dataclasses.replace(dead, plugins=history, now=now))
+
+    now_due = plan_at((999.0,), 1000.0)  # one failure: 0.5 s backoff, passed
+    assert [a.kind for a in now_due.changes] == [ActionKind.REPLACE] and now_due.recheck_after is None
+    waiting = plan_at((995.0, 996.0, 999.9), 1000.0)  # three failures: 2 s after the last
+    assert not waiting.changes_present and waiting.recheck_after == pytest.approx(1.9)
+    assert [a.reason for a in waiting.actions if a.unit == f"worker {first.plugin_id}#0"] == [
+        "restart in 1.9s (backoff)"]
+    looping = plan_at(tuple(990.0 + i for i in range(6)), 1000.0)
+    reason = next(a.reason for a in looping.actions if a.unit == f"worker {first.plugin_id}#0")
+    assert not looping.changes_present and reason.startswith("failed: 6 failures within 60s; last: boom")
+    assert plan_at(tuple(900.0 + i for i in range(6)), 1000.0).changes_present  # old failures are forgotten
+
+
+def test_restart_requests_and_lazy_demand_are_plans(desired: DesiredState) -> None:
+    actual = converged(desired)
+    plugin_id = desired.workers[0].plugin_id
+    asked = dataclasses.replace(actual, plugins=(ObservedPlugin(plugin_id, restart_requested=True),))
+    assert [str(a) for a in diff(desired, asked).changes] == [f"-/+ worker {plugin_id}#0  (restart requested)"]
+    lazy_plugins = tuple(dataclasses.replace(p, provision="lazy") for p in desired.plugins)
+    lazy = dataclasses.replace(desired, plugins=lazy_plugins,
+                               models=tuple(dataclasses.replace(m, lazy=True) for m in desired.models))
+    idle = dataclasses.replace(actual, workers=(), models=())
+    assert [a.reason for a in diff(lazy, idle).actions if a.type in ("worker", "model")] == [
+        "lazy: pulled on first call", "lazy: started on first call", "lazy: started on first call"]
+    demanded = dataclasses.replace(idle, plugins=(ObservedPlugin("sentiment", demanded=True),))
+    assert [str(a) for a in diff(lazy, demanded).changes if a.type != "route"] == [
+        f"+ model {desired.models[0].filename}  (download from {desired.models[0].url}, 910 bytes)",
+        "+ worker sentiment#0  (start)"]
+
+
 @pytest.mark.parametrize(
     ("observed", "expected"),
     [
-        ("missing", "+ model {f}  (download from {u}, 910 bytes)"),
-        ("unverified", "~ model {f}  (file present, verify sha256)"),
-        ("changed", "-/+ model {f}  (file changed since verified)"),
-        ("other-sha", "-/+ model {f}  (sha256 changed in manifest)"),
-        ("absent", "+ model {f}  (download from {u}, 910 bytes)"),
+        (ModelState.MISSING, "+ model {f}  (download from {u}, 910 bytes)"),
+        (ModelState.UNVERIFIED, "~ model {f}  (file present, verify sha256)"),
+        (ModelState.CORRUPT, "-/+ model {f}  (sha256 differs from the manifest's (holds 000000000000…))"),
+        (ModelState.DOWNLOADING, None),
+        (ModelState.READY, None),
+        (None, "+ model {f}  (download from {u}, 910 bytes)"),
     ],
 )
-def test_model_states(desired: DesiredState, observed: str, expected: str) -> None:
+def test_model_states(desired: DesiredState, observed: ModelState | None, expected: str | None) -> None:
     model = desired.models[0]
-    if observed == "absent":
-        models: tuple[ObservedModel, ...] = ()
-    elif observed == "other-sha":
-        models = (ObservedModel(model.filename, "00" * 32, "verified"),)
-    else:
-        models = (ObservedModel(model.filename, model.sha256 if observed != "missing" else None, observed),)  # type: ignore[arg-type]
+    models = () if observed is None else (ObservedModel(model.filename, observed, "00" * 32),)
     plan = diff(desired, dataclasses.replace(converged(desired), models=models))
-    assert [str(a) for a in plan.changes] == [expected.format(f=model.filename, u=model.url)]
+    assert [str(a) for a in plan.changes] == ([expected.format(f=model.filename, u=model.url)] if expected else [])
 
 
-def test_lazy_model_is_never_pulled_by_plan(desired: DesiredState) -> None:
+def test_lazy_model_is_never_pulled_by_plan_unless_asked(desired: DesiredState) -> None:
     lazy = dataclasses.replace(desired, models=tuple(dataclasses.replace(m, lazy=True) for m in desired.models))
     actions = [a for a in diff(lazy, ActualState()).actions if a.type == "model"]
     assert [(a.kind, a.reason) for a in actions] == [(ActionKind.NOOP, "lazy: pulled on first call")]
+    pull = ActualState(pulls=frozenset({desired.models[0].filename}))
+    assert [a.kind for a in diff(lazy, pull).actions if a.type == "model"] == [ActionKind.CREATE]
 
 
 def test_port_change_replaces_endpoint_and_rules_swap_in_place(desired: DesiredState) -> None:
@@ -163,18 +226,20 @@ def test_port_change_replaces_endpoint_and_rules_swap_in_place(desired: DesiredS
     swapped = dataclasses.replace(actual, rules_hash="old")
     assert [str(a) for a in diff(desired, swapped).changes] == ["~ rules  (hot-swap rules of 2 plugin(s))"]
     assert diff(desired, swapped).counts() == {"add": 0, "change": 1, "destroy": 0}
+    bigger = dataclasses.replace(desired, max_body_bytes=desired.max_body_bytes * 2)
+    assert [str(a) for a in diff(bigger, actual).changes] == ["~ api  (router settings changed (max_body_bytes))"]
 
 
-def test_relays(desired: DesiredState) -> None:
-    from aiplugs.plan import RelaySpec
-
-    relay = RelaySpec("summarize", "/v1/chat/completions", "m", 60.0, "h1")
-    with_relay = dataclasses.replace(desired, relays=(relay,))
+def test_routes_follow_their_plugins(desired: DesiredState) -> None:
     actual = converged(desired)
-    assert [str(a) for a in diff(with_relay, actual).changes] == ["+ relay summarize  (relay to cloud /v1/chat/completions)"]
-    changed = dataclasses.replace(actual, relays=(ObservedRelay("summarize", "h0"),))
-    assert [str(a) for a in diff(with_relay, changed).changes] == ["~ relay summarize  (relay settings changed)"]
-    assert [str(a) for a in diff(desired, changed).changes] == ["- relay summarize  (no longer a cloud plugin)"]
+    route = desired.routes[0]
+    changed = dataclasses.replace(actual, routes=(ObservedRoute(route.plugin_id, "old"), *actual.routes[1:]))
+    assert [str(a) for a in diff(desired, changed).changes] == [f"~ route {route.plugin_id}  (now local workers)"]
+    stale = dataclasses.replace(actual, routes=(*actual.routes, ObservedRoute("summarize", "h")))
+    assert [str(a) for a in diff(desired, stale).changes] == ["- route summarize  (plugin disabled)"]
+    # the route comes after the plugin's workers: the router switches once they are in place
+    fresh = [a.unit for a in diff(desired, ActualState()).changes]
+    assert fresh.index(f"route {route.plugin_id}") == fresh.index(f"worker {route.plugin_id}#0") + 1
 
 
 def test_text_alignment_and_color(desired: DesiredState) -> None:
@@ -185,7 +250,7 @@ def test_text_alignment_and_color(desired: DesiredState) -> None:
                                             ObservedWorker("gone", 0, 1, True, "h"))))
     text = plan.to_text().splitlines()
     assert text[:3] == ["  ~ rules  (hot-swap rules of 2 plugin(s))",
-                        f"-/+ worker {first.plugin_id}#0  (not running (pid None))",
+                        f"-/+ worker {first.plugin_id}#0  (not running (pid 100 gone))",
                         "  - worker gone#0  (plugin removed)"]
     assert text[-1] == "Plan: 1 to add, 1 to change, 2 to destroy."
     colored = plan.to_text(color=True)
@@ -288,5 +353,5 @@ def test_benchmark_projects_are_valid_declarations(tmp_path: Path) -> None:
     path = make_project(tmp_path, 20)
     _, desired = load_desired_state(path, env=clean_environ())
     assert len(desired.plugins) == 20 and len(desired.models) == 4 and len(desired.relays) == 2
-    assert diff(desired, ActualState()).counts()["add"] == 2 + 4 + sum(w.count for w in desired.workers) + 2
+    assert diff(desired, ActualState()).counts()["add"] == 2 + 4 + sum(w.count for w in desired.workers) + 20
     assert [p.id for p in desired.plugins].index("plugin-008") < [p.id for p in desired.plugins].index("plugin-009")

@@ -8,10 +8,11 @@ import asyncio
 import time
 from typing import Any, Mapping
 
+from ...util.redact import redact_url
 from ._sink import PartWriter
 from ._types import ModelError
 
-__all__ = ["fetch", "protocol_of", "redact"]
+__all__ = ["fetch", "protocol_of"]
 
 CHUNK = 4 << 20
 _NOT_RETRYABLE = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -21,14 +22,6 @@ def protocol_of(url: str) -> str:
     if "://" not in url:
         return "file"
     return url.split("://", 1)[0].split("::")[-1].lower()
-
-
-def redact(url: str) -> str:
-    if "@" not in url:
-        return url
-    from ._http import redact as _redact
-
-    return _redact(url)
 
 
 def options_for(protocol: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -55,7 +48,7 @@ async def fetch(url: str, writer: PartWriter, *, size: int | None, callback: Any
 def _copy(url: str, writer: PartWriter, size: int | None, callback: Any, opts: dict[str, Any], retries: int) -> None:
     import fsspec
 
-    shown = redact(url)
+    shown = redact_url(url)
     try:
         fs, path = fsspec.core.url_to_fs(url, **opts)
     except (ValueError, ImportError) as e:

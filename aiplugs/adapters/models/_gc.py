@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ...store.state import pid_alive
+from ...util.procs import pid_alive
 from ._names import part_owner
 
 __all__ = ["collect", "garbage"]

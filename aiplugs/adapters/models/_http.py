@@ -16,7 +16,7 @@ from yarl import URL
 from ._sink import PartWriter
 from ._types import ModelError
 
-__all__ = ["fetch_http", "redact"]
+__all__ = ["fetch_http"]
 
 MAX_REDIRECTS = 10
 READ_BUFSIZE = 1 << 20  # aiohttp pauses the socket above 2x this; the 64 KiB default pauses it constantly
@@ -26,17 +26,6 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 class _Retry(Exception):
     """A transient failure: connection drop, stall, 5xx, short body. The pull resumes after a backoff."""
-
-
-def redact(url: str) -> str:
-    """The URL without user:password, for messages and events."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return url
-    if parsed.user is None and parsed.password is None:
-        return url
-    return str(parsed.with_user(None))
 
 
 def _origin(url: URL) -> tuple[str, str | None, int | None]:

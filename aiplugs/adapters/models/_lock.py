@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...util.atomic import atomic_write_text
-from ...store.state import pid_alive
+from ...util.procs import pid_alive
 from ._names import holder_path, lock_path
 from ._types import ModelError
 

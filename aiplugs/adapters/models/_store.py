@@ -12,21 +12,24 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 from ...events import NULL_BUS, EventBus
-from ...plan import DesiredState, ModelSpec
-from ...store.state import ModelRecord, StateFile, pid_alive, read_state, update_state
-from ._fetch import fetch, redact
+from ...events.catalogue import MODEL_DOWNLOADING, MODEL_FAILED, MODEL_READY
+from ...plan import DesiredState, ModelSpec, ModelState
+from ...store.state import ModelRecord, StateFile, read_state, update_state
+from ...util.procs import pid_alive
+from ...store.observe import model_state
+from ...util.redact import redact_url
+from ._fetch import fetch
 from ._lock import ModelLock, read_holder
 from ._names import check_filename, parts_of
-from ._progress import ModelCallback, want_bars
+from ._progress import ModelCallback
 from ._sink import PartWriter
-from ._types import ModelError, ModelStatus, VerifyResult
+from ._types import ModelError, VerifyResult
 
 __all__ = ["ModelStore"]
 
-HASH_CHUNK = 1 << 20
 
 
 class ModelStore:
@@ -36,7 +39,6 @@ class ModelStore:
         state_dir: Path,
         *,
         events: EventBus = NULL_BUS,
-        progress: bool | None = None,
         lock_timeout: float = 600.0,
         stall_timeout: float = 60.0,
         storage_options: dict[str, Any] | None = None,
@@ -48,7 +50,6 @@ class ModelStore:
         self.models_dir = Path(models_dir).absolute()
         self.state_dir = Path(state_dir).absolute()
         self.events = events
-        self.progress = progress
         self.lock_timeout = lock_timeout
         self.stall_timeout = stall_timeout
         self.storage_options = storage_options or {}
@@ -58,12 +59,11 @@ class ModelStore:
     def path_for(self, model: ModelSpec) -> Path:
         return self.models_dir / check_filename(model.filename)
 
-    # -- ensure ------------------------------------------------------------------------------------------------
-    async def ensure(self, model: ModelSpec) -> Path:
-        """The verified absolute path of ``model``, downloading it at most once per process at a time."""
+    # -- doing ------------------------------------------------------------------------------------------------
+    async def download(self, model: ModelSpec) -> Path:
+        """Fetches ``model`` into a temp file, verifies it and publishes it; concurrent downloads of one file in
+        this process share one fetch, and across processes the lock holder's download serves its waiters."""
         target = self.path_for(model)
-        if self._recorded(model, target) == "ready":
-            return target
         loop = asyncio.get_running_loop()
         task = self._inflight.get(model.filename)
         if task is None or task.done() or task.get_loop() is not loop:
@@ -72,20 +72,6 @@ class ModelStore:
             task.add_done_callback(lambda t, name=model.filename: self._forget(name, t))
         return await asyncio.shield(task)
 
-    async def pull(self, models: Iterable[ModelSpec]) -> list[Path]:
-        """``ensure`` several models concurrently; every download runs to its end before errors are raised."""
-        models = list(models)
-        results = await asyncio.gather(*(self.ensure(m) for m in models), return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        for error in errors:
-            if not isinstance(error, Exception):
-                raise error
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ModelError(f"{len(errors)} of {len(models)} models failed:\n" + "\n".join(f"  {e}" for e in errors))
-        return [r for r in results if isinstance(r, Path)]
-
     def _forget(self, name: str, task: asyncio.Task[Path]) -> None:
         if self._inflight.get(name) is task:
             del self._inflight[name]
@@ -93,24 +79,13 @@ class ModelStore:
             task.exception()  # mark retrieved: callers that went away must not cause "never retrieved" noise
 
     async def _provision(self, model: ModelSpec, target: Path) -> Path:
-        shown = redact(model.url)
+        shown = redact_url(model.url)
         try:
             await asyncio.to_thread(self.models_dir.mkdir, parents=True, exist_ok=True)
             async with self._lock_for(target):
-                if self._recorded(model, target) == "ready":  # another process finished while we waited
-                    return target
+                if self._recorded(model, target) is ModelState.READY:
+                    return target  # another process downloaded it while we waited for its lock: that was ours
                 await asyncio.to_thread(self._clean_stale_parts, target)
-                if target.exists():
-                    try:
-                        actual, stat = await asyncio.to_thread(self._hash_file, target)
-                    except FileNotFoundError:
-                        pass
-                    else:
-                        await asyncio.to_thread(self._record, model.filename, actual, stat)
-                        if actual == model.sha256:
-                            self.events.publish("model.ready", filename=model.filename, path=str(target),
-                                                sha256=actual, size=stat.st_size, downloaded=False)
-                            return target
                 return await self._download(model, target, shown)
         except ModelError as e:
             self._failed(model, shown, e)
@@ -121,13 +96,13 @@ class ModelStore:
             raise error from e
 
     def _failed(self, model: ModelSpec, shown: str, error: ModelError) -> None:
-        self.events.publish("model.failed", filename=model.filename, url=shown, error=str(error),
+        self.events.publish(MODEL_FAILED, filename=model.filename, url=shown, error=str(error),
                             bytes=getattr(error, "bytes_received", 0), total=model.size)
 
     async def _download(self, model: ModelSpec, target: Path, shown: str) -> Path:
         self._check_space(model)
-        self.events.publish("model.downloading", filename=model.filename, url=shown, total=model.size)
-        callback = ModelCallback(model.filename, self.events, want_bars(self.progress))
+        self.events.publish(MODEL_DOWNLOADING, filename=model.filename, url=shown, total=model.size)
+        callback = ModelCallback(model.filename, self.events)
         writer = await asyncio.to_thread(PartWriter, target)
         try:
             await fetch(model.url, writer, size=model.size, callback=callback, stall_timeout=self.stall_timeout,
@@ -150,10 +125,8 @@ class ModelStore:
             if not isinstance(e, ModelError) and isinstance(e, Exception) and not isinstance(e, OSError):
                 raise ModelError(f"{model.filename}: download from {shown} failed: {e}") from e
             raise
-        finally:
-            callback.close()
         await asyncio.to_thread(self._record, model.filename, actual, stat)
-        self.events.publish("model.ready", filename=model.filename, path=str(target), sha256=actual,
+        self.events.publish(MODEL_READY, filename=model.filename, path=str(target), sha256=actual,
                             size=stat.st_size, downloaded=True)
         return target
 
@@ -166,14 +139,12 @@ class ModelStore:
                              "free; free some space (or point models_dir elsewhere) and pull again")
 
     # -- status and verify ----------------------------------------------------------------------------------
-    def status(self, model: ModelSpec) -> ModelStatus:
+    def status(self, model: ModelSpec) -> ModelState:
         """Cheap: a stat, state.json and a look for live downloaders; never hashes."""
         target = self.path_for(model)
         recorded = self._recorded(model, target)
-        if recorded == "ready":
-            return "ready"
-        if self._downloading(model, target):
-            return "downloading"
+        if recorded is not ModelState.READY and self._downloading(model, target):
+            return ModelState.DOWNLOADING
         return recorded
 
     async def verify(self, model: ModelSpec) -> VerifyResult:
@@ -185,11 +156,14 @@ class ModelStore:
         except FileNotFoundError:
             if old is not None:
                 await asyncio.to_thread(self._forget_record, model.filename)
-            return VerifyResult(model.filename, target, "missing", model.sha256, None, None, old is not None)
+            return VerifyResult(model.filename, target, ModelState.MISSING, model.sha256, None, None, old is not None)
         await asyncio.to_thread(self._record, model.filename, actual, stat)
         drift = old is not None and old.sha256 != actual
-        state = "ready" if actual == model.sha256 else "corrupt"
-        return VerifyResult(model.filename, target, state, model.sha256, actual, stat.st_size, drift)
+        if actual == model.sha256:
+            self.events.publish(MODEL_READY, filename=model.filename, path=str(target), sha256=actual,
+                                size=stat.st_size, downloaded=False)
+            return VerifyResult(model.filename, target, ModelState.READY, model.sha256, actual, stat.st_size, drift)
+        return VerifyResult(model.filename, target, ModelState.CORRUPT, model.sha256, actual, stat.st_size, drift)
 
     def gc(self, desired: DesiredState, *, dry_run: bool = False) -> list[Path]:
         """Removes files no enabled plugin declares, stale temp files and orphan locks; returns what went (or
@@ -211,16 +185,8 @@ class ModelStore:
     def _read_state(self) -> StateFile:
         return read_state(self.state_dir)
 
-    def _recorded(self, model: ModelSpec, target: Path) -> ModelStatus:
-        """What the record says about the file on disk: ready, corrupt (recorded hash differs), unverified, missing."""
-        try:
-            stat = os.stat(target)
-        except FileNotFoundError:
-            return "missing"
-        record = self._read_state().models.get(model.filename)
-        if record is None or not record.matches_file(stat):
-            return "unverified"
-        return "ready" if record.sha256 == model.sha256 else "corrupt"
+    def _recorded(self, model: ModelSpec, target: Path) -> ModelState:
+        return model_state(target, self._read_state().models.get(model.filename), model.sha256)
 
     def _downloading(self, model: ModelSpec, target: Path) -> bool:
         task = self._inflight.get(model.filename)
@@ -249,14 +215,9 @@ class ModelStore:
 
     def _hash_file(self, path: Path) -> tuple[str, os.stat_result]:
         """sha256 and the stat of the very inode hashed (a concurrent os.replace cannot mix the two)."""
-        hasher = hashlib.sha256()
-        buf = bytearray(HASH_CHUNK)
-        view = memoryview(buf)
         with self._open_for_hash(path) as handle:
             stat = os.fstat(handle.fileno())
-            while n := handle.readinto(view):
-                hasher.update(view[:n])
-        return hasher.hexdigest(), stat
+            return hashlib.file_digest(handle, "sha256").hexdigest(), stat
 
     def _record(self, filename: str, sha256: str, stat: os.stat_result) -> None:
         record = ModelRecord(sha256=sha256, size=stat.st_size, mtime_ns=stat.st_mtime_ns, inode=stat.st_ino)

@@ -1,16 +1,13 @@
-"""The small values the model store hands out: its error, the status of a model file, a verify result."""
+"""The small values the model store hands out: its error and a verify result."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
 from ...errors import AiplugsError
+from ...plan import ModelState
 
-__all__ = ["ModelError", "ModelStatus", "VerifyResult"]
-
-ModelStatus = Literal["missing", "ready", "corrupt", "downloading", "unverified"]
+__all__ = ["ModelError", "VerifyResult"]
 
 
 class ModelError(AiplugsError):
@@ -23,7 +20,7 @@ class VerifyResult:
 
     filename: str
     path: Path
-    state: Literal["ready", "corrupt", "missing"]
+    state: ModelState  # READY, CORRUPT or MISSING
     expected_sha256: str
     actual_sha256: str | None  # None when the file is missing
     size: int | None
@@ -31,4 +28,4 @@ class VerifyResult:
 
     @property
     def ok(self) -> bool:
-        return self.state == "ready"
+        return self.state is ModelState.READY

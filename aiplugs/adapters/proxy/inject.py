@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ...events import NULL_BUS, EventBus
+from ...events.catalogue import PROXY_INJECT_FAILED
+from ...util.redact import redact_url
 from ...declaration.rules import RuleSet
 from ...plan import ProxySpec
 from . import csp as csp_mod
@@ -254,7 +256,7 @@ class Injector:
     def _failed(self, flow, error: Exception) -> None:
         self.failed += 1
         logger.warning("aiplugs: not injecting %s: %s", flow.request.url, error)
-        self.events.publish("proxy.inject_failed", url=flow.request.pretty_url, error=str(error))
+        self.events.publish(PROXY_INJECT_FAILED, url=redact_url(flow.request.pretty_url), error=str(error))
 
     def _apply(self, flow, result: PageResult | None) -> None:
         if result is None:

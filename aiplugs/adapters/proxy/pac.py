@@ -78,13 +78,13 @@ def _hostport(address: tuple[str, int]) -> str:
     return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
 
 
-def pac_script(spec: ProxySpec, proxy: tuple[str, int] | None, *, everything: bool = False,
+def pac_script(spec: ProxySpec | None, proxy: tuple[str, int] | None, *, everything: bool = False,
                api: tuple[str, int] | None = None) -> str:
     """The PAC file for ``spec``'s rules; with no running proxy (``None``) every host is DIRECT.
 
     ``api``: the router's own address, always DIRECT (its pages are never a plugin's to touch)."""
-    matched = host_sets(spec.rule_set().intercept_hosts)
-    direct = host_sets(spec.passthrough)
+    matched = host_sets(spec.rule_set().intercept_hosts if spec is not None else ())
+    direct = host_sets(spec.passthrough if spec is not None else ())
     address = f"PROXY {_hostport(proxy)}" if proxy is not None else None
     return _TEMPLATE.format(
         proxy=json.dumps(address),

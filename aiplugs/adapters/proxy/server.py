@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from ... import __version__
+from ...util.version import VERSION
 from ...errors import AiplugsError
 from ...events import NULL_BUS, EventBus
 from ...plan import ProxySpec
@@ -68,7 +68,7 @@ class ProxyServer:
         self._address: tuple[str, int] | None = None
 
     def _config(self, spec: ProxySpec) -> InjectConfig:
-        return InjectConfig.from_spec(spec, api_address=self.api_address, token=self._token, version=__version__)
+        return InjectConfig.from_spec(spec, api_address=self.api_address, token=self._token, version=VERSION)
 
     @property
     def ca_cert_path(self) -> Path:

@@ -4,10 +4,10 @@ workers or the cloud relay), plugin assets, SSE events and WebSockets. Imported 
 from __future__ import annotations
 
 from .app import create_app
-from .auth import check_host, origin_allowed, route_class
 from .context import Controller, RouterContext
+from .guard import check_host, origin_allowed, route_class
 from .metrics import Metrics
-from .relay import Relay, upstream_name
+from .relay import Relay
 from .server import RouterServer
 from .ws import ConnectionManager
 
@@ -22,5 +22,4 @@ __all__ = sorted([
     "create_app",
     "origin_allowed",
     "route_class",
-    "upstream_name",
 ])

@@ -1,6 +1,6 @@
-"""The Starlette app: routes and the control API; the Guard (auth.py) wraps all of it.
+"""The Starlette app: routes and the control API; the guard middlewares (guard/) wrap all of it.
 
-Routes (see auth.py for who may call what):
+Routes (see guard/tokens.py for who may call what):
   GET  /api/health                      liveness, no token
   GET  /proxy.pac                       proxy auto-config: matched hosts to the proxy, the rest DIRECT; no token
   GET  /welcome                         what `aiplugs browser` opens: enabled plugins and pages to try; no token
@@ -25,18 +25,18 @@ from dataclasses import asdict
 from typing import Any, Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from ...errors import AiplugsError, ConfigError
-from .auth import Guard
+from ...util.redact import redact
 from .context import RouterContext
 from .events import event_stream
+from .guard import guard_middleware
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .plugins import declared_assets, error_response, run_plugin, serve_asset
-from .redact import redact
+from .plugins import error_response, run_plugin, serve_asset
 from .relay import Relay
 from .welcome import welcome
 from .ws import ConnectionManager, websocket_endpoint
@@ -59,55 +59,61 @@ async def health(request: Request) -> Response:
 
 
 async def state(request: Request) -> Response:
+    """The last applied declaration, the routes in force and every worker slot (secrets masked)."""
     ctx = _ctx(request)
-    data: dict[str, Any] = {"desired": ctx.desired.to_dict(),
-                            "workers": {pid: asdict(s) for pid, s in ctx.workers.snapshot().items()}}
-    if ctx.state is not None:
-        data["observed"] = ctx.state()
+    workers, history = ctx.workers.observe()
+    data: dict[str, Any] = {
+        "desired": ctx.desired.to_dict() if ctx.desired is not None else None,
+        "routes": {pid: {"mode": r.plugin.mode, "assets": list(r.assets), "lazy": r.lazy}
+                   for pid, r in ctx.routes.items()},
+        "workers": [asdict(w) for w in workers],
+        "plugins": [asdict(h) for h in history],
+    }
     return _json(request, data)
 
 
 async def plugins(request: Request) -> Response:
+    """The plugins the router serves now (its routes), with their workers or relay."""
     ctx = _ctx(request)
-    pools = ctx.workers.snapshot()
-    relays = {r.plugin_id: r for r in ctx.desired.relays}
     items = []
-    for plugin in ctx.desired.plugins:
-        pool = pools.get(plugin.id)
+    for route in ctx.routes.values():
+        plugin = route.plugin
         item: dict[str, Any] = {
             "id": plugin.id, "name": plugin.name, "version": plugin.version, "description": plugin.description,
             "mode": plugin.mode, "provision": plugin.provision, "dependencies": list(plugin.dependencies),
-            "assets": sorted(declared_assets(ctx, plugin.id)),
-            "run": f"/v1/plugins/{plugin.id}/run", "ws": f"/v1/plugins/{plugin.id}/ws",
+            "assets": sorted(route.assets), "run": f"/v1/plugins/{plugin.id}/run", "ws": f"/v1/plugins/{plugin.id}/ws",
         }
-        if plugin.mode == "local":
-            item["workers"] = {"state": pool.state, "ready": pool.ready, "desired": pool.desired,
-                               "pids": list(pool.pids)} if pool else {"state": "stopped"}
-        elif plugin.id in relays:
-            item["relay"] = {"path": relays[plugin.id].path, "model": relays[plugin.id].model,
-                             "configured": bool(ctx.desired.cloud.base_url)}
+        if route.relay is None:
+            stats = ctx.workers.stats(plugin.id) or {"ready": 0, "pids": []}
+            item["workers"] = {"ready": stats["ready"], "pids": stats["pids"]}
+        else:
+            item["relay"] = {"path": route.relay.path, "model": route.relay.model,
+                             "configured": bool(route.relay.cloud.base_url)}
         items.append(item)
-    return _json(request, {"plugins": items, "disabled": list(ctx.desired.disabled)})
+    disabled = list(ctx.desired.disabled) if ctx.desired is not None else []
+    return _json(request, {"plugins": items, "disabled": disabled})
 
 
 async def proxy_pac(request: Request) -> Response:
-    """Sends hosts some enabled plugin matches to the proxy, everything else DIRECT (``?all=1``: everything)."""
+    """Sends hosts some enabled plugin matches to the proxy, everything else DIRECT (``?all=1``: everything);
+    the rules are the ones the running proxy has (none running: everything DIRECT)."""
     from ..proxy.pac import MEDIA_TYPE, pac_script
 
     ctx = _ctx(request)
-    address = ctx.proxy.address if ctx.proxy is not None else None
+    proxy = ctx.proxy
     everything = request.query_params.get("all", "") in ("1", "true", "yes")
     api = request.scope.get("server")
-    return Response(pac_script(ctx.desired.proxy, address, everything=everything, api=api), media_type=MEDIA_TYPE,
-                    headers={"Cache-Control": "no-store"})
+    text = pac_script(proxy.spec if proxy else None, proxy.address if proxy else None, everything=everything,
+                      api=api)
+    return Response(text, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
 
 async def metrics(request: Request) -> Response:
     ctx = _ctx(request)
-    text = request.app.state.metrics.render(ctx.workers.snapshot(), ctx.desired, ctx.proxy)
+    text = request.app.state.metrics.render()
     for secret in ctx.secrets():
         text = text.replace(secret, "**********")
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(text, media_type=METRICS_CONTENT_TYPE)
 
 
 def _control(call: Callable[[RouterContext, Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
@@ -169,11 +175,11 @@ def create_app(ctx: RouterContext) -> Starlette:
               methods=["POST"]),
         Route("/api/models/pull", _control(_pull), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, ctx=ctx)])
+    app = Starlette(routes=routes, middleware=guard_middleware(ctx))
     app.state.ctx = ctx
-    app.state.metrics = Metrics()
     app.state.relay = Relay()
     app.state.connections = ConnectionManager()
+    app.state.metrics = Metrics(ctx, app.state.connections)
     return app
 
 

@@ -1,15 +1,22 @@
-"""What the router serves from: the desired state, the worker manager, the event bus, tokens and daemon hooks."""
+"""What the router serves from: its routes (switched by converge), the worker manager, tokens and the daemon.
+
+The routing table holds only converged units: a plugin appears once its workers or relay are in place and
+changes when its route is updated — never straight from a new declaration. ``desired`` is the last applied
+declaration, for the informational endpoints only.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
 from ...events import EventBus
-from ...plan import DesiredState
+from ...plan import DesiredState, RouteSpec
 from ..workers import WorkerManager
 
 __all__ = ["Controller", "RouterContext"]
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 
 class Controller(Protocol):
@@ -28,20 +35,36 @@ class Controller(Protocol):
 
 @dataclass
 class RouterContext:
-    desired: DesiredState  # replaced on re-apply (ctx.desired = new); every request reads the current one
     workers: WorkerManager
     events: EventBus
     admin_token: str
     page_token: str
     control: Controller | None = None
-    before_call: Callable[[str], Awaitable[None]] | None = None  # daemon hook: lazy models / lazy pool start
-    state: Callable[[], dict[str, Any]] | None = None  # observed state for /api/state
+    # On the call path of a lazy plugin: ask for its workers and wait (the daemon runs a reconcile pass)
+    demand: Callable[[str], Awaitable[None]] | None = None
     proxy: Any = None  # the running ProxyServer (for /proxy.pac and the proxy's counters), None while stopped
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    routes: dict[str, RouteSpec] = field(default_factory=dict)
+    desired: DesiredState | None = None  # the last applied declaration: /api/state and /metrics read it
+
+    def set_route(self, route: RouteSpec) -> None:
+        self.routes = {**self.routes, route.plugin_id: route}  # one assignment: readers see old or new
+
+    def remove_route(self, plugin_id: str) -> None:
+        self.routes = {k: v for k, v in self.routes.items() if k != plugin_id}
+
+    def route(self, plugin_id: str) -> RouteSpec | None:
+        return self.routes.get(plugin_id)
+
+    def match_patterns(self) -> tuple[str, ...]:
+        """Every content-script pattern of the routed plugins: the pages that may call them directly (CORS)."""
+        return tuple(dict.fromkeys(p for route in self.routes.values() for p in route.matches))
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never leave the process in a response, event or metric."""
         values = [self.admin_token, self.page_token]
-        key = self.desired.cloud.api_key
-        if key is not None and key.get_secret_value():
-            values.append(key.get_secret_value())
-        return tuple(v for v in values if v)
+        for route in self.routes.values():
+            key = route.relay.cloud.api_key if route.relay is not None else None
+            if key is not None and key.get_secret_value():
+                values.append(key.get_secret_value())
+        return tuple(dict.fromkeys(v for v in values if v))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from ...events import Event
+from ...util.redact import redact
+from ...util.sse import encode
 from .context import RouterContext
-from .redact import redact
 
 __all__ = ["event_stream", "format_event"]
 
@@ -19,8 +19,7 @@ KEEPALIVE_S = 15.0
 
 
 def format_event(event: Event, secrets: tuple[str, ...] = ()) -> bytes:
-    data = json.dumps(redact(event.to_dict(), secrets), default=str, separators=(",", ":"))
-    return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()
+    return encode(redact(event.to_dict(), secrets), event=event.type, id=event.seq)
 
 
 async def event_stream(request: Request) -> StreamingResponse:

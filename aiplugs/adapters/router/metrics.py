@@ -1,114 +1,122 @@
-"""Prometheus text exposition (format 0.0.4) of plugin calls, worker pools and model bytes. No client library:
-the format is a few lines of text and the counters live here."""
+"""``/metrics`` on prometheus_client: plugin calls are counted as they happen; worker pools, model sizes, the proxy's
+counters and open WebSockets are read at scrape time, so they can never drift from what they describe.
+
+Each router app owns one ``CollectorRegistry`` (never the process-global default one): several routers run in one
+test process, and a daemon that rebuilds its app must not meet "Duplicated timeseries" from the previous one.
+"""
 
 from __future__ import annotations
 
-import bisect
-import threading
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sized
 
-from ...plan import DesiredState
-from ..workers import PoolStatus
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-__all__ = ["BUCKETS", "Metrics"]
+from .context import RouterContext
+
+__all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics", "PoolCounts", "ScrapeCollector"]
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# (exposed name, help, injector attribute); counters are read from the running proxy's injection addon
+PROXY_COUNTERS = (
+    ("aiplugs_proxy_requests_total", "HTTP requests the proxy saw (decrypted or plain).", "requests"),
+    ("aiplugs_proxy_tunnels_total", "CONNECT tunnels opened through the proxy.", "tunnels"),
+    ("aiplugs_proxy_injected_pages_total", "Pages the loader was injected into.", "injected"),
+    ("aiplugs_proxy_inject_failures_total", "Matched pages left alone after an error.", "failed"),
+)
 
 
-@dataclass
-class _Series:
-    requests: int = 0
-    errors: int = 0
-    total_s: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+class PoolCounts(NamedTuple):
+    """What the metrics need of one plugin's workers."""
+
+    ready: int
+    desired: int
+    restarts: int
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self._series: dict[tuple[str, str], _Series] = {}
-        self._statuses: dict[tuple[str, str, int], int] = {}
-        self._lock = threading.Lock()
-        self.websockets = 0
+    """The router's registry. ``observe`` is called once per plugin call; ``render`` is the scrape."""
+
+    def __init__(self, ctx: RouterContext, connections: Sized) -> None:
+        self.registry = CollectorRegistry()
+        # prometheus_client strips a trailing ``_total`` from a Counter's name and adds it back on exposition,
+        # so these are written as the exposed names to keep them greppable
+        self._requests = Counter("aiplugs_requests_total", "Plugin calls by plugin, mode and HTTP status.",
+                                 ("plugin", "mode", "code"), registry=self.registry)
+        self._errors = Counter("aiplugs_request_errors_total", "Plugin calls answered with an HTTP error status.",
+                               ("plugin", "mode"), registry=self.registry)
+        self._duration = Histogram("aiplugs_request_duration_seconds", "Plugin call latency until the answer started.",
+                                   ("plugin", "mode"), buckets=BUCKETS, registry=self.registry)
+        self.registry.register(ScrapeCollector(pools=lambda: _pools(ctx), models=lambda: _model_files(ctx),
+                                               proxy=lambda: ctx.proxy))
+        Gauge("aiplugs_websocket_connections", "Open plugin WebSocket connections.",
+              registry=self.registry).set_function(lambda: len(connections))
 
     def observe(self, plugin_id: str, mode: str, seconds: float, status: int) -> None:
-        with self._lock:
-            series = self._series.setdefault((plugin_id, mode), _Series())
-            series.requests += 1
-            if status >= 400:
-                series.errors += 1
-            series.total_s += seconds
-            index = bisect.bisect_left(BUCKETS, seconds)
-            if index < len(BUCKETS):
-                series.buckets[index] += 1
-            key = (plugin_id, mode, status)
-            self._statuses[key] = self._statuses.get(key, 0) + 1
+        self._requests.labels(plugin_id, mode, str(status)).inc()
+        errors = self._errors.labels(plugin_id, mode)  # created even when 0: a rate of errors needs the series
+        if status >= 400:
+            errors.inc()
+        self._duration.labels(plugin_id, mode).observe(seconds)
 
-    def render(self, pools: Mapping[str, PoolStatus], desired: DesiredState, proxy: Any = None) -> str:
-        out: list[str] = []
-
-        def family(name: str, kind: str, help_text: str) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-
-        with self._lock:
-            series = sorted(self._series.items())
-            statuses = sorted(self._statuses.items())
-        family("aiplugs_requests_total", "counter", "Plugin calls by plugin, mode and HTTP status.")
-        for (plugin, mode, status), count in statuses:
-            out.append(f'aiplugs_requests_total{{{_labels(plugin=plugin, mode=mode, code=str(status))}}} {count}')
-        family("aiplugs_request_errors_total", "counter", "Plugin calls answered with an HTTP error status.")
-        for (plugin, mode), s in series:
-            out.append(f"aiplugs_request_errors_total{{{_labels(plugin=plugin, mode=mode)}}} {s.errors}")
-        family("aiplugs_request_duration_seconds", "histogram", "Plugin call latency until the answer started.")
-        for (plugin, mode), s in series:
-            cumulative = 0
-            for bound, count in zip(BUCKETS, s.buckets):
-                cumulative += count
-                out.append(f"aiplugs_request_duration_seconds_bucket{{{_labels(plugin=plugin, mode=mode, le=_num(bound))}}}"
-                           f" {cumulative}")
-            labels = _labels(plugin=plugin, mode=mode)
-            out.append(f'aiplugs_request_duration_seconds_bucket{{{labels},le="+Inf"}} {s.requests}')
-            out.append(f"aiplugs_request_duration_seconds_sum{{{labels}}} {s.total_s:.6f}")
-            out.append(f"aiplugs_request_duration_seconds_count{{{labels}}} {s.requests}")
-        family("aiplugs_worker_restarts_total", "counter", "Worker restarts after an exit, per plugin.")
-        for plugin, status in sorted(pools.items()):
-            out.append(f"aiplugs_worker_restarts_total{{{_labels(plugin=plugin)}}} {status.restarts}")
-        family("aiplugs_workers_ready", "gauge", "Ready worker processes per plugin.")
-        for plugin, status in sorted(pools.items()):
-            out.append(f"aiplugs_workers_ready{{{_labels(plugin=plugin)}}} {status.ready}")
-        family("aiplugs_workers_desired", "gauge", "Desired worker processes per plugin.")
-        for plugin, status in sorted(pools.items()):
-            out.append(f"aiplugs_workers_desired{{{_labels(plugin=plugin)}}} {status.desired}")
-        family("aiplugs_model_bytes", "gauge", "Size on disk of each model file of the desired state (0: missing).")
-        for model in desired.models:
-            try:
-                size = model.path.stat().st_size
-            except OSError:
-                size = 0
-            out.append(f"aiplugs_model_bytes{{{_labels(model=model.filename)}}} {size}")
-        if proxy is not None:
-            injector = proxy.injector
-            family("aiplugs_proxy_requests_total", "counter", "HTTP requests the proxy saw (decrypted or plain).")
-            out.append(f"aiplugs_proxy_requests_total {injector.requests}")
-            family("aiplugs_proxy_tunnels_total", "counter", "CONNECT tunnels opened through the proxy.")
-            out.append(f"aiplugs_proxy_tunnels_total {injector.tunnels}")
-            family("aiplugs_proxy_injected_pages_total", "counter", "Pages the loader was injected into.")
-            out.append(f"aiplugs_proxy_injected_pages_total {injector.injected}")
-            family("aiplugs_proxy_inject_failures_total", "counter", "Matched pages left alone after an error.")
-            out.append(f"aiplugs_proxy_inject_failures_total {injector.failed}")
-        family("aiplugs_websocket_connections", "gauge", "Open plugin WebSocket connections.")
-        out.append(f"aiplugs_websocket_connections {self.websockets}")
-        return "\n".join(out) + "\n"
+    def render(self) -> str:
+        """The text exposition, for ``CONTENT_TYPE``."""
+        return generate_latest(self.registry).decode("utf-8")
 
 
-def _num(value: float) -> str:
-    return repr(float(value))
+def _pools(ctx: RouterContext) -> Mapping[str, PoolCounts]:
+    """Workers by plugin id, for every plugin routed to local workers: the one place the metrics read them."""
+    counts = {}
+    for plugin_id, route in ctx.routes.items():
+        if route.relay is not None:
+            continue
+        stats = ctx.workers.stats(plugin_id) or {}
+        spec = ctx.desired.worker(plugin_id) if ctx.desired is not None else None
+        counts[plugin_id] = PoolCounts(stats.get("ready", 0), spec.count if spec else 0, stats.get("restarts", 0))
+    return counts
 
 
-def _labels(**labels: str) -> str:
-    return ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+def _model_files(ctx: RouterContext) -> Iterator[tuple[str, int]]:
+    """(filename, bytes on disk) of each model of the current desired state (read once per scrape); 0: missing."""
+    desired = ctx.desired
+    for model in desired.models if desired is not None else ():  # None: nothing applied yet
+        try:
+            size = model.path.stat().st_size
+        except OSError:
+            size = 0
+        yield model.filename, size
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class ScrapeCollector(Collector):
+    """Values owned by someone else, read when Prometheus asks: worker pools, model files, the proxy's counters."""
+
+    def __init__(self, pools: Callable[[], Mapping[str, PoolCounts]], models: Callable[[], Iterable[tuple[str, int]]],
+                 proxy: Callable[[], Any]) -> None:
+        self._pools, self._models, self._proxy = pools, models, proxy
+
+    def collect(self) -> Iterator[Metric]:
+        pools = sorted(self._pools().items())
+        restarts = CounterMetricFamily("aiplugs_worker_restarts_total", "Worker restarts after an exit, per plugin.",
+                                       labels=("plugin",))
+        ready = GaugeMetricFamily("aiplugs_workers_ready", "Ready worker processes per plugin.", labels=("plugin",))
+        desired = GaugeMetricFamily("aiplugs_workers_desired", "Desired worker processes per plugin.",
+                                    labels=("plugin",))
+        for plugin, status in pools:
+            restarts.add_metric((plugin,), status.restarts)
+            ready.add_metric((plugin,), status.ready)
+            desired.add_metric((plugin,), status.desired)
+        yield from (restarts, ready, desired)
+        sizes = GaugeMetricFamily("aiplugs_model_bytes",
+                                  "Size on disk of each model file of the desired state (0: missing).",
+                                  labels=("model",))
+        for filename, size in self._models():
+            sizes.add_metric((filename,), size)
+        yield sizes
+        proxy = self._proxy()
+        if proxy is None:  # stopped: no series rather than zeros that would read as a counter reset
+            return
+        for name, help_text, attribute in PROXY_COUNTERS:
+            yield CounterMetricFamily(name, help_text, value=getattr(proxy.injector, attribute))

@@ -21,9 +21,11 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 
 from ...errors import AiplugsError
 from ..workers import BackendError, Reply, WorkerError
+from ...plan import RouteSpec
+from ...util.sse import encode
 from .context import RouterContext
 
-__all__ = ["error_response", "run_plugin", "serve_asset"]
+__all__ = ["error_response", "not_routed", "provision", "run_plugin", "serve_asset"]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -43,29 +45,23 @@ async def run_plugin(request: Request) -> Response:
     metrics = request.app.state.metrics
     plugin_id = request.path_params["plugin_id"]
     started = time.monotonic()
-    plugin = ctx.desired.plugin(plugin_id)
-    if plugin is None:
-        why = "is disabled" if plugin_id in ctx.desired.disabled else "does not exist"
-        return error_response(404, "not_found", f"plugin {plugin_id!r} {why}")
+    route = ctx.route(plugin_id)
+    if route is None:
+        return not_routed(ctx, plugin_id)
     body = await request.body()
     try:
         payload = json.loads(body) if body.strip() else {}
     except ValueError as e:
         return error_response(400, "bad_json", f"request body is not JSON: {e}")
     wants_sse = "text/event-stream" in request.headers.get("accept", "")
-    if ctx.before_call is not None:
-        try:
-            await ctx.before_call(plugin_id)
-        except AiplugsError as e:
-            metrics.observe(plugin_id, plugin.mode, time.monotonic() - started, 503)
-            return error_response(503, "unavailable", str(e), plugin=plugin_id)
-    if plugin.mode == "cloud":
-        spec = next((r for r in ctx.desired.relays if r.plugin_id == plugin_id), None)
-        if spec is None:
-            return error_response(503, "unavailable", f"plugin {plugin_id!r} has no relay")
-        response = await request.app.state.relay.forward(spec, ctx.desired.cloud, payload, wants_sse)
+    if route.relay is not None:
+        response = await request.app.state.relay.forward(route.relay, payload, wants_sse)
         metrics.observe(plugin_id, "cloud", time.monotonic() - started, response.status_code)
         return response
+    problem = await provision(ctx, route)
+    if problem is not None:
+        metrics.observe(plugin_id, "local", time.monotonic() - started, 503)
+        return error_response(503, "unavailable", problem, plugin=plugin_id)
     try:
         reply = await ctx.workers.request(plugin_id, payload)
     except WorkerError as e:
@@ -81,29 +77,39 @@ async def run_plugin(request: Request) -> Response:
 async def _sse(reply: Reply, plugin_id: str) -> AsyncIterator[bytes]:
     try:
         async for item in reply:
-            yield b"data: " + json.dumps(item, separators=(",", ":")).encode() + b"\n\n"
+            yield encode(item)
     except WorkerError as e:
         kind = e.type_name if isinstance(e, BackendError) else type(e).__name__
         message = e.detail if isinstance(e, BackendError) else e.message
-        data = json.dumps({"type": kind, "message": message, "plugin": plugin_id})
-        yield f"event: error\ndata: {data}\n\n".encode()
+        yield encode({"type": kind, "message": message, "plugin": plugin_id}, event="error")
     finally:
         await reply.aclose()
 
 
-def declared_assets(ctx: RouterContext, plugin_id: str) -> set[str]:
-    return {path for script in ctx.desired.proxy.scripts if script.plugin_id == plugin_id
-            for path in (*script.js, *script.css)}
+def not_routed(ctx: RouterContext, plugin_id: str) -> JSONResponse:
+    disabled = ctx.desired is not None and plugin_id in ctx.desired.disabled
+    return error_response(404, "not_found", f"plugin {plugin_id!r} {'is disabled' if disabled else 'does not exist'}")
+
+
+async def provision(ctx: RouterContext, route: RouteSpec) -> str | None:
+    """A lazy plugin's first call asks the daemon for its workers (and waits); the problem, if that failed."""
+    if not route.lazy or ctx.demand is None or ctx.workers.serving(route.plugin_id):
+        return None
+    try:
+        await ctx.demand(route.plugin_id)
+    except AiplugsError as e:
+        return str(e)
+    return None
 
 
 async def serve_asset(request: Request) -> Response:
     ctx: RouterContext = request.app.state.ctx
     plugin_id = request.path_params["plugin_id"]
     path = request.path_params["path"]
-    plugin = ctx.desired.plugin(plugin_id)
-    if plugin is None or path not in declared_assets(ctx, plugin_id):
+    route = ctx.route(plugin_id)
+    if route is None or path not in route.assets:
         return error_response(404, "not_found", f"plugin {plugin_id!r} declares no content script {path!r}")
-    root = Path(plugin.dir).resolve()
+    root = Path(route.plugin.dir).resolve()
     target = (root / path).resolve()
     if not target.is_relative_to(root) or not target.is_file():  # a symlink out of the folder, or missing
         return error_response(404, "not_found", f"asset {path!r} of plugin {plugin_id!r} is missing")

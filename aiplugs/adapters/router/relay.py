@@ -9,27 +9,18 @@ chunk as they arrive. Failures become JSON 502 (unreachable, 5xx) or 504 (timeou
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ...plan import CloudSpec, RelaySpec
-from .redact import MASK
+from ...plan import RelaySpec
+from ...util.redact import MASK, redact_url
+from ...util.sse import encode
 
-__all__ = ["Relay", "upstream_name"]
+__all__ = ["Relay"]
 
 ERROR_DETAIL_BYTES = 500
-
-
-def upstream_name(url: str) -> str:
-    """The URL without user:password@, query or fragment: safe to show."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _error(http_status: int, kind: str, message: str, upstream: str, **extra: Any) -> JSONResponse:
@@ -55,16 +46,17 @@ class Relay:
             await self._session.close()
         self._session = None
 
-    async def forward(self, spec: RelaySpec, cloud: CloudSpec, payload: Any, wants_stream: bool) -> Response:
+    async def forward(self, spec: RelaySpec, payload: Any, wants_stream: bool) -> Response:
         import aiohttp
 
+        cloud = spec.cloud
         if not cloud.base_url:
             return JSONResponse({"error": {"type": "not_configured", "message":
                                            f"plugin {spec.plugin_id!r} is cloud-mode but cloud.base_url is not set "
                                            "(aiplugs.toml [cloud] base_url, or env CLOUD_BASE_URL)"}},
                                 status_code=503)
         url = cloud.base_url.rstrip("/") + spec.path
-        name = upstream_name(url)
+        name = redact_url(url)
         key = cloud.api_key.get_secret_value() if cloud.api_key is not None else ""
         body = dict(payload) if isinstance(payload, dict) else {"input": payload}
         if spec.model and "model" not in body:
@@ -123,7 +115,7 @@ class Relay:
             kind = "upstream_timeout" if isinstance(e, asyncio.TimeoutError) else "upstream_unreachable"
             error = {"type": kind, "message": f"upstream {name} stopped mid-stream ({type(e).__name__})",
                      "upstream": name}
-            yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+            yield encode(error, event="error")
         finally:
             response.close()
 

@@ -63,7 +63,7 @@ class RouterServer:
         config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False,
                                 log_level="warning", ws="websockets-sansio", http="h11",
                                 timeout_graceful_shutdown=self.graceful_s, server_header=False,
-                                proxy_headers=False, ws_max_size=self.ctx.desired.max_body_bytes)
+                                proxy_headers=False, ws_max_size=self.ctx.max_body_bytes)
         self._server = _server_class()(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]),
                                                             name="aiplugs-router")

@@ -65,11 +65,7 @@ def _item(plugin_id: str, name: str, description: str, patterns: list[str]) -> s
 
 
 async def welcome(request: Request) -> HTMLResponse:
-    desired = request.app.state.ctx.desired
-    patterns: dict[str, list[str]] = {}
-    for script in desired.proxy.scripts:
-        patterns.setdefault(script.plugin_id, []).extend(p for p in script.matches
-                                                         if p not in patterns.get(script.plugin_id, []))
-    items = [_item(p.id, p.name, p.description, patterns.get(p.id, [])) for p in desired.plugins]
+    routes = request.app.state.ctx.routes
+    items = [_item(r.plugin.id, r.plugin.name, r.plugin.description, list(r.matches)) for r in routes.values()]
     body = PAGE.format(plugins="\n".join(items) or "<li>No plugin is enabled.</li>")
     return HTMLResponse(body, headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

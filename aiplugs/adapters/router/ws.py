@@ -14,8 +14,8 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from ...errors import AiplugsError
 from ..workers import WorkerError
+from .plugins import provision
 from .context import RouterContext
 
 __all__ = ["REPLACED", "ConnectionManager", "websocket_endpoint"]
@@ -57,23 +57,21 @@ class ConnectionManager:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     ctx: RouterContext = websocket.app.state.ctx
     connections: ConnectionManager = websocket.app.state.connections
-    metrics = websocket.app.state.metrics
     plugin_id = websocket.path_params["plugin_id"]
     client_id = websocket.query_params.get("client_id", "")
     await websocket.accept()
     problem = _problem(ctx, plugin_id, client_id)
-    if problem is None and ctx.before_call is not None:
-        try:
-            await ctx.before_call(plugin_id)
-        except AiplugsError as e:
-            problem = (1011, str(e).splitlines()[0][:120])
+    route = ctx.route(plugin_id)
+    if problem is None and route is not None:
+        failed = await provision(ctx, route)
+        if failed is not None:
+            problem = (1011, failed.splitlines()[0][:120])
     if problem is None and not ctx.workers.has(plugin_id):
         problem = (4405, f"plugin {plugin_id!r} has no local workers to serve WebSockets")
     if problem is not None:
         await websocket.close(code=problem[0], reason=problem[1])
         return
     await connections.register(plugin_id, client_id, websocket)
-    metrics.websockets = len(connections)
     try:
         while True:
             message = await websocket.receive()
@@ -92,7 +90,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     finally:
         connections.unregister(plugin_id, client_id, websocket)
-        metrics.websockets = len(connections)
 
 
 async def _answer(ctx: RouterContext, websocket: WebSocket, plugin_id: str, client_id: str, payload: Any) -> bool:
@@ -116,9 +113,9 @@ async def _answer(ctx: RouterContext, websocket: WebSocket, plugin_id: str, clie
 def _problem(ctx: RouterContext, plugin_id: str, client_id: str) -> tuple[int, str] | None:
     if not client_id or len(client_id) > 200:
         return 1008, "client_id query parameter is required (at most 200 characters)"
-    plugin = ctx.desired.plugin(plugin_id)
-    if plugin is None:
+    route = ctx.route(plugin_id)
+    if route is None:
         return 4404, f"no enabled plugin {plugin_id!r}"
-    if plugin.mode != "local":
+    if route.relay is not None:
         return 4405, f"plugin {plugin_id!r} has no local workers to serve WebSockets"
     return None

@@ -1,20 +1,18 @@
-"""Local workers: supervised pools of processes running plugins' ``backend.py``.
-
-``WorkerManager.ensure(spec)`` converges a plugin's pool; ``call``/``stream``/``request`` dispatch to the least
-busy ready worker over a socketpair channel (see ``channel.py`` for why). Workers run ``harness.py``.
+"""Local workers: processes running plugins' ``backend.py``, started, restarted and stopped one at a time when the
+plan says so, and the calls dispatched to them (least outstanding first) over a socketpair channel (see
+``channel.py`` for why). Workers run ``harness.py``.
 """
 
 from __future__ import annotations
 
 from .errors import BackendError, NoSuchPool, WorkerError, WorkerGone, WorkerTimeout, WorkerUnavailable
-from .manager import PoolState, PoolStatus, Reply, WorkerManager
+from .manager import WorkerManager
 from .process import worker_env
+from .reply import Reply
 
 __all__ = sorted([
     "BackendError",
     "NoSuchPool",
-    "PoolState",
-    "PoolStatus",
     "Reply",
     "WorkerError",
     "WorkerGone",

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 HEADER = struct.Struct("!I")
+PARENT_DIED = signal.SIGUSR2  # what the kernel sends us when the parent dies (PR_SET_PDEATHSIG)
 MAX_FRAME = 256 * 1024 * 1024
 
 
@@ -57,25 +58,35 @@ async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
         return None
 
 
+def end_group() -> None:
+    """Kills this worker's whole process group — itself and whatever the backend started — at once."""
+    try:
+        os.killpg(0, signal.SIGKILL)
+    finally:
+        os._exit(3)
+
+
 def die_with_parent(parent_pid: int) -> None:
-    """Exit as soon as the process that started us is gone, even if it was SIGKILLed."""
+    """Exit as soon as the process that started us is gone, even if it was SIGKILLed — taking the processes the
+    backend started along (they share our process group: we lead it)."""
     if sys.platform.startswith("linux"):
         try:
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
             PR_SET_PDEATHSIG = 1
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
+            signal.signal(PARENT_DIED, lambda *_: end_group())
+            libc.prctl(PR_SET_PDEATHSIG, PARENT_DIED, 0, 0, 0)
+        except (OSError, AttributeError, ValueError):
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(3)
+        end_group()
 
-    def watchdog() -> None:  # for non-Linux, and for parents that were threads which exited
+    def watchdog() -> None:  # for non-Linux, for parents that were threads which exited, and a busy main thread
         while True:
             time.sleep(0.5)
             if os.getppid() != parent_pid:
-                os._exit(3)
+                end_group()
 
     threading.Thread(target=watchdog, name="aiplugs-parent-watchdog", daemon=True).start()
 
@@ -181,6 +192,8 @@ class Harness:
                 self.send({"id": call_id, "kind": "result", "value": result})
         except asyncio.CancelledError:
             return  # the manager gave up on this call (timeout or client gone)
+        except SystemExit as e:  # the backend asked the process to end: end it with the backend's code
+            exit_now(e)
         except Exception as e:  # the backend raised: report it, keep serving
             traceback.print_exc(file=sys.stderr)
             self.send({"id": call_id, "kind": "error", "type": type(e).__name__, "message": str(e)})
@@ -213,12 +226,26 @@ def main(argv: list[str] | None = None) -> None:
     die_with_parent(args.parent_pid)
     try:
         code = asyncio.run(amain(args))
+    except SystemExit as e:  # sys.exit() in the backend, also while it was imported
+        exit_now(e)
     except BaseException:  # an import error of the backend lands here: its traceback is the stderr tail
         traceback.print_exc(file=sys.stderr)
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # do not wait for threads still running a sync run()
+
+
+def exit_now(e: SystemExit) -> None:
+    """Ends the worker with the code the backend passed to sys.exit (a message goes to stderr, code 1)."""
+    code = e.code
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,196 +1,186 @@
-"""WorkerManager: converges worker pools to their specs and dispatches calls (least outstanding first)."""
+"""WorkerManager: starts, restarts and stops single workers when told to, and dispatches calls to them.
+
+It is a doer: ``start(spec, i)`` / ``restart(spec, i)`` / ``stop(plugin, i)`` carry out the plan's worker actions
+and ``observe()`` reports what runs and how processes ended; it never decides to start anything by itself.
+Calls go to the least busy ready worker over a socketpair channel (see ``channel.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, Callable
 
 from ...events import NULL_BUS, EventBus
-from ...plan import WorkerSpec
-from .channel import Call
-from .errors import BackendError, NoSuchPool, WorkerGone, WorkerTimeout, WorkerUnavailable
-from .pool import Pool
+from ...events.catalogue import WORKER_EXITED, WORKER_FAILED, WORKER_STARTED, WORKER_STARTING, WORKER_STOPPED
+from ...plan import ObservedPlugin, ObservedWorker, WorkerSpec
+from .errors import NoSuchPool, WorkerError, WorkerTimeout, WorkerUnavailable
+from .pool import Pool, Slot
 from .process import WorkerProcess
+from .reply import Reply
 
-__all__ = ["PoolState", "PoolStatus", "Reply", "WorkerManager"]
-
-PoolState = Literal["ready", "starting", "degraded", "failed", "disabled"]
-
-
-@dataclass(frozen=True)
-class PoolStatus:
-    plugin_id: str
-    state: PoolState
-    desired: int
-    ready: int
-    pids: tuple[int | None, ...]
-    restarts: int
-    last_error: str | None
-    stderr_tail: tuple[str, ...]
-    config_hash: str
-    requests: int
-    errors: int
-    latency_p50_ms: float | None
-
-
-class Reply:
-    """The answer of one call: a single ``value``, or (``streaming``) items to iterate with ``async for``.
-
-    ``timeout`` bounds the wait for the first answer and then for each next item, so long streams live on as
-    long as they keep producing.
-    """
-
-    def __init__(self, manager: WorkerManager, pool: Pool, worker: WorkerProcess, call: Call, first: dict[str, Any],
-                 timeout: float, started: float) -> None:
-        self._manager, self._pool, self._worker, self._call = manager, pool, worker, call
-        self.streaming = first.get("kind") == "stream"
-        self.value = first.get("value")
-        self._timeout = timeout
-        self._started = started
-        self._done = not self.streaming
-        if self._done:
-            self._finish(ok=True)
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._items()
-
-    async def _items(self) -> AsyncIterator[Any]:
-        if not self.streaming:
-            yield self.value
-            return
-        ok = False
-        try:
-            while True:
-                frame = await self._manager._next(self._pool, self._call, self._timeout)
-                if frame["kind"] == "end":
-                    ok = True
-                    return
-                yield frame.get("value")
-        finally:
-            self._finish(ok)
-
-    async def aclose(self) -> None:
-        """Gives up on an unfinished stream (cancels it in the worker)."""
-        if not self._done:
-            self._finish(ok=False)
-
-    def _finish(self, ok: bool) -> None:
-        if self._done and self._worker is None:
-            return
-        self._done = True
-        self._call.close()
-        self._worker.outstanding -= 1
-        self._pool.requests += 1
-        if not ok:
-            self._pool.errors += 1
-        self._pool.latencies_ms.append((time.monotonic() - self._started) * 1000)
-        self._worker = None  # type: ignore[assignment]
+__all__ = ["WorkerManager"]
 
 
 class WorkerManager:
     def __init__(self, state_dir: Path, *, events: EventBus = NULL_BUS, python: str = sys.executable,
-                 backoff: tuple[float, float] = (0.5, 30.0), grace_s: float = 10.0,
-                 ready_timeout_s: float = 120.0) -> None:
+                 grace_s: float = 10.0, ready_timeout_s: float = 120.0,
+                 on_change: Callable[[], None] = lambda: None, parent_env: dict[str, str] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.log_dir = self.state_dir / "logs"
         self.events = events
         self.python = python
-        self.backoff = backoff
         self.grace_s = grace_s
         self.ready_timeout_s = ready_timeout_s
+        self.on_change = on_change  # called when a worker changed by itself (exited): time to look again
+        self.parent_env = parent_env  # where pass_env variables come from (None: this process's environment)
         self._pools: dict[str, Pool] = {}
-        self._lock = asyncio.Lock()
 
-    # --- convergence -------------------------------------------------------------------------------------------
+    # --- doing what the plan says ------------------------------------------------------------------------------
 
-    async def ensure(self, spec: WorkerSpec, *, wait: bool = True) -> None:
-        """Converges one plugin's pool to ``spec``: starts missing workers, restarts all of them when the config
-        hash changed, stops extra ones (highest index first). A pool that had ``failed`` gets a fresh start.
-        With ``wait`` returns once all are ready, or raises WorkerError with the last stderr lines."""
-        async with self._lock:
-            pool = self._pools.get(spec.plugin_id)
-            if pool is None:
-                pool = Pool(spec, log_dir=self.log_dir, python=self.python, events=self.events,
-                            backoff=self.backoff, grace=self.grace_s, ready_timeout=self.ready_timeout_s)
-                self._pools[spec.plugin_id] = pool
-            elif pool.spec.config_hash != spec.config_hash:
-                await pool.stop_all()
-                pool.spec = spec
-                pool.reset()
-                pool.tail.clear()
-            else:
-                pool.spec = spec
-                if pool.failed:
-                    await pool.stop_all()
-                    pool.reset()
-            before = {slot.index: slot.start_errors for slot in pool.slots}
-            extra = pool.scale_to(spec.count)
-            for slot in extra:
-                await slot.stop()
-        if wait:
-            await pool.wait_ready(before)
+    def _pool(self, spec: WorkerSpec) -> Pool:
+        pool = self._pools.get(spec.plugin_id)
+        if pool is None:
+            pool = self._pools[spec.plugin_id] = Pool(spec, log_dir=self.log_dir, on_change=self.on_change)
+        pool.spec = spec
+        return pool
 
-    async def remove(self, plugin_id: str) -> None:
-        async with self._lock:
-            pool = self._pools.pop(plugin_id, None)
-            if pool is not None:
-                await pool.stop_all()
+    async def start(self, spec: WorkerSpec, index: int) -> None:
+        """Starts worker ``index`` and returns once it answered its health check; WorkerError (with its last
+        stderr lines) when it does not. A process still in the slot is stopped first."""
+        pool = self._pool(spec)
+        slot = pool.slot(index)
+        if slot.worker is not None:
+            await self._stop_process(slot)
+        if slot.attempts:
+            pool.restarts += 1
+        slot.attempts += 1
+        slot.stopping = False
+        worker = WorkerProcess(spec, index, python=self.python, log=slot.log, tail=pool.tail,
+                               parent_env=self.parent_env)
+        slot.worker = worker
+        self.events.publish(WORKER_STARTING, plugin_id=spec.plugin_id, index=index)
+        try:
+            await worker.start(self.ready_timeout_s)
+        except WorkerError as e:
+            slot.ended(worker.proc.returncode if worker.proc and worker.proc.returncode is not None else 1)
+            slot.worker = None
+            pool.record_failure(e.message)
+            self.events.publish(WORKER_FAILED, plugin_id=spec.plugin_id, index=index, error=e.message,
+                                stderr_tail=list(pool.failed_tail))
+            raise
+        slot.exit_code = slot.exit_signal = None
+        slot.watcher = asyncio.get_running_loop().create_task(self._watch(pool, slot, worker),
+                                                              name=f"watch {spec.unit(index)}")
+        self.events.publish(WORKER_STARTED, plugin_id=spec.plugin_id, index=index, pid=worker.pid,
+                            ms=round((time.monotonic() - worker.started_at) * 1000, 1), restarts=pool.restarts)
+        pool.notify()
 
-    async def restart(self, plugin_id: str) -> None:
-        """Stops every worker of the pool and starts them again (clears a ``failed`` state); waits until ready."""
-        async with self._lock:
-            pool = self._require(plugin_id)
-            count = len(pool.slots)
-            await pool.stop_all()
-            pool.reset()
-            pool.scale_to(count)
-        await pool.wait_ready({})
+    async def restart(self, spec: WorkerSpec, index: int) -> None:
+        await self.start(spec, index)  # start stops what runs in the slot first
+
+    async def stop(self, plugin_id: str, index: int) -> None:
+        """Stops worker ``index`` (SIGTERM to its group, grace, SIGKILL) and frees its slot; the pool goes with
+        its last slot."""
+        pool = self._pools.get(plugin_id)
+        slot = pool.slots.pop(index, None) if pool is not None else None
+        if slot is None:
+            return
+        await self._stop_process(slot)
+        slot.log.close()
+        if not pool.slots:
+            self._pools.pop(plugin_id, None)
+        pool.notify()
+
+    def forget_failures(self, plugin_id: str | None = None) -> None:
+        for pool in self._pools.values():
+            if plugin_id is None or pool.spec.plugin_id == plugin_id:
+                pool.forget_failures()
 
     async def close(self) -> None:
-        async with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-            await asyncio.gather(*(pool.stop_all() for pool in pools))
+        pools, self._pools = list(self._pools.values()), {}
+        await asyncio.gather(*(self._stop_process(slot) for pool in pools for slot in pool.slots.values()))
+        for pool in pools:
+            for slot in pool.slots.values():
+                slot.log.close()
+
+    async def _stop_process(self, slot: Slot) -> None:
+        worker, slot.worker = slot.worker, None
+        if worker is None:
+            return
+        slot.stopping = True
+        if slot.watcher is not None:
+            slot.watcher.cancel()
+        await worker.stop(self.grace_s)
+        self.events.publish(WORKER_STOPPED, plugin_id=slot.pool.spec.plugin_id, index=slot.index, pid=worker.pid)
+
+    async def _watch(self, pool: Pool, slot: Slot, worker: WorkerProcess) -> None:
+        """Waits for the process to end; an end nobody asked for is a failure the plan will look at."""
+        code = await worker.wait()
+        if slot.stopping or slot.worker is not worker:
+            return
+        slot.ended(code)
+        slot.worker = None
+        how = f"killed by {slot.exit_signal}" if slot.exit_signal else f"exited with code {slot.exit_code}"
+        self.events.publish(WORKER_EXITED, plugin_id=pool.spec.plugin_id, index=slot.index, pid=worker.pid,
+                            code=slot.exit_code, signal=slot.exit_signal)
+        pool.record_failure(f"{pool.spec.unit(slot.index)} {how}")
+
+    # --- observing ---------------------------------------------------------------------------------------------
+
+    def observe(self) -> tuple[tuple[ObservedWorker, ...], tuple[ObservedPlugin, ...]]:
+        """Every slot (live or not) and every plugin's history, as plain values for the plan."""
+        workers = tuple(slot.observed() for pool in self._pools.values() for slot in sorted(
+            pool.slots.values(), key=lambda s: s.index))
+        return workers, tuple(pool.history() for pool in self._pools.values())
+
+    def stats(self, plugin_id: str) -> dict[str, Any] | None:
+        """Counters of one plugin's calls for status and metrics."""
+        pool = self._pools.get(plugin_id)
+        if pool is None:
+            return None
+        latencies = sorted(pool.latencies_ms)
+        return {"ready": sum(1 for s in pool.slots.values() if s.ready), "restarts": pool.restarts,
+                "requests": pool.requests, "errors": pool.errors, "last_error": pool.last_error,
+                "stderr_tail": list(pool.failed_tail),
+                "p50_ms": round(latencies[len(latencies) // 2], 3) if latencies else None,
+                "pids": [s.worker.pid for s in sorted(pool.slots.values(), key=lambda s: s.index)
+                         if s.worker is not None and s.worker.alive]}
+
+    def has(self, plugin_id: str) -> bool:
+        return plugin_id in self._pools
+
+    def serving(self, plugin_id: str) -> bool:
+        """Cheap, for the call path: some worker of this plugin is ready."""
+        pool = self._pools.get(plugin_id)
+        return pool is not None and any(s.ready for s in pool.slots.values())
 
     # --- calls -------------------------------------------------------------------------------------------------
 
     async def request(self, plugin_id: str, payload: Any, *, timeout: float | None = None, op: str = "run",
                       client_id: str | None = None) -> Reply:
         """Sends one call to the least busy ready worker; returns once its first answer arrived."""
-        pool = self._require(plugin_id)
+        pool = self._pools.get(plugin_id)
+        if pool is None:
+            raise NoSuchPool(f"no local workers for plugin {plugin_id!r}", plugin_id=plugin_id)
         timeout = pool.spec.timeout_s if timeout is None else timeout
         started = time.monotonic()
         worker = await pool.acquire(started + timeout, sticky=client_id)
         if worker is None:
-            if pool.failed or not pool.slots:
-                pool.errors += 1
-                reason = "failed: " + (pool.last_error or "") if pool.slots else "has no workers (count = 0)"
-                raise WorkerUnavailable(f"plugin {plugin_id!r} {reason}", plugin_id=plugin_id,
-                                        stderr_tail=tuple(pool.tail))
             pool.errors += 1
-            raise WorkerTimeout(f"plugin {plugin_id!r}: no worker became ready within {timeout:g} s",
-                                plugin_id=plugin_id)
+            if pool.coming():
+                raise WorkerTimeout(f"plugin {plugin_id!r}: no worker became ready within {timeout:g} s",
+                                    plugin_id=plugin_id)
+            why = f": {pool.last_error}" if pool.last_error else ""
+            raise WorkerUnavailable(f"plugin {plugin_id!r} has no worker running{why}", plugin_id=plugin_id,
+                                    stderr_tail=pool.failed_tail)
         assert worker.channel is not None
         fields: dict[str, Any] = {"payload": payload}
         if client_id is not None:
             fields["client_id"] = client_id
-        try:
-            call = worker.channel.open(op, **fields)
-        except (TypeError, ValueError) as e:
-            raise BackendError(plugin_id, "TypeError", f"payload is not JSON serializable: {e}") from None
-        worker.outstanding += 1
-        try:
-            first = await self._next(pool, call, timeout - (time.monotonic() - started))
-        except BaseException:
-            call.close()
-            worker.outstanding -= 1
-            pool.requests += 1
-            pool.errors += 1
-            raise
-        return Reply(self, pool, worker, call, first, timeout, started)
+        return await Reply.open(pool, worker, op, fields, timeout, started)
 
     async def call(self, plugin_id: str, payload: Any, *, timeout: float | None = None) -> Any:
         """The result of ``run(payload)``; a streaming result comes back as the list of its items."""
@@ -213,60 +203,3 @@ class WorkerManager:
         """A WebSocket message for the backend's ``on_message``, sent to the client's sticky worker."""
         return await self.request(plugin_id, message, timeout=timeout, op="message", client_id=client_id)
 
-    async def _next(self, pool: Pool, call: Call, timeout: float) -> dict[str, Any]:
-        plugin_id = pool.spec.plugin_id
-        try:
-            frame = await call.next(max(timeout, 0.001))
-        except TimeoutError:
-            raise WorkerTimeout(f"plugin {plugin_id!r} did not answer within {pool.spec.timeout_s:g} s "
-                                f"(timeout_s)", plugin_id=plugin_id) from None
-        kind = frame.get("kind")
-        if kind == "error":
-            raise BackendError(plugin_id, str(frame.get("type")), str(frame.get("message")))
-        if kind == "closed":
-            raise WorkerGone(f"plugin {plugin_id!r}: the worker exited during the call", plugin_id=plugin_id,
-                             stderr_tail=tuple(pool.tail)[-10:])
-        return frame
-
-    # --- observation -------------------------------------------------------------------------------------------
-
-    def has(self, plugin_id: str) -> bool:
-        return plugin_id in self._pools
-
-    def serving(self, plugin_id: str, config_hash: str) -> bool:
-        """Cheap, for the call path: some worker of this pool is ready and runs this config."""
-        pool = self._pools.get(plugin_id)
-        return pool is not None and pool.spec.config_hash == config_hash and any(s.ready for s in pool.slots)
-
-    def snapshot(self) -> dict[str, PoolStatus]:
-        return {pid: _status(pool) for pid, pool in self._pools.items()}
-
-    def _require(self, plugin_id: str) -> Pool:
-        pool = self._pools.get(plugin_id)
-        if pool is None:
-            raise NoSuchPool(f"no local workers for plugin {plugin_id!r}", plugin_id=plugin_id)
-        return pool
-
-
-def _status(pool: Pool) -> PoolStatus:
-    desired = pool.spec.count
-    ready = sum(1 for slot in pool.slots if slot.ready)
-    state: PoolState
-    if desired == 0:
-        state = "disabled"
-    elif pool.failed:
-        state = "failed"
-    elif ready >= desired:
-        state = "ready"
-    elif ready == 0 and not any(slot.ever_ready for slot in pool.slots):
-        state = "starting"
-    else:
-        state = "degraded"
-    latencies = sorted(pool.latencies_ms)
-    p50 = round(latencies[len(latencies) // 2], 3) if latencies else None
-    return PoolStatus(
-        plugin_id=pool.spec.plugin_id, state=state, desired=desired, ready=ready,
-        pids=tuple(slot.worker.pid if slot.worker is not None and slot.worker.alive else None for slot in pool.slots),
-        restarts=pool.restarts, last_error=pool.last_error, stderr_tail=tuple(pool.tail),
-        config_hash=pool.spec.config_hash, requests=pool.requests, errors=pool.errors, latency_p50_ms=p50,
-    )

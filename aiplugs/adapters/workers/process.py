@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
+import logging.handlers
 import os
 import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 from ...plan import WorkerSpec
 from .channel import Channel
@@ -35,46 +37,31 @@ def worker_env(spec: WorkerSpec, parent: Mapping[str, str] | None = None) -> dic
 
 
 class RotatingLog:
-    """Appends lines to ``path``; past ``max_bytes`` it becomes ``path.1`` (older ones shift, ``backups`` kept)."""
+    """One worker slot's log: lines appended to ``path``, rotated by the standard library's
+    ``RotatingFileHandler`` (``path.1`` ... ``path.<backups>`` kept)."""
 
     def __init__(self, path: Path, max_bytes: int = 5 * 1024 * 1024, backups: int = 3) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
-        self.backups = backups
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(path, "ab")
-        self._size = self._handle.tell()
+        self.path = path
+        self._handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
+                                                             encoding="utf-8", errors="replace")
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
 
     def write(self, data: bytes) -> None:
-        if self._size + len(data) > self.max_bytes and self._size > 0:
-            self._rotate()
-        self._handle.write(data)
-        self._handle.flush()
-        self._size += len(data)
-
-    def _rotate(self) -> None:
-        self._handle.close()
-        for i in range(self.backups - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{i}")
-            if older.exists():
-                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
-        if self.backups > 0:
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        else:
-            self.path.unlink(missing_ok=True)
-        self._handle = open(self.path, "ab")
-        self._size = 0
+        line = data.decode("utf-8", "replace").rstrip("\n")
+        self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
 
     def close(self) -> None:
-        self._handle.close()
+        self._handler.close()
 
 
 class WorkerProcess:
     """Spawned by :meth:`start`, which returns only once the backend imported and answered a ping."""
 
     def __init__(self, spec: WorkerSpec, index: int, *, python: str, log: RotatingLog,
-                 tail: collections.deque[str]) -> None:
+                 tail: collections.deque[str], parent_env: Mapping[str, str] | None = None) -> None:
         self.spec = spec
+        self.parent_env = parent_env
         self.index = index
         self.python = python
         self.log = log
@@ -84,7 +71,6 @@ class WorkerProcess:
         self.outstanding = 0
         self.ready = False
         self.started_at = 0.0
-        self.has_on_message = False
         self._pumps: list[asyncio.Task[None]] = []
 
     @property
@@ -104,7 +90,7 @@ class WorkerProcess:
                 self.python, str(HARNESS), "--entry", str(self.spec.entry), "--fd", str(theirs.fileno()),
                 "--parent-pid", str(os.getpid()),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                pass_fds=(theirs.fileno(),), env=worker_env(self.spec), cwd=str(self.spec.plugin_dir),
+                pass_fds=(theirs.fileno(),), env=worker_env(self.spec, self.parent_env), cwd=str(self.spec.plugin_dir),
                 start_new_session=True,  # its own process group, so stop can signal the backend's children too
             )
         except OSError as e:
@@ -117,7 +103,7 @@ class WorkerProcess:
                        asyncio.create_task(self._pump(self.proc.stderr, True))]
         self.channel = await Channel.connect(ours)
         try:
-            hello = await asyncio.wait_for(asyncio.shield(self.channel.hello), ready_timeout)
+            await asyncio.wait_for(asyncio.shield(self.channel.hello), ready_timeout)
             ping = self.channel.open("ping")
             try:
                 answer = await asyncio.wait_for(ping.next(), ready_timeout)
@@ -134,7 +120,6 @@ class WorkerProcess:
             raise WorkerError(f"{self.spec.unit(self.index)} {reason}"
                               + (f" (exit code {code})" if code is not None else ""),
                               plugin_id=self.spec.plugin_id, stderr_tail=tuple(self.tail)) from None
-        self.has_on_message = bool(hello.get("on_message"))
         self.ready = True
 
     async def wait(self) -> int:
@@ -183,9 +168,6 @@ class WorkerProcess:
     async def _drain_pumps(self) -> None:
         if self._pumps:
             await asyncio.wait(self._pumps, timeout=2.0)
-
-    def describe(self) -> dict[str, Any]:
-        return {"index": self.index, "pid": self.pid, "ready": self.ready, "outstanding": self.outstanding}
 
 
 def _killpg(pid: int, sig: int) -> None:

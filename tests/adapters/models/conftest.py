@@ -196,3 +196,10 @@ def pythonpath_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
     return env
+
+
+async def provision(store, model):
+    """A model made ready the way aiplugs does it: the plan's model action, carried out through the store."""
+    from aiplugs.runtime.models import pull
+
+    return (await pull(store, [model]))[0]

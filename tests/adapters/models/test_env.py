@@ -9,6 +9,8 @@ from pathlib import Path
 from aiplugs.adapters.models import ModelStore
 from aiplugs.plan import load_desired_state
 
+from .conftest import provision
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -19,8 +21,8 @@ async def test_worker_env_points_at_the_verified_file(tmp_path):
     (model,) = desired.models
     assert model.lazy
     store = ModelStore(desired.models_dir, desired.state_dir)
-    path = await store.ensure(model)
-    env = desired.model_env("sentiment")
+    path = await provision(store, model)
+    env = {k: v for k, v in desired.worker("sentiment").env_dict.items() if k in model.keys}
     assert env == {"SENTIMENT_LEXICON": str(path)}
     assert os.path.isabs(env["SENTIMENT_LEXICON"]) and path.parent == tmp_path / "store"
     worker = desired.workers[0]

@@ -10,7 +10,7 @@ import pytest
 from aiplugs.adapters.models import ModelError, ModelStore
 from aiplugs.adapters.models._fetch import options_for, protocol_of
 
-from .conftest import blob, spec
+from .conftest import provision, blob, spec
 
 
 async def test_plain_absolute_path(tmp_path, dirs):
@@ -18,7 +18,7 @@ async def test_plain_absolute_path(tmp_path, dirs):
     data = blob(5_000_000)
     src = tmp_path / "src.bin"
     src.write_bytes(data)
-    path = await ModelStore(models, state).ensure(spec(models, str(src), data))
+    path = await provision(ModelStore(models, state), spec(models, str(src), data))
     assert path.read_bytes() == data
 
 
@@ -27,14 +27,14 @@ async def test_file_url(tmp_path, dirs):
     data = blob(10_000)
     src = tmp_path / "src.bin"
     src.write_bytes(data)
-    path = await ModelStore(models, state).ensure(spec(models, src.as_uri(), data))
+    path = await provision(ModelStore(models, state), spec(models, src.as_uri(), data))
     assert path.read_bytes() == data
 
 
 async def test_missing_local_source_names_it(tmp_path, dirs):
     models, state = dirs
     with pytest.raises(ModelError, match="cannot read .*nope.bin"):
-        await ModelStore(models, state).ensure(spec(models, str(tmp_path / "nope.bin"), b"x"))
+        await provision(ModelStore(models, state), spec(models, str(tmp_path / "nope.bin"), b"x"))
 
 
 async def test_memory_url(dirs):
@@ -44,10 +44,10 @@ async def test_memory_url(dirs):
     fs = fsspec.filesystem("memory")
     fs.pipe(name, data)
     try:
-        path = await ModelStore(models, state).ensure(spec(models, f"memory://{name}", data))
+        path = await provision(ModelStore(models, state), spec(models, f"memory://{name}", data))
         assert path.read_bytes() == data
         with pytest.raises(ModelError, match="sha256 mismatch"):
-            await ModelStore(models, state).ensure(spec(models, f"memory://{name}", data, filename="other.bin",
+            await provision(ModelStore(models, state), spec(models, f"memory://{name}", data, filename="other.bin",
                                                        sha256="0" * 64))
         assert not (models / "other.bin").exists()
     finally:
@@ -59,7 +59,7 @@ async def test_local_size_mismatch(tmp_path, dirs):
     src = tmp_path / "src.bin"
     src.write_bytes(b"12345")
     with pytest.raises(ModelError, match="is 5 bytes but the manifest declares size 4"):
-        await ModelStore(models, state).ensure(spec(models, str(src), b"12345", size=4))
+        await provision(ModelStore(models, state), spec(models, str(src), b"12345", size=4))
 
 
 async def test_s3_on_moto_server(s3, dirs):
@@ -70,10 +70,10 @@ async def test_s3_on_moto_server(s3, dirs):
     fs.mkdir("models-bucket")
     fs.pipe("models-bucket/dir/m.bin", data)
     store = ModelStore(models, state, storage_options={"s3": opts})
-    path = await store.ensure(spec(models, "s3://models-bucket/dir/m.bin", data))
+    path = await provision(store, spec(models, "s3://models-bucket/dir/m.bin", data))
     assert path.read_bytes() == data
     with pytest.raises(ModelError, match="cannot read s3://models-bucket/dir/absent.bin"):
-        await store.ensure(spec(models, "s3://models-bucket/dir/absent.bin", data, filename="absent.bin"))
+        await provision(store, spec(models, "s3://models-bucket/dir/absent.bin", data, filename="absent.bin"))
 
 
 def test_protocol_and_options():

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 from aiplugs.adapters.models import ModelStore
 from aiplugs.adapters.models._gc import garbage
+from aiplugs.runtime.models import pull
 from aiplugs.store.state import read_state
 
 from .conftest import spec
@@ -32,7 +33,7 @@ async def test_gc_removes_only_garbage(dirs, tmp_path):
     keep = spec(models, str(src), b"model", filename="keep.bin")
     old = spec(models, str(src), b"model", filename="old.bin")
     store = ModelStore(models, state)
-    await store.pull([keep, old])
+    await pull(store, [keep, old])
     dead = _dead_pid()
     live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:

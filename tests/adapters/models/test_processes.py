@@ -22,7 +22,7 @@ from aiplugs.adapters.models import ModelStore
 from aiplugs.plan import ModelSpec
 models, state, url, sha, size = sys.argv[1:]
 model = ModelSpec("model.bin", url, sha, int(size), Path(models) / "model.bin", ("MODEL",), ("p",), False)
-path = asyncio.run(ModelStore(Path(models), Path(state), progress=False).ensure(model))
+path = asyncio.run(ModelStore(Path(models), Path(state)).download(model))
 print(hashlib.sha256(path.read_bytes()).hexdigest(), flush=True)
 """
 
@@ -88,7 +88,7 @@ async def _kill_and_recover(origin, models: Path, state: Path, data: bytes, when
     target = models / "model.bin"
     if target.exists():  # killed after publishing: then it is the verified file
         assert hashlib.sha256(target.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
-    path = await ModelStore(models, state).ensure(spec(models, url, data))
+    path = await ModelStore(models, state).download(spec(models, url, data))
     assert path.read_bytes() == data
     leftovers = [p.name for p in models.iterdir() if p.name.endswith((".part", ".tmp"))]
     assert leftovers == [], leftovers

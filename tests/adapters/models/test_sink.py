@@ -19,7 +19,7 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit then fail
 resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 model = ModelSpec("big.bin", src, hashlib.sha256(data).hexdigest(), len(data), models / "big.bin", ("M",), ("p",), False)
 try:
-    asyncio.run(ModelStore(models, state).ensure(model))
+    asyncio.run(ModelStore(models, state).download(model))
 except ModelError as e:
     print(e)
     sys.exit(3)

@@ -4,6 +4,7 @@ and a real OpenAI-compatible upstream (aiohttp) for the cloud relay."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from aiplugs.events import EventBus
 from aiplugs.adapters.router import RouterContext, RouterServer
-from aiplugs.plan import DesiredState, load_desired_state
+from aiplugs.plan import DesiredState, RouteSpec, load_desired_state
 from aiplugs.adapters.workers import WorkerManager
 
 REPO = Path(__file__).resolve().parents[3]
@@ -150,19 +151,39 @@ class Router:
         return f"ws://127.0.0.1:{self.port}/v1/plugins/{plugin_id}/ws?client_id={client_id}&token={token}"
 
 
+class Provisioner:
+    """Stands in for the daemon on the call path: ``demand`` starts a lazy plugin's workers (the daemon does it
+    through a reconcile pass); the other control routes answer 503 until a test sets a controller."""
+
+    def __init__(self, manager: WorkerManager, desired: DesiredState) -> None:
+        self.manager, self.desired = manager, desired
+        self.demanded: list[str] = []
+        self._lock = asyncio.Lock()  # one pass at a time, as the daemon's reconciler
+
+    async def demand(self, plugin_id: str) -> None:
+        self.demanded.append(plugin_id)
+        spec = self.desired.worker(plugin_id)
+        async with self._lock:
+            for index in range(spec.count):
+                if not self.manager.serving(plugin_id):
+                    await self.manager.start(spec, index)
+
+
+def lazy(route: RouteSpec) -> RouteSpec:
+    plugin = dataclasses.replace(route.plugin, provision="lazy") if route.relay is None else route.plugin
+    return dataclasses.replace(route, plugin=plugin)
+
+
 @pytest.fixture
 async def router(desired: DesiredState, tmp_path: Path) -> AsyncIterator[Router]:
-    """Workers start lazily through the ``before_call`` hook, as the daemon does for lazy plugins."""
+    """Every plugin routed, local ones as lazy: their workers start on the first call, through ``demand``."""
     bus = EventBus()
-    manager = WorkerManager(desired.state_dir, events=bus, backoff=(0.05, 0.5), grace_s=3.0)
-    specs = {w.plugin_id: w for w in desired.workers}
-
-    async def before_call(plugin_id: str) -> None:
-        if plugin_id in specs:
-            await manager.ensure(specs[plugin_id])
-
-    ctx = RouterContext(desired=desired, workers=manager, events=bus, admin_token=ADMIN, page_token=PAGE,
-                        before_call=before_call, state=lambda: {"daemon": {"pid": 1}, "api_key": API_KEY})
+    manager = WorkerManager(desired.state_dir, events=bus, grace_s=3.0)
+    ctx = RouterContext(workers=manager, events=bus, admin_token=ADMIN, page_token=PAGE, desired=desired,
+                        max_body_bytes=desired.max_body_bytes)
+    ctx.demand = Provisioner(manager, desired).demand
+    for route in desired.routes:
+        ctx.set_route(lazy(route))
     server = RouterServer(ctx, graceful_s=1.0)
     await server.start("127.0.0.1", 0)
     client = httpx.AsyncClient(base_url=server.url, timeout=20)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from aiplugs.adapters.router import check_host, origin_allowed, route_class
@@ -118,3 +120,38 @@ async def test_body_limit_is_413(router):
     ok = await router.client.post("/v1/plugins/echo/run", content=b'{"t": "' + b"y" * 60_000 + b'"}',
                                   headers=router.page())
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("path,headers", [
+    ("/api/state", [("Authorization", f"Bearer {ADMIN}"), ("Authorization", "Bearer nope")]),
+    ("/api/state", [("Authorization", "Bearer nope"), ("Authorization", f"Bearer {ADMIN}")]),
+    ("/v1/plugins/echo/run", [("X-AIPlugs-Token", "nope"), ("X-AIPlugs-Token", PAGE)]),
+    ("/v1/plugins/echo/run", [("X-AIPlugs-Token", PAGE), ("Origin", "https://echo.example"),
+                              ("Origin", "https://evil.example")]),
+])
+async def test_repeated_decision_headers_are_refused(router, path, headers):
+    """One valid and one invalid copy: never decided on whichever copy a parser happens to keep."""
+    r = await router.client.request("POST" if path.startswith("/v1/") else "GET", path, json={}, headers=headers)
+    assert r.status_code == 400 and "repeated" in r.json()["error"]["message"]
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def _raw_status(router, head: str, body: bytes = b"") -> int:
+    """Status of a hand-written request: HTTP clients refuse to send a second Host or Content-Length."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", router.port)
+    try:
+        writer.write(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        await writer.drain()
+        return int((await asyncio.wait_for(reader.readline(), 10)).split()[1])
+    finally:
+        writer.close()
+
+
+async def test_repeated_host_or_content_length_is_400(router):
+    here = f"127.0.0.1:{router.port}"
+    for hosts in ([here, "attacker.example"], ["attacker.example", here], [here, here]):
+        head = "GET /api/health HTTP/1.1\n" + "".join(f"Host: {h}\n" for h in hosts) + "Connection: close\n"
+        assert await _raw_status(router, head) == 400
+    head = (f"POST /v1/plugins/echo/run HTTP/1.1\nHost: {here}\nX-AIPlugs-Token: {PAGE}\n"
+            "Content-Length: 2\nContent-Length: 70000\nConnection: close\n")
+    assert await _raw_status(router, head, b"{}") == 400

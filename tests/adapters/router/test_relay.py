@@ -6,7 +6,6 @@ import dataclasses
 import json
 import socket
 
-from aiplugs.adapters.router import upstream_name
 from aiplugs.plan import CloudSpec
 
 from .conftest import API_KEY
@@ -55,13 +54,19 @@ async def test_upstream_500_is_502(router):
     assert error["status"] == 500 and error["upstream"].endswith("/fail") and "meltdown" in error["detail"]
 
 
+def reroute(router, plugin_id: str, cloud) -> None:
+    """A route update, as converge makes it when cloud settings change: the relay carries its cloud spec."""
+    route = router.ctx.route(plugin_id)
+    relay = dataclasses.replace(route.relay, cloud=cloud(route.relay.cloud))
+    router.ctx.set_route(dataclasses.replace(route, relay=relay))
+
+
 async def test_unreachable_upstream_is_502(router):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    cloud = router.ctx.desired.cloud
-    router.ctx.desired = dataclasses.replace(
-        router.ctx.desired, cloud=CloudSpec(f"http://user:pw@127.0.0.1:{dead}", cloud.api_key, cloud.timeout_s))
+    reroute(router, "chat", lambda cloud: CloudSpec(f"http://user:pw@127.0.0.1:{dead}", cloud.api_key,
+                                                    cloud.timeout_s))
     r = await router.client.post("/v1/plugins/chat/run", json=CHAT, headers=router.page())
     assert r.status_code == 502
     assert r.json()["error"]["upstream"] == f"http://127.0.0.1:{dead}/v1/chat/completions"  # no userinfo
@@ -69,8 +74,7 @@ async def test_unreachable_upstream_is_502(router):
 
 
 async def test_no_base_url_is_503(router):
-    cloud = router.ctx.desired.cloud
-    router.ctx.desired = dataclasses.replace(router.ctx.desired, cloud=CloudSpec(None, cloud.api_key, 5))
+    reroute(router, "chat", lambda cloud: CloudSpec(None, cloud.api_key, 5))
     r = await router.client.post("/v1/plugins/chat/run", json=CHAT, headers=router.page())
     assert r.status_code == 503 and "base_url" in r.json()["error"]["message"]
 
@@ -85,5 +89,3 @@ async def test_api_key_never_in_responses_state_or_metrics(router):
     assert "**********" in (await router.client.get("/api/state", headers=router.admin())).text
 
 
-def test_upstream_name_strips_credentials() -> None:
-    assert upstream_name("https://u:p@api.example.com:8443/v1/chat?key=1") == "https://api.example.com:8443/v1/chat"

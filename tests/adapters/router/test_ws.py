@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -69,3 +70,28 @@ async def test_ws_unknown_plugin_and_missing_client_id(router):
         with pytest.raises(ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), 10)
         assert info.value.rcvd.code == 1008
+
+
+async def test_ws_refuses_repeated_token_or_origin(router):
+    with pytest.raises(InvalidStatus):  # one right, one wrong: never decided on either
+        await connect(router.ws_url("echo", "c1") + "&token=wrong")
+    with pytest.raises(InvalidStatus):
+        await connect(router.ws_url("echo", "c1"), origin="https://echo.example",
+                      additional_headers=[("Origin", "https://evil.example")])
+
+
+async def test_open_connections_are_a_gauge_read_at_scrape_time(router):
+    async def gauge() -> float:
+        text = (await router.client.get("/metrics", headers=router.admin())).text
+        family = next(f for f in text_string_to_metric_families(text) if f.name == "aiplugs_websocket_connections")
+        return family.samples[0].value
+
+    async with connect(router.ws_url("echo", "g1")) as ws:
+        await ws.send("{}")
+        await asyncio.wait_for(ws.recv(), 10)
+        assert await gauge() == 1
+    for _ in range(50):  # the router unregisters once it sees the close
+        if await gauge() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await gauge() == 0

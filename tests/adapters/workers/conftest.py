@@ -36,10 +36,31 @@ def bus() -> EventBus:
     return EventBus()
 
 
+class Changes:
+    """Counts the manager's "something changed by itself" calls (a worker exited)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
 @pytest.fixture
-async def manager(tmp_path: Path, bus: EventBus) -> AsyncIterator[WorkerManager]:
-    mgr = WorkerManager(tmp_path / "state", events=bus, backoff=(0.05, 0.5), grace_s=3.0, ready_timeout_s=30.0)
+def changes() -> Changes:
+    return Changes()
+
+
+@pytest.fixture
+async def manager(tmp_path: Path, bus: EventBus, changes: Changes) -> AsyncIterator[WorkerManager]:
+    mgr = WorkerManager(tmp_path / "state", events=bus, grace_s=3.0, ready_timeout_s=30.0, on_change=changes)
     try:
         yield mgr
     finally:
         await mgr.close()
+
+
+async def start_all(manager: WorkerManager, spec: WorkerSpec) -> None:
+    """Starts workers 0..count-1 of ``spec`` (what a plan that creates a pool carries out)."""
+    for index in range(spec.count):
+        await manager.start(spec, index)

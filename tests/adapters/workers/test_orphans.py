@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from aiplugs.store.state import pid_alive
+from aiplugs.util.procs import pid_alive
 
 from .conftest import BACKENDS
 
@@ -24,9 +24,10 @@ OWNER = textwrap.dedent("""
 
     async def main():
         manager = WorkerManager(Path({state!r}))
-        await manager.ensure(backend_spec("echo_sync", count=2))
-        await manager.ensure(backend_spec("sleeps"))
-        pids = [p for s in manager.snapshot().values() for p in s.pids]
+        for index in range(2):
+            await manager.start(backend_spec("echo_sync", count=2), index)
+        await manager.start(backend_spec("sleeps"), 0)
+        pids = [w.pid for w in manager.observe()[0]]
         print(json.dumps(pids), flush=True)
         await asyncio.sleep(600)
 

@@ -5,7 +5,7 @@ def test_public_names_are_sorted_and_exist() -> None:
     assert workers.__all__ == sorted(workers.__all__)
     for name in workers.__all__:
         assert hasattr(workers, name), name
-    assert {"WorkerManager", "PoolStatus", "WorkerError"} <= set(workers.__all__)
+    assert {"WorkerManager", "Reply", "WorkerError"} <= set(workers.__all__)
     assert issubclass(workers.WorkerError, __import__("aiplugs").AiplugsError)
 
 

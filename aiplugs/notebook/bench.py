@@ -1,65 +1,21 @@
-"""Benchmarks from Python and notebooks: the suites of the checkout's ``benchmarks/`` folder, with results as
-objects (tables in Jupyter, ``.plot()`` with matplotlib, ``.to_dict()``).
+"""Benchmark results in a notebook: :class:`InjectionLatency` shows what the injection suite measured.
 
-``injection_latency(...)`` runs the injection benchmark (the same pages fetched directly, through a bare
-``mitmdump`` and through aiplugs, in one run) and ``run_suites(...)`` is ``aiplugs bench`` / ``python -m
-benchmarks``. The suites are not part of the installed package: they are found beside it in a source checkout.
+The suites are not part of the package; they live in the source checkout's ``benchmarks/`` folder and write JSON
+(``aiplugs bench injection --quick --json OUT``, the same as ``python -m benchmarks ...`` there). This view reads
+that JSON: a table in Jupyter, the ratios against bare mitmdump, ``.plot()`` with matplotlib, ``.to_dict()``.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
+import json
+import os
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
-from .errors import AiplugsError
+from ..errors import AiplugsError
+from ._html import records_frame, table
 
-__all__ = ["InjectionLatency", "benchmarks_dir", "injection_latency", "percentile", "run_suites", "suite"]
-
-
-def benchmarks_dir() -> Path:
-    """The checkout's ``benchmarks/`` folder (beside the ``aiplugs`` package of an editable install)."""
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
-    if not (folder / "_common.py").is_file():
-        raise AiplugsError(f"no benchmark suites at {folder}: they live in the aiplugs source checkout's "
-                           "benchmarks/ folder (pip install -e the checkout to use them)")
-    return folder
-
-
-def suite(name: str) -> ModuleType:
-    """The module ``benchmarks.bench_<name>`` of this checkout."""
-    _importable()
-    try:
-        return importlib.import_module(f"benchmarks.bench_{name}")
-    except ModuleNotFoundError as e:
-        if e.name == f"benchmarks.bench_{name}":
-            raise AiplugsError(f"no benchmark suite {name!r} ({benchmarks_dir() / f'bench_{name}.py'} is missing)")
-        raise
-
-
-def run_suites(names: Sequence[str] = (), *, quick: bool = False, json_out: str | Path | None = None,
-               echo: bool = True) -> dict[str, Any]:
-    """Runs suites like ``aiplugs bench``; returns the JSON it wrote (documented in ``benchmarks/__main__.py``)."""
-    _importable()
-    runner = importlib.import_module("benchmarks.__main__")
-    return runner.run_suites(list(names), quick=quick, json_out=json_out, echo=echo)
-
-
-def _importable() -> None:
-    folder = benchmarks_dir()
-    loaded = sys.modules.get("benchmarks")
-    if loaded is not None:
-        if Path(getattr(loaded, "__file__", "") or "").resolve().parent == folder:
-            return
-        raise AiplugsError(f"another module named 'benchmarks' is imported ({loaded!r}); run from the checkout")
-    root = str(folder.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-
-
-# ---- injection latency ---------------------------------------------------------------------------------------
+__all__ = ["InjectionLatency"]
 
 
 class InjectionLatency:
@@ -71,6 +27,23 @@ class InjectionLatency:
     def __init__(self, rows: Iterable[Mapping[str, Any]], raw: Mapping[str, Any] | None = None) -> None:
         self.rows = [dict(r) for r in rows]
         self.raw = dict(raw or {})
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str] | Mapping[str, Any]) -> InjectionLatency:
+        """From the JSON the benchmarks write (a path, or the parsed dict): the combined file of ``python -m
+        benchmarks [injection ...]`` / ``aiplugs bench``, or the injection suite's own ``injection.json``."""
+        data = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
+        if data.get("suite") == "all":
+            entry = (data.get("suites") or {}).get("injection")
+            if entry is None:
+                raise AiplugsError("these benchmark results have no injection suite (run it with "
+                                   "`aiplugs bench injection`)")
+            if not entry.get("ok"):
+                raise AiplugsError(f"the injection benchmark failed: {entry.get('error')}")
+            data = entry["result"]
+        if not isinstance(data.get("rows"), list):
+            raise AiplugsError("not injection benchmark results: no 'rows' list")
+        return cls(data["rows"], data)
 
     @property
     def paths(self) -> list[str]:
@@ -114,8 +87,6 @@ class InjectionLatency:
         return {"rows": self.rows, "ratios": self.ratios, "raw": self.raw}
 
     def to_pandas(self):
-        from .notebook._html import records_frame
-
         return records_frame(self.rows)
 
     def plot(self, ax: Any = None):
@@ -153,8 +124,6 @@ class InjectionLatency:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from .notebook._html import table
-
         rows = [(r["path"], f"{_size(r['size'])} {r.get('encoding') or 'identity'}", f"{r['p50_ms']:.2f}",
                  f"{r['p99_ms']:.2f}", r.get("n")) for r in self.rows]
         ratios = table(["ratio (p50)", "value"], [(k, f"{v:.2f}x") for k, v in self.ratios.items()])
@@ -168,25 +137,3 @@ def _size(value: Any) -> str:
                 return f"{value / scale:g} {unit}"
         return f"{value} B"
     return str(value)
-
-
-def injection_latency(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequence[int] = (1, 100),
-                      n: int = 50, *, encodings: Sequence[str] = ("identity", "gzip")) -> InjectionLatency:
-    """The same HTML pages (``sizes`` in bytes, each ``encodings``) fetched ``n`` times directly, through a bare
-    ``mitmdump`` and through aiplugs with each count of matching ``plugins``, interleaved in one run.
-
-    This runs ``benchmarks/bench_injection.py``'s ``measure`` (the same measurement as ``aiplugs bench
-    injection``), so it needs the aiplugs checkout, as every suite does."""
-    measure = suite("injection").measure
-    raw = measure(sizes=list(sizes), plugins=list(plugins), n=n, encodings=list(encodings))
-    return InjectionLatency(raw["rows"], raw)
-
-
-def percentile(values: Iterable[float], q: float) -> float:
-    """Linear-interpolated percentile (``q`` in 0..1); NaN for no values. The benchmark suites use it too."""
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    k = (len(data) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (k - lo)

@@ -1,0 +1,74 @@
+"""ActualState: what runs, as plain frozen values — observed live by the daemon, or read from state.json by a CLI
+that only plans. ``diff`` compares it with the DesiredState; nothing here looks at the world itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .states import ModelState
+
+__all__ = ["ActualState", "ObservedEndpoint", "ObservedModel", "ObservedPlugin", "ObservedRoute", "ObservedWorker"]
+
+
+@dataclass(frozen=True)
+class ObservedEndpoint:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ObservedModel:
+    filename: str
+    state: ModelState
+    sha256: str | None = None  # the hash recorded when it was last verified
+
+
+@dataclass(frozen=True)
+class ObservedWorker:
+    plugin_id: str
+    index: int
+    pid: int | None
+    alive: bool  # answering (a live process that passed its health check)
+    config_hash: str
+    exit_code: int | None = None  # how the last process of this slot ended, when it did
+    exit_signal: str | None = None  # "SIGKILL"...
+
+
+@dataclass(frozen=True)
+class ObservedPlugin:
+    """What the runtime remembers about one plugin besides its processes: its recent failures (for the backoff
+    and the crash-loop rule), restarts so far, and what a person or a page asked for."""
+
+    plugin_id: str
+    failures: tuple[float, ...] = ()  # times of failed starts and unexpected exits, oldest first
+    restarts: int = 0
+    last_error: str | None = None
+    stderr_tail: tuple[str, ...] = ()
+    demanded: bool = False  # a call arrived for a lazy plugin: start it
+    restart_requested: bool = False  # `aiplugs restart`: replace its workers
+
+
+@dataclass(frozen=True)
+class ObservedRoute:
+    plugin_id: str
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class ActualState:
+    """Empty means nothing runs. ``now`` is the time of the observation (backoff arithmetic uses it)."""
+
+    daemon_pid: int | None = None
+    api: ObservedEndpoint | None = None
+    api_hash: str | None = None
+    proxy: ObservedEndpoint | None = None
+    rules_hash: str | None = None
+    models: tuple[ObservedModel, ...] = ()
+    workers: tuple[ObservedWorker, ...] = ()
+    plugins: tuple[ObservedPlugin, ...] = ()
+    routes: tuple[ObservedRoute, ...] = ()
+    now: float = 0.0
+    pulls: frozenset[str] = field(default_factory=frozenset)  # model files someone asked to pull now
+
+    def plugin(self, plugin_id: str) -> ObservedPlugin:
+        return next((p for p in self.plugins if p.plugin_id == plugin_id), ObservedPlugin(plugin_id))

@@ -1,0 +1,143 @@
+"""The reconcile loop: observe → diff → converge, the one path for apply, self-healing, lazy start and restarts.
+
+A pass observes the running system (plus what people and pages asked for: a call for a lazy plugin, ``aiplugs
+restart``, ``aiplugs models pull``), asks ``plan.diff`` what to do and hands the plan to ``converge``. Passes run
+one at a time. The loop runs a pass every ``interval`` seconds, sooner when something changed by itself (a worker
+exited) or a backoff falls due, and ``apply`` runs passes until nothing is left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..events import EventBus
+from ..events.catalogue import APPLY_PLANNED, PLUGIN_STATE
+from ..plan import ActionKind, DesiredState, Plan, diff
+from .converge import ConvergeResult, Failure, converge
+from .status import plugin_state
+
+__all__ = ["Reconciler"]
+
+log = logging.getLogger(__name__)
+APPLY_ROUNDS = 3  # a verify that finds a corrupt file is followed by its download in the same apply
+
+
+class Reconciler:
+    def __init__(self, system: Any, desired: DesiredState, events: EventBus, *, interval: float = 2.0) -> None:
+        self.system = system  # a RunningSystem (or any System that can observe and record)
+        self.desired = desired
+        self.events = events
+        self.interval = interval
+        self.demanded: set[str] = set()  # lazy plugins a call asked for
+        self.restarts: set[str] = set()  # plugins whose workers a person asked to restart
+        self.pulls: set[str] = set()  # model files a person asked to pull
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._recheck: float | None = None
+        self._states: dict[str, str] = {}
+
+    def wake(self) -> None:
+        """Something changed by itself (a worker exited): look again now rather than at the next tick."""
+        self._wake.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    # ---- passes ----------------------------------------------------------------------------------------------
+
+    def observe_and_plan(self) -> Plan:
+        actual = self.system.observe(self.desired, demanded=self.demanded, restarts=self.restarts,
+                                     pulls=self.pulls)
+        return diff(self.desired, actual)
+
+    async def pass_once(self) -> ConvergeResult | None:
+        """One observe → diff → converge; None when the plan had nothing to do."""
+        async with self._lock:
+            plan = self.observe_and_plan()
+            self._recheck = plan.recheck_after
+            result = None
+            if plan.changes_present:
+                log.info("%s\n%s", plan.summary(), "\n".join(f"  {a}" for a in plan.changes))
+                self.events.publish(APPLY_PLANNED, summary=plan.summary(), changes=[str(a) for a in plan.changes])
+                result = await converge(plan, self.desired, self.system, self.events)
+                self._settle_requests(plan, result)
+            await self.system.record_state()
+            self._publish_states()
+            return result
+
+    def _settle_requests(self, plan: Plan, result: ConvergeResult) -> None:
+        """Requests are done once the actions they caused ran (a failure is then the plugin's state to show)."""
+        replaced = {a.plugin_id for a in plan.changes if a.type == "worker" and a.kind is ActionKind.REPLACE}
+        self.restarts -= replaced
+        pulled = {a.name for a in plan.changes if a.type == "model"}
+        self.pulls -= pulled
+
+    async def apply(self, desired: DesiredState) -> ConvergeResult:
+        """Makes ``desired`` the target and converges to it: passes until one has nothing to do (a verify that
+        failed is followed by the download it calls for). Failures of plugins that had failed are forgiven: an
+        apply is a person asking to try again."""
+        async with self._lock:
+            self.desired = desired
+            self.system.workers.forget_failures()
+        started, first, last = time.monotonic(), None, None
+        for _ in range(APPLY_ROUNDS):
+            result = await self.pass_once()
+            if result is None:
+                break
+            first = first or result
+            last = result
+        if first is None:
+            return ConvergeResult(self.observe_and_plan(), (), time.monotonic() - started)
+        failures: tuple[Failure, ...] = last.failures if last is not None else ()
+        return ConvergeResult(first.plan, failures, time.monotonic() - started)
+
+    async def demand(self, plugin_id: str) -> None:
+        """A call for a lazy plugin: its models and workers are provisioned now (the caller waits)."""
+        if plugin_id in self.demanded and self.system.workers.serving(plugin_id):
+            return
+        self.demanded.add(plugin_id)
+        await self.pass_once()
+
+    async def restart(self, plugin_id: str) -> ConvergeResult | None:
+        self.restarts.add(plugin_id)
+        self.system.workers.forget_failures(plugin_id)
+        return await self.pass_once()
+
+    async def pull(self, filenames: set[str]) -> ConvergeResult | None:
+        self.pulls |= filenames
+        return await self.pass_once()
+
+    # ---- the loop --------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            delay = self.interval if self._recheck is None else min(self.interval, self._recheck + 0.01)
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconcile pass failed")
+
+    def _publish_states(self) -> None:
+        workers, history = self.system.workers.observe()
+        now = time.time()
+        for plugin in self.desired.plugins:
+            seen = next((h for h in history if h.plugin_id == plugin.id), None)
+            from ..plan import ObservedPlugin
+
+            state = plugin_state(self.desired, plugin, [w for w in workers if w.plugin_id == plugin.id],
+                                 seen or ObservedPlugin(plugin.id), now)
+            if self._states.get(plugin.id) != state.value:
+                self._states[plugin.id] = state.value
+                reason = seen.last_error if seen is not None and state.value != "ready" else None
+                self.events.publish(PLUGIN_STATE, plugin_id=plugin.id, state=state.value, reason=reason)
