@@ -107,13 +107,9 @@ def run_apply(args: argparse.Namespace, desired) -> tuple[int, dict | None]:
 
 
 def _confirm(plan) -> bool:
-    if not sys.stdin.isatty():
-        return True
-    try:
-        answer = input("\nApply these changes? Only 'yes' is accepted: ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("yes", "y")
+    from ..client.lifecycle import ask_to_apply
+
+    return ask_to_apply() if sys.stdin.isatty() else True
 
 
 def _print_addresses(status: dict) -> None:

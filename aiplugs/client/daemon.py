@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,6 @@ from .feed import Feed
 
 
 __all__ = ["DaemonClient"]
-
-log = logging.getLogger(__name__)
 
 
 class DaemonClient:
@@ -46,8 +43,8 @@ class DaemonClient:
             state = read_state(state_dir)
             if state.daemon is not None and state.api is not None and pid_alive(state.daemon.pid):
                 found = (state.api.host, state.api.port, state.daemon.pid)
-        except StateDamaged as e:
-            log.warning("%s", e)
+        except StateDamaged:
+            pass  # daemon.json still tells (and a running daemon repairs state.json)
         if found is None:
             record = read_daemon_file(state_dir)
             if record is not None and pid_alive(record.pid):

@@ -30,7 +30,7 @@ class Feed:
                  convert: Callable[[Any], Any] | None = None, timeout: float | None = None) -> None:
         """``client``: a DaemonClient (its ``host``, ``port`` and ``headers()`` are all a feed needs)."""
         self._convert = convert or (lambda item: item)
-        self._call = page  # a plugin call's stream ends with `event: end` or fails with `event: error`
+        self._call = page  # a plugin call's stream ends with the response, or fails with `event: error`
         self._path = path
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,8 +152,6 @@ class Feed:
         lines = (raw.decode("utf-8") for raw in iter(self._response.readline, b""))
         for event in parse(lines):
             item = event.json()
-            if self._call and event.event == "end":
-                return
             if self._call and event.event == "error":
                 detail = item.get("message") if isinstance(item, dict) else item
                 kind = f"{item.get('type')}: " if isinstance(item, dict) and item.get("type") else ""

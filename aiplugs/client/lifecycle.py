@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from ..errors import AiplugsError
 from ..plan import DesiredState, Plan
 
-__all__ = ["ApplyOutcome", "apply", "down", "plan_for"]
+__all__ = ["ApplyOutcome", "apply", "ask_to_apply", "down", "plan_for"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,15 @@ class ApplyOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": "1", "ok": self.ok, "plan": self.plan.to_dict(), "result": self.result,
                 "status": self.status}
+
+
+def ask_to_apply() -> bool:
+    """The confirmation a person gives before apply changes anything (terraform's: only "yes")."""
+    try:
+        answer = input("\nApply these changes? Only 'yes' is accepted: ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("yes", "y")
 
 
 def plan_for(desired: DesiredState) -> Plan:

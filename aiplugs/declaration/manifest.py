@@ -14,9 +14,13 @@ from ..errors import ConfigError, Problem
 from .rules import MatchPattern, PatternError
 from .validation import problems_from_validation_error
 
-__all__ = ["ContentScript", "Inference", "LoadedPlugin", "Manifest", "ModelRef", "load_manifest", "load_plugins"]
+__all__ = ["ContentScript", "Inference", "LoadedPlugin", "MAX_MANIFEST_BYTES", "MAX_PATTERNS_PER_PLUGIN", "Manifest",
+           "ModelRef", "load_manifest", "load_plugins"]
 
 PLUGIN_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# Limits that keep rule swaps quick and pages light (every proxied page carries its host's share of the rules).
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_PATTERNS_PER_PLUGIN = 1000
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 Mode = Literal["local", "cloud"]
@@ -117,9 +121,6 @@ class ContentScript(_Strict):
     def patterns(self) -> tuple[MatchPattern, ...]:
         return tuple(MatchPattern(p) for p in self.matches)
 
-    def exclude_patterns(self) -> tuple[MatchPattern, ...]:
-        return tuple(MatchPattern(p) for p in self.exclude_matches)
-
 
 class Manifest(_Strict):
     manifest_version: Literal[3]
@@ -146,12 +147,31 @@ class LoadedPlugin:
         return self.dir / relative
 
 
+def _read(path: Path) -> bytes:
+    """The manifest's bytes, refusing one past MAX_MANIFEST_BYTES before reading (or parsing) it."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ConfigError([Problem(str(path), f"manifest is larger than {MAX_MANIFEST_BYTES // 1024} KiB; keep it "
+                                              "to a declaration (data and models belong in files beside it)")])
+    return data
+
+
+def _pattern_problems(manifest: Manifest, shown: str) -> list[Problem]:
+    total = sum(len(s.matches) + len(s.exclude_matches) for s in manifest.content_scripts)
+    if total <= MAX_PATTERNS_PER_PLUGIN:
+        return []
+    return [Problem(shown, f"{total} match patterns (matches and exclude_matches of all content scripts); at most "
+                           f"{MAX_PATTERNS_PER_PLUGIN} per plugin — use wildcard hosts (*.example.com) or split the "
+                           "plugin", "content_scripts")]
+
+
 def load_manifest(plugin_dir: Path) -> LoadedPlugin:
     """Reads and validates one plugin folder; raises ConfigError listing every problem found."""
     path = plugin_dir / "manifest.json"
     shown = str(path)
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(_read(path))
     except FileNotFoundError:
         raise ConfigError([Problem(shown, "missing manifest.json")]) from None
     except json.JSONDecodeError as e:
@@ -162,7 +182,7 @@ def load_manifest(plugin_dir: Path) -> LoadedPlugin:
         manifest = Manifest.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(problems_from_validation_error(e, source=shown, model=Manifest)) from None
-    problems = []
+    problems = _pattern_problems(manifest, shown)
     if manifest.id != plugin_dir.name:
         problems.append(Problem(shown, f"must equal the folder name {plugin_dir.name!r} (got {manifest.id!r})", "id"))
     entry = manifest.inference.local_entry

@@ -25,6 +25,7 @@ from ..errors import AiplugsError
 from ..events import EventBus
 from ..events.catalogue import DAEMON_STOPPING, ROUTER_STARTED
 from ..plan import DesiredState, Plan, load_desired_state
+from ..store.locks import HeldLock, LockHeld
 from ..store.daemonfile import LOCK_FILE, claim_pid_file, read_pid, release_pid_file, write_daemon_file
 from ..store.tokens import PAGE_TOKEN_FILE, load_or_create_token
 from .converge import ConvergeResult, converge
@@ -56,13 +57,11 @@ class Daemon:
 
     async def run(self, on_ready: Callable[[Daemon], Any] | None = None) -> None:
         """Starts the router, then serves until SIGTERM/SIGINT or ``down``; stops everything on the way out."""
-        from filelock import FileLock, Timeout
-
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = FileLock(str(self.state_dir / LOCK_FILE))
+        lock = HeldLock(self.state_dir / LOCK_FILE, what=f"a daemon for {self.state_dir}", timeout=0)
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
+            lock.acquire()
+        except LockHeld:
             raise AiplugsError(f"a daemon already runs for {self.state_dir} (pid {read_pid(self.state_dir)}); "
                                "`aiplugs down` stops it") from None
         try:
@@ -88,6 +87,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._stop.set)
         loop_task: asyncio.Task | None = None
         try:
+            await system.record_state(force=True)  # first of all: a damaged state.json is set aside and rewritten
             await self._start_api()
             claim_pid_file(self.state_dir)
             write_daemon_file(self.state_dir, *system.api, self.started_at)

@@ -57,6 +57,7 @@ class Reconciler:
     async def pass_once(self) -> ConvergeResult | None:
         """One observe → diff → converge; None when the plan had nothing to do."""
         async with self._lock:
+            await self.system.record_state()  # a damaged or foreign state.json is rewritten before it is read
             plan = self.observe_and_plan()
             self._recheck = plan.recheck_after
             result = None

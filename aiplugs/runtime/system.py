@@ -82,8 +82,9 @@ class RunningSystem:
 
         avoid = frozenset({self.api[1]}) if self.api else frozenset()
         port = pick_port(spec.endpoint, read_state(self.state_dir).last_ports.get("proxy"), avoid)
-        proxy = ProxyServer(spec, confdir=ca_dir(self.state_dir), api_address=self.api, page_token=self.page_token,
-                            events=self.events)
+        proxy = await asyncio.to_thread(  # compiling the rules takes a while with thousands of patterns
+            ProxyServer, spec, confdir=ca_dir(self.state_dir), api_address=self.api, page_token=self.page_token,
+            events=self.events)
         await proxy.start(spec.endpoint.host, port)
         self.proxy, self.proxy_address, self.rules_hash = proxy, (spec.endpoint.host, port), spec.rules_hash
         self.ctx.proxy = proxy
@@ -96,7 +97,7 @@ class RunningSystem:
     async def swap_rules(self, spec: ProxySpec) -> None:
         if self.proxy is None:
             raise AiplugsError("the proxy is not running")
-        self.proxy.update(spec, api_address=self.api)
+        await self.proxy.swap(spec, api_address=self.api)
         self.rules_hash = spec.rules_hash
         self.events.publish(PROXY_RULES_SWAPPED, plugins=sorted({s.plugin_id for s in spec.scripts}))
 
@@ -136,10 +137,9 @@ class RunningSystem:
     def observe(self, desired: DesiredState, *, demanded: set[str], restarts: set[str],
                 pulls: set[str]) -> ActualState:
         """What runs now, from the live adapters, plus what people and pages asked for."""
-        models = []
-        for m in desired.models:
-            record = read_state(self.state_dir).models.get(m.filename)
-            models.append(ObservedModel(m.filename, self.store.status(m), record.sha256 if record else None))
+        records = read_state(self.state_dir).models
+        models = [ObservedModel(m.filename, self.store.status(m), records[m.filename].sha256
+                                if m.filename in records else None) for m in desired.models]
         workers, history = self.workers.observe()
         seen = {h.plugin_id: h for h in history}
         plugins = tuple(

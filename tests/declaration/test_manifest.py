@@ -316,3 +316,25 @@ def test_local_default_with_null_entry_is_rejected(tmp_path: Path, write_plugin:
     folder = write_plugin(tmp_path / "plugins", "p", inference={"default_mode": "local", "local_entry": None})
     (found,) = spec_problems(declaration(tmp_path))
     assert found == f"{folder / 'manifest.json'}: inference.local_entry: default_mode is local but local_entry is null"
+
+
+def test_limits_keep_manifests_small_and_rule_sets_quick(tmp_path: Path) -> None:
+    from aiplugs.declaration.manifest import MAX_MANIFEST_BYTES, MAX_PATTERNS_PER_PLUGIN
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "content.js").write_text("1;\n")
+    (folder / "backend.py").write_text("def run(payload):\n    return payload\n")
+    data = manifest_data("big")
+    data["content_scripts"] = [{"matches": [f"*://h{i}.example/*" for i in range(MAX_PATTERNS_PER_PLUGIN)],
+                                "exclude_matches": ["*://h0.example/x*"], "js": ["content.js"]}]
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as many:
+        load_manifest(folder)
+    assert [(p.path, str(MAX_PATTERNS_PER_PLUGIN + 1) in p.message) for p in many.value.problems] == [
+        ("content_scripts", True)]
+    data["content_scripts"][0]["matches"] = ["*://a.example/*"] * 3
+    data["description"] = "x" * MAX_MANIFEST_BYTES
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="larger than 256 KiB"):
+        load_manifest(folder)

@@ -20,7 +20,6 @@ __all__ = ["fetch_http"]
 
 MAX_REDIRECTS = 10
 READ_BUFSIZE = 1 << 20  # aiohttp pauses the socket above 2x this; the 64 KiB default pauses it constantly
-SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 

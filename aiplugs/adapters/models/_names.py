@@ -1,4 +1,4 @@
-"""Names inside the models folder: the target, this process's temp file, the lock and its holder sidecar.
+"""Names inside the models folder: the target and the temp files of downloads (locks live in the state dir).
 
 ``<filename>.<pid>-<random>.part`` carries its owner's pid so a later run can tell a stale temp file (owner gone)
 from one a live process is still writing.
@@ -12,7 +12,7 @@ from pathlib import Path
 from ...declaration.manifest import safe_filename
 from ._types import ModelError
 
-__all__ = ["check_filename", "holder_path", "lock_path", "part_owner", "parts_of"]
+__all__ = ["check_filename", "part_owner", "parts_of"]
 
 _PART = re.compile(r"^(?P<name>.+)\.(?P<pid>\d+)-(?P<rand>[0-9a-f]+)\.(?:part|tmp)$")
 
@@ -26,13 +26,6 @@ def check_filename(filename: str) -> str:
         raise ModelError(f"refusing model filename {filename!r}: {e}") from None
 
 
-def lock_path(target: Path) -> Path:
-    return target.with_name(target.name + ".lock")
-
-
-def holder_path(target: Path) -> Path:
-    """Who holds the lock (pid, command, since); filelock may truncate or recreate the lock file itself."""
-    return target.with_name(target.name + ".lock.holder")
 
 
 def part_owner(name: str) -> tuple[str, int] | None:

@@ -17,12 +17,12 @@ from typing import Any, BinaryIO
 from ...events import NULL_BUS, EventBus
 from ...events.catalogue import MODEL_DOWNLOADING, MODEL_FAILED, MODEL_READY
 from ...plan import DesiredState, ModelSpec, ModelState
-from ...store.state import ModelRecord, StateFile, read_state, update_state
+from ...store.locks import HeldLock, LockHeld, model_lock_path
+from ...store.state import ModelRecord, StateDamaged, StateFile, read_state, update_state
 from ...util.procs import pid_alive
 from ...store.observe import model_state
 from ...util.redact import redact_url
 from ._fetch import fetch
-from ._lock import ModelLock, read_holder
 from ._names import check_filename, parts_of
 from ._progress import ModelCallback
 from ._sink import PartWriter
@@ -87,6 +87,10 @@ class ModelStore:
                     return target  # another process downloaded it while we waited for its lock: that was ours
                 await asyncio.to_thread(self._clean_stale_parts, target)
                 return await self._download(model, target, shown)
+        except LockHeld as e:
+            error = ModelError(f"{model.filename}: timed out waiting: {e}")
+            self._failed(model, shown, error)
+            raise error from None
         except ModelError as e:
             self._failed(model, shown, e)
             raise
@@ -183,7 +187,11 @@ class ModelStore:
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _read_state(self) -> StateFile:
-        return read_state(self.state_dir)
+        """The recorded hashes; a damaged state.json vouches for nothing (files are verified again)."""
+        try:
+            return read_state(self.state_dir)
+        except StateDamaged:
+            return StateFile()
 
     def _recorded(self, model: ModelSpec, target: Path) -> ModelState:
         return model_state(target, self._read_state().models.get(model.filename), model.sha256)
@@ -192,7 +200,7 @@ class ModelStore:
         task = self._inflight.get(model.filename)
         if task is not None and not task.done():
             return True
-        holder = read_holder(target)
+        holder = self._lock(target).holder()
         if holder is not None and pid_alive(holder.get("pid")):
             return True
         return any(path.suffix == ".part" and pid_alive(pid) for path, pid in parts_of(target))
@@ -205,9 +213,14 @@ class ModelStore:
                 except FileNotFoundError:
                     pass
 
+    def _lock(self, target: Path) -> HeldLock:
+        """The cross-process lock of one model file, kept in the state dir."""
+        return HeldLock(model_lock_path(self.state_dir, target.name), what=f"a download of {target.name}",
+                        timeout=self.lock_timeout)
+
     def _lock_for(self, target: Path) -> Any:
-        """The cross-process lock (a hook: tests drop it to show correctness does not depend on it)."""
-        return ModelLock(target, self.lock_timeout)
+        """The lock a download takes (a hook: tests drop it to show correctness does not depend on it)."""
+        return self._lock(target)
 
     def _open_for_hash(self, path: Path) -> BinaryIO:
         """The one place verification reads a file (a hook: tests count bytes read through a subclass)."""

@@ -78,11 +78,17 @@ def tls_hosts(spec: ProxySpec) -> tuple[str, ...]:
     return tuple(sorted(hosts))
 
 
+def _one(regexes: list[str]) -> tuple[str, ...]:
+    """All alternatives in one regex: mitmproxy searches every entry for every connection and compiles them
+    through ``re``'s small cache, so thousands of separate entries would be recompiled per connection."""
+    return (f"(?:{'|'.join(regexes)})",) if regexes else ()
+
+
 def scope_for(spec: ProxySpec) -> Scope:
-    ignore = tuple(host_regex(p) for p in spec.passthrough if p.strip())
+    ignore = _one([host_regex(p) for p in spec.passthrough if p.strip()])
     if spec.intercept == "all":
         return Scope((), ignore)
     hosts = tls_hosts(spec)
     if "*" in hosts:
         return Scope((), ignore)
-    return Scope(tuple(host_regex(h) for h in hosts) or (NEVER,), ignore)
+    return Scope(_one([host_regex(h) for h in hosts]) or (NEVER,), ignore)

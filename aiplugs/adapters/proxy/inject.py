@@ -33,7 +33,7 @@ from .classify import API_PREFIX, ResponseVerdict, api_rest, classify_request, c
 from .encoding import decode, encode
 from .hosts import HostFilter
 from .html import Edit, apply_edits, attr_value_edit, meta_csp_content, scan_head
-from .loader import LoaderEntry, compile_entry, loader_config, snippet
+from .loader import CompiledEntry, LoaderEntry, compile_entry, loader_config, snippet
 
 __all__ = ["InjectConfig", "Injector", "PageResult", "inject_page"]
 
@@ -51,7 +51,7 @@ class InjectConfig:
     """Everything the addon needs, frozen: built from a ProxySpec, swapped whole on hot reload."""
 
     rules: RuleSet
-    entries: tuple[LoaderEntry, ...]  # index-aligned with rules.rules
+    entries: tuple[CompiledEntry, ...]  # index-aligned with rules.rules
     all_frames: tuple[bool, ...]
     csp: Literal["amend", "strip", "keep"]
     intercept_all: bool
@@ -75,7 +75,8 @@ class InjectConfig:
         return self.intercept_all or self.rules.can_match_host(host)
 
     def host_entries(self, host: str) -> list[LoaderEntry]:
-        return [self.entries[i] for i in self.rules.host_indices(host)]
+        """The loader entries a page on ``host`` needs, each with only the patterns that can match that host."""
+        return [self.entries[i].for_host(host) for i in self.rules.host_indices(host)]
 
     def matches(self, url: str, *, frame: bool) -> bool:
         """Whether some entry applies to this URL (in a frame: some entry with ``all_frames``)."""

@@ -129,11 +129,21 @@ class ProxyServer:
         """Swaps rules, interception scope and CSP mode in place: no restart, open connections keep going."""
         if api_address is not None:
             self.api_address = api_address
+        self._apply(spec, self._config(spec), scope_for(spec))
+
+    async def swap(self, spec: ProxySpec, *, api_address: tuple[str, int] | None = None) -> None:
+        """``update`` for a running proxy: the new rules are compiled in a worker thread and take effect in one
+        step, so pages in flight never wait for a compile (a manifest with thousands of patterns takes a while)."""
+        if api_address is not None:
+            self.api_address = api_address
+        config, scope = await asyncio.to_thread(lambda: (self._config(spec), scope_for(spec)))
+        self._apply(spec, config, scope)
+
+    def _apply(self, spec: ProxySpec, config: InjectConfig, scope: Any) -> None:
         self.spec = spec
-        self.injector.set_config(self._config(spec))
+        self.injector.set_config(config)
         self.hostmap.set_hosts(spec.hosts)
         if self._master is not None:
-            scope = scope_for(spec)
             self._master.options.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
                                         **_upstream(spec))
 

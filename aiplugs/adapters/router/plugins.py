@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ...errors import AiplugsError
-from ..workers import BackendError, Reply, WorkerError
+from ..workers import Reply, WorkerError
 from ...plan import RouteSpec
 from ...util.sse import encode
 from .context import RouterContext
@@ -35,9 +35,7 @@ def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONRe
 
 
 def worker_error_response(e: WorkerError, plugin_id: str) -> JSONResponse:
-    if isinstance(e, BackendError):
-        return error_response(500, e.type_name, e.detail, plugin=plugin_id)
-    return error_response(e.status, type(e).__name__, e.message, plugin=plugin_id)
+    return JSONResponse({"error": {**e.to_dict(), "plugin": plugin_id}}, status_code=e.status)
 
 
 async def run_plugin(request: Request) -> Response:
@@ -79,9 +77,7 @@ async def _sse(reply: Reply, plugin_id: str) -> AsyncIterator[bytes]:
         async for item in reply:
             yield encode(item)
     except WorkerError as e:
-        kind = e.type_name if isinstance(e, BackendError) else type(e).__name__
-        message = e.detail if isinstance(e, BackendError) else e.message
-        yield encode({"type": kind, "message": message, "plugin": plugin_id}, event="error")
+        yield encode({**e.to_dict(), "plugin": plugin_id}, event="error")
     finally:
         await reply.aclose()
 

@@ -103,10 +103,9 @@ async def _answer(ctx: RouterContext, websocket: WebSocket, plugin_id: str, clie
                     return False
                 await websocket.send_text(json.dumps(item))
     except WorkerError as e:
-        error = {"type": getattr(e, "type_name", type(e).__name__), "message": getattr(e, "detail", e.message)}
         if websocket.application_state != WebSocketState.CONNECTED:
             return False
-        await websocket.send_text(json.dumps({"error": error}))
+        await websocket.send_text(json.dumps({"error": e.to_dict()}))
     return websocket.application_state == WebSocketState.CONNECTED
 
 

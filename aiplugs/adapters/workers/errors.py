@@ -21,6 +21,10 @@ class WorkerError(AiplugsError):
         super().__init__(full)
         self.message = message
 
+    def to_dict(self) -> dict[str, str]:
+        """What a caller is told: ``{"type", "message"}`` (a backend's own exception type and message)."""
+        return {"type": type(self).__name__, "message": self.message}
+
 
 class NoSuchPool(WorkerError):
     status = 404
@@ -51,3 +55,6 @@ class BackendError(WorkerError):
         super().__init__(f"{type_name}: {message}", plugin_id=plugin_id)
         self.type_name = type_name
         self.detail = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type_name, "message": self.detail}

@@ -61,25 +61,12 @@ async def test_gc_removes_only_garbage(dirs, tmp_path):
         live.wait()
 
 
-def test_held_lock_is_kept(dirs):
-    models, _ = dirs
-    models.mkdir(parents=True)
-    lock = models / "m.bin.lock"
-    holder = subprocess.Popen([sys.executable, "-c", f"""
-import sys
-from filelock import FileLock
-with FileLock({str(lock)!r}):
-    print("held", flush=True)
-    sys.stdin.readline()
-"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        assert garbage(models, set()) == []
-    finally:
-        holder.stdin.close()
-        holder.wait()
-    assert garbage(models, set()) == [lock] or not lock.exists()
+def test_locks_live_in_the_state_dir_not_beside_the_models(dirs):
+    from aiplugs.store.locks import model_lock_path
 
+    models, state = dirs
+    assert model_lock_path(state, "m.bin") == state / "locks" / "m.bin.lock"
+    assert models not in model_lock_path(state, "m.bin").parents
 
 def test_gc_of_missing_folder_is_empty(tmp_path: Path):
     assert garbage(tmp_path / "nope", set()) == []

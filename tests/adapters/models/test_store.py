@@ -241,9 +241,9 @@ async def test_cross_process_lock_timeout_names_holder(dirs, tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", f"""
 import asyncio, sys
 from pathlib import Path
-from aiplugs.adapters.models._lock import ModelLock
+from aiplugs.store.locks import HeldLock, model_lock_path
 async def main():
-    async with ModelLock(Path({str(models / 'model.bin')!r}), 5):
+    async with HeldLock(model_lock_path(Path({str(state)!r}), "model.bin"), what="a test", timeout=5):
         print("held", flush=True)
         sys.stdin.readline()
 asyncio.run(main())
@@ -254,6 +254,7 @@ asyncio.run(main())
         with pytest.raises(ModelError) as err:
             await provision(store, model)
         assert f"pid {holder.pid}" in str(err.value) and "timed out" in str(err.value)
+        assert "gave up after 0.3s" in str(err.value)
     finally:
         holder.stdin.close()
         holder.wait(10)

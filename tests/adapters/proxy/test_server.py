@@ -259,3 +259,19 @@ async def test_bad_mitmproxy_option_is_a_clear_error_and_leaves_nothing_running(
     good = ProxyServer(make_spec(), confdir=tmp_path / "c", api_address=None, page_token="t")
     await good.start("127.0.0.1", 0)
     await good.stop()
+
+
+async def test_a_big_rule_swap_compiles_off_the_event_loop(system) -> None:
+    proxy = system["proxy"]
+    scripts = [script(f"p{n}", *(f"*://h{i}.site{n}.test/*" for i in range(1000))) for n in range(40)]
+    big = make_spec(script("p1", "*://localhost/*"), *scripts)
+    swap = asyncio.create_task(proxy.swap(big))
+    await asyncio.sleep(0)  # the swap has started compiling
+    async with proxied(proxy) as client:
+        page = await client.get(f"http://localhost:{system['origin'].port}/", headers=DOC)
+    served_while_compiling = not swap.done()
+    await swap
+    assert page.status_code == 200 and b'data-aiplugs="loader"' in page.content  # the old rules served it
+    assert served_while_compiling  # the page did not wait for 40,000 patterns to compile
+    assert proxy.injector.config.rules.plugins_for("https://h7.site3.test/x") == ("p3",)
+    assert len(proxy._master.options.allow_hosts) == 1  # one combined regex, not 40,001
