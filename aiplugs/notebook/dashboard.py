@@ -1,10 +1,10 @@
 """The live dashboard: an ipywidgets view of one session's daemon, updated from ``/api/events``.
 
-A background thread holds one events stream open and blocks on it: each event lands in the log, moves a model's
-download bar, and (debounced) re-reads ``/api/status`` for the tables. Nothing polls the daemon while it runs;
-while none runs the thread checks ``state.json`` every few seconds for one to appear. Buttons run their call in
-a thread too, so the kernel stays responsive. Only ``Session.dashboard()`` imports this module (ipywidgets);
-the dashboard knows its session only as a :class:`DashboardSource`, so imports go one way (session → dashboard).
+A background thread (:class:`~aiplugs.notebook._follow.EventsFollower`) holds one events stream open: each event
+lands in the log, moves a model's download bar, and (debounced) re-reads ``/api/status`` for the tables. Buttons
+run their call in a thread too, so the kernel stays responsive. Only ``Session.dashboard()`` imports this module
+(ipywidgets); the dashboard knows its session only as a :class:`DashboardSource`, so imports go one way
+(session → dashboard).
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ from typing import Any, Callable, Iterable, Protocol
 import ipywidgets as widgets
 
 from ..events import Event
-from ._events import to_event
+from ._follow import EventsFollower, EventsSource
 from ._html import badge
 from .results import ApplyView, ModelsView, StatusView
 
 __all__ = ["Dashboard", "DashboardSource"]
 
-REFRESH_DELAY = 0.3  # seconds: events arriving in a burst cause one status read
-NO_DAEMON_RECHECK = 2.0
 REFRESH_ON = ("apply.", "model.ready", "model.failed", "worker.", "proxy.", "router.", "plugin.", "call.")
 PLUGIN_COLUMNS = (("id", "150px"), ("state", "90px"), ("workers", "70px"), ("restarts", "70px"),
                   ("requests", "70px"), ("errors", "60px"), ("p50 ms", "70px"))
@@ -82,12 +80,8 @@ class ModelRow(widgets.HBox):
         self.size.value = f"{done:,} / {total:,} B" if total else f"{done:,} B"
 
 
-class DashboardSource(Protocol):
+class DashboardSource(EventsSource, Protocol):
     """What the dashboard uses of a :class:`~aiplugs.notebook.Session`."""
-
-    def client(self) -> Any: ...  # DaemonClient | None
-
-    def status(self) -> StatusView: ...
 
     def apply(self, auto_approve: bool = True, *, progress: bool = True) -> ApplyView | None: ...
 
@@ -119,11 +113,8 @@ class Dashboard(widgets.VBox):
         self.events_seen = 0
         self._lines: collections.deque[str] = collections.deque(maxlen=log_lines)
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._feed: Any = None
-        self._thread: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
+        self._follower = EventsFollower(session, on_event=self.handle, refresh=self.refresh,
+                                        show_status=self.update_status, note=self._append)
         heading = "".join(f'<span style="display:inline-block;width:{w}"><b>{n}</b></span>' for n, w in PLUGIN_COLUMNS)
         super().__init__([
             self.header,
@@ -138,24 +129,13 @@ class Dashboard(widgets.VBox):
     # ---- background events ---------------------------------------------------------------------------------
 
     def start(self) -> Dashboard:
-        if self._thread is None or not self._thread.is_alive():
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._follow, daemon=True, name="aiplugs-dashboard")
-            self._thread.start()
+        self._follower.start()
         return self
 
     def stop(self) -> None:
-        if not hasattr(self, "_stopping"):  # ipywidgets calls close() from __del__, even on a failed __init__
+        if not hasattr(self, "_follower"):  # ipywidgets calls close() from __del__, even on a failed __init__
             return
-        self._stopping.set()
-        self._wake.set()
-        feed = self._feed
-        if feed is not None:
-            feed.close()
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._follower.stop()
 
     def close(self) -> None:
         self.stop()
@@ -164,48 +144,7 @@ class Dashboard(widgets.VBox):
     @property
     def following(self) -> bool:
         """True while the events stream of a running daemon is open."""
-        return self._feed is not None and not self._feed.closed
-
-    def _follow(self) -> None:
-        from ..client import DaemonError
-        from ..client.feed import Feed
-
-        while not self._stopping.is_set():
-            client = self.session.client()
-            if client is None:
-                self._wake.wait(NO_DAEMON_RECHECK)
-                self._wake.clear()
-                continue
-            try:
-                self._feed = Feed(client, "GET", "/api/events", convert=to_event)
-            except DaemonError:
-                self._wake.wait(NO_DAEMON_RECHECK)
-                self._wake.clear()
-                continue
-            self.refresh()
-            try:
-                for event in self._feed:
-                    self.handle(event)
-            except Exception as e:  # the daemon went away mid-stream
-                self._append(f"events stream ended: {e}")
-            finally:
-                self._feed.close()
-            if not self._stopping.is_set():
-                self._refresh_after_disconnect()
-
-    def _refresh_after_disconnect(self, timeout: float = 15.0) -> None:
-        """The stream ends before a stopping daemon has cleared its record: until the daemon is gone or answers
-        again, a status read fails; try again briefly instead of showing that failure."""
-        deadline = time.monotonic() + timeout
-        while not self._stopping.is_set() and time.monotonic() < deadline:
-            try:
-                status = self.session.status()
-            except Exception:
-                self._wake.wait(0.2)
-                continue
-            self.update_status(status)
-            return
-        self.refresh()
+        return self._follower.following
 
     def handle(self, event: Event) -> None:
         """Applies one daemon event: the log, a download bar, and (for state changes) a status refresh soon."""
@@ -219,15 +158,7 @@ class Dashboard(widgets.VBox):
                 row = self._model_row(data["filename"])
                 row.progress(int(data.get("bytes") or 0), data.get("total"))
         if event.type.startswith(REFRESH_ON):
-            self._refresh_soon()
-
-    def _refresh_soon(self) -> None:
-        with self._lock:
-            if self._timer is not None and self._timer.is_alive():
-                return
-            self._timer = threading.Timer(REFRESH_DELAY, self.refresh)
-            self._timer.daemon = True
-            self._timer.start()
+            self._follower.refresh_soon()
 
     # ---- status ----------------------------------------------------------------------------------------------
 
@@ -284,7 +215,7 @@ class Dashboard(widgets.VBox):
                 text = f"{label} failed: {e}"
                 self.message.value = f'<span style="color:#cf222e">{html.escape(text)}</span>'
             self._append(html.escape(text), escaped=True)
-            self._wake.set()  # a daemon may have just started
+            self._follower.wake()  # a daemon may have just started
             self.refresh()
 
         thread = threading.Thread(target=run, daemon=True, name=f"aiplugs-{label}")

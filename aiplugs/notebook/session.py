@@ -8,8 +8,6 @@ and ``async for``.
 
 from __future__ import annotations
 
-import time
-
 import asyncio
 import os
 from functools import partial
@@ -18,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import AiplugsError
 from ._events import to_event
+from ._models import model_store, offline_report, pull_here, pull_through, verify_rows
 from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, VerifyView
 
 __all__ = ["Session"]
@@ -138,7 +137,7 @@ class Session:
         if status.running:
             return status.plugins
         rows = [row if row["state"] == "disabled" else {**row, "state": "stopped"}
-                for row in self._offline_report()["plugins"]]
+                for row in offline_report(self.desired)["plugins"]]
         return PluginsView(rows)
 
     @property
@@ -147,19 +146,7 @@ class Session:
         status = self.status()
         if status.running:
             return status.models
-        return ModelsView(self._offline_report()["models"])
-
-    def _offline_report(self) -> dict[str, Any]:
-        """The status report's rows from the declaration and the model store alone (no daemon runs)."""
-        from ..runtime.status import Observed, build_status
-
-        desired = self.desired
-        store = self._store(desired)
-        return build_status(desired, Observed(
-            daemon={}, api=None, proxy=None, ca_cert=None, workers=(), plugins=(), stats={},
-            models={m.filename: store.status(m) for m in desired.models},
-            model_sizes={m.filename: m.path.stat().st_size if m.path.exists() else None for m in desired.models},
-            conditions=(), now=time.time()))
+        return ModelsView(offline_report(self.desired)["models"])
 
     def down(self, timeout: float = 30.0) -> int | None:
         """Stops the daemon and every worker; returns the daemon's pid, or None when none ran."""
@@ -179,62 +166,20 @@ class Session:
         keys = list(keys)
         client = self.client()
         if client is None:
-            desired = self.desired
-            chosen = [m for m in desired.models if not keys or m.filename in keys or set(m.keys) & set(keys)]
-            from ..client.progress import ModelBars
-            from ..runtime.models import pull
-
-            local_bars = ModelBars(bars=True) if progress else None
-            try:
-                _run(pull(self._store(desired, local_bars), chosen))
-            finally:
-                if local_bars is not None:
-                    local_bars.close()
-            return self.models
-        from ..client.feed import watch
-        from ..client.progress import ModelBars
-
-        bars = ModelBars(bars=True) if progress else None
-        try:
-            if bars is None:
-                client.pull_models(keys, timeout=None)
-            else:
-                with watch(client, bars):
-                    client.pull_models(keys, timeout=None)
-        finally:
-            if bars is not None:
-                bars.close()
+            pull_here(self.desired, keys, progress=progress)
+        else:
+            pull_through(client, keys, progress=progress)
         return self.models
 
     def verify_models(self) -> VerifyView:
         """Re-hashes every present model file now (state.json learns the result)."""
-        desired = self.desired
-        store = self._store(desired)
-
-        async def verify_all():
-            return [await store.verify(m) for m in desired.models]
-
-        rows = [{"filename": r.filename, "state": r.state.value, "size": r.size, "drift": r.drift,
-                 "expected_sha256": r.expected_sha256, "actual_sha256": r.actual_sha256, "path": str(r.path)}
-                for r in _run(verify_all())]
-        return VerifyView(rows)
+        return VerifyView(verify_rows(self.desired))
 
     def gc_models(self, dry_run: bool = True) -> list[Path]:
         """Files in models/ no enabled plugin declares, stale temp files, orphan locks: listed (``dry_run``,
         the default) or removed."""
         desired = self.desired
-        return self._store(desired).gc(desired, dry_run=dry_run)
-
-    def _store(self, desired, bars: Any = None):
-        """The model store; its download events drive ``bars`` (a ModelBars) when given."""
-        from ..adapters.models import ModelStore
-        from ..events import NULL_BUS, EventBus
-
-        events = NULL_BUS
-        if bars is not None:
-            events = EventBus()
-            events.listen(bars)
-        return ModelStore(desired.models_dir, desired.state_dir, events=events)
+        return model_store(desired).gc(desired, dry_run=dry_run)
 
     # ---- calls and events ------------------------------------------------------------------------------------
 
@@ -244,19 +189,13 @@ class Session:
 
     def stream(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0):
         """The items of a streaming plugin call: ``for item in s.stream(...)`` or ``async for``."""
-        from ..client.feed import Feed
-
-        return Feed(self._require_client(), "POST", f"/v1/plugins/{plugin_id}/run",
-                    {} if payload is None else payload, page=True, timeout=timeout)
+        return self._require_client().stream(plugin_id, {} if payload is None else payload, timeout=timeout)
 
     def events(self, replay: bool = False):
         """Daemon events (:class:`aiplugs.events.Event`) from now on (``replay``: the recent history first), until
         ``.close()`` or the daemon stops: ``for e in s.events()`` or ``async for e in s.events()``; use it as a
         (sync or async) context manager to close it."""
-        from ..client.feed import Feed
-
-        path = "/api/events?replay=1" if replay else "/api/events"
-        return Feed(self._require_client(), "GET", path, convert=to_event)
+        return self._require_client().events(replay=replay, convert=to_event)
 
     def dashboard(self, *, start: bool = True):
         """A live ipywidgets dashboard of this session (see :mod:`aiplugs.notebook.dashboard`)."""
@@ -296,20 +235,7 @@ def _ask(confirm: Callable[[PlanView], bool], plan) -> bool:
 
 
 def _input_confirm(plan: PlanView) -> bool:
+    from ..client.lifecycle import ask_to_apply
+
     print(plan.plan.to_text())
-    try:
-        return input("Apply these changes? Only 'yes' is accepted: ").strip().lower() in ("yes", "y")
-    except EOFError:
-        return False
-
-
-def _run(coro):
-    """Runs a coroutine to completion from sync code, even when this thread already runs a loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return ask_to_apply()

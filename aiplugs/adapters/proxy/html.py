@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html as _html
 import re
+from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
 __all__ = ["Attr", "Edit", "HeadScan", "Tag", "apply_edits", "attr_value_edit", "meta_csp_content", "scan_head"]
@@ -67,101 +68,138 @@ class HeadScan(NamedTuple):
 
 def scan_head(body: bytes, *, xml: bool = False) -> HeadScan:
     """The loader's insertion point and the head's meta CSP tags; see the module docstring."""
-    n = len(body)
     if body[:2] in (b"\xfe\xff", b"\xff\xfe") or b"\x00" in body[:64]:
         return HeadScan(None, "utf-16 or binary", ())
-    i = 3 if body.startswith(b"\xef\xbb\xbf") else 0
-    min_pos = i
-    first_script = body_start = content_start = head_close = charset_end = None
-    root_seen = False
-    metas: list[Tag] = []
-    while True:
-        lt = body.find(b"<", i)
-        stop = n if lt < 0 else lt
-        if not body[i:stop].strip(_WS) == b"":
-            text = body[i:stop]
-            content_start = i + len(text) - len(text.lstrip(_WS))
-            break
-        if lt < 0:
-            break
-        i = lt
-        nxt = body[i + 1:i + 2]
-        if body.startswith(b"<!--", i):
-            if body.startswith(b">", i + 4) or body.startswith(b"->", i + 4):  # "<!-->" and "<!--->" are empty
-                i = body.index(b">", i + 4) + 1
-                continue
-            k = body.find(b"-->", i + 4)
-            if k < 0:
-                return HeadScan(None, "unterminated comment", ())
-            i = k + 3
-        elif nxt in (b"!", b"?"):  # doctype, <?xml ...?>, bogus comments
-            k = body.find(b">", i)
-            if k < 0:
-                return HeadScan(None, "unterminated declaration", ())
-            word = body[i:i + 9].lower()
-            if word == b"<!doctype" or word.startswith(b"<?xml"):
-                min_pos = k + 1
-            i = k + 1
-        elif nxt == b"/":
-            k = body.find(b">", i)
-            if k < 0:
-                content_start = i
-                break
-            if body[i + 2:i + 7].lower() == b"head>" or body[i + 2:i + 7].lower() == b"head ":
-                head_close = i if head_close is None else head_close
-            i = k + 1
-        elif nxt and nxt[0] in _LETTERS:
-            tag = _parse_tag(body, i)
-            if tag is None:  # truncated tag: the content starts here
-                content_start = i
-                break
-            if tag.name == "body":
-                body_start = tag.end
-                root_seen = True
-                break
-            if tag.name not in _HEAD_TAGS:
-                content_start = i
-                break
-            root_seen = root_seen or tag.name in ("html", "head")
-            i = tag.end
-            if tag.name in _SKIP_TO_CLOSE:
-                if tag.name == "script" and first_script is None:
-                    first_script = tag.start
-                m = _SKIP_TO_CLOSE[tag.name].search(body, i)
-                if m is None:  # the rest of the document is this element's text
-                    i = n
-                    break
-                k = body.find(b">", m.start())
-                i = n if k < 0 else k + 1
-            elif tag.name == "meta":
-                kind = _meta_kind(tag)
-                if kind == "charset":
-                    charset_end = tag.end
-                elif kind == "csp":
-                    metas.append(tag)
-        else:  # a "<" that starts no markup is text
-            content_start = i
-            break
-
-    if first_script is not None:
-        at, reason = first_script, "before first script"
-    elif body_start is not None:
-        at, reason = body_start, "start of body"
-    elif content_start is not None:
-        at, reason = content_start, "start of content"
-    elif head_close is not None:
-        at, reason = head_close, "end of head"
-    else:
-        at, reason = min(i, n), "end of document"
-    if charset_end is not None and charset_end > at:
-        at, reason = charset_end, "after meta charset"
-    if min_pos > at:
-        at, reason = min_pos, "after doctype"
+    marks = _walk_prologue(body)
+    if marks.failure is not None:
+        return HeadScan(None, marks.failure, ())
+    at, reason = _insertion_point(marks)
     if b"\x1b" in body[:at]:  # ISO-2022-*: an ASCII run here could land inside a shifted sequence
-        return HeadScan(None, "stateful encoding", tuple(metas))
-    if xml and not root_seen:  # XHTML: outside the root element the snippet would make the XML ill-formed
-        return HeadScan(None, "xhtml without root", tuple(metas))
-    return HeadScan(at, reason, tuple(metas))
+        return HeadScan(None, "stateful encoding", marks.metas)
+    if xml and not marks.root_seen:  # XHTML: outside the root element the snippet would make the XML ill-formed
+        return HeadScan(None, "xhtml without root", marks.metas)
+    return HeadScan(at, reason, marks.metas)
+
+
+@dataclass(slots=True)
+class _Marks:
+    """What the walk over the prologue saw, as byte offsets (None: not seen); filled in as the walk goes."""
+    pos: int  # where the walk stopped: past the last construct it consumed
+    min_pos: int  # past the BOM, doctype or <?xml ?>: nothing may go before it
+    first_script: int | None = None
+    body_start: int | None = None  # just past <body ...>
+    content_start: int | None = None  # the first text or non-head element
+    head_close: int | None = None
+    charset_end: int | None = None  # just past the last <meta charset>
+    root_seen: bool = False  # <html>, <head> or <body>
+    metas: tuple[Tag, ...] = ()  # meta CSP tags
+    failure: str | None = None  # why there is no safe point at all
+
+
+def _insertion_point(marks: _Marks) -> tuple[int, str]:
+    """The best mark the walk found, then pushed past anything the loader must never precede."""
+    preference = ((marks.first_script, "before first script"), (marks.body_start, "start of body"),
+                  (marks.content_start, "start of content"), (marks.head_close, "end of head"),
+                  (marks.pos, "end of document"))
+    at, reason = next((at, reason) for at, reason in preference if at is not None)
+    if marks.charset_end is not None and marks.charset_end > at:
+        at, reason = marks.charset_end, "after meta charset"
+    if marks.min_pos > at:
+        at, reason = marks.min_pos, "after doctype"
+    return at, reason
+
+
+def _walk_prologue(body: bytes) -> _Marks:
+    """Walks the leading markup up to the first text, ``<body>`` or non-head element, recording marks."""
+    start = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+    marks = _Marks(pos=start, min_pos=start)
+    while True:
+        i = marks.pos
+        lt = body.find(b"<", i)
+        text = body[i:] if lt < 0 else body[i:lt]
+        if text.strip(_WS):
+            marks.content_start = i + len(text) - len(text.lstrip(_WS))
+            return marks
+        if lt < 0:
+            return marks
+        marks.pos = lt
+        nxt = body[lt + 1:lt + 2]
+        if body.startswith(b"<!--", lt):
+            after = _comment(body, lt, marks)
+        elif nxt in (b"!", b"?"):  # doctype, <?xml ...?>, bogus comments
+            after = _declaration(body, lt, marks)
+        elif nxt == b"/":
+            after = _end_tag(body, lt, marks)
+        elif nxt and nxt[0] in _LETTERS:
+            after = _element(body, lt, marks)
+        else:  # a "<" that starts no markup is text
+            marks.content_start = lt
+            after = None
+        if after is None:
+            return marks
+        marks.pos = after
+
+
+# Each construct below starts at ``body[i] == "<"`` and returns the position past it, or None when the walk ends
+# there (the marks then say why).
+
+def _comment(body: bytes, i: int, marks: _Marks) -> int | None:
+    if body.startswith(b">", i + 4) or body.startswith(b"->", i + 4):  # "<!-->" and "<!--->" are empty
+        return body.index(b">", i + 4) + 1
+    k = body.find(b"-->", i + 4)
+    if k < 0:
+        marks.failure = "unterminated comment"
+        return None
+    return k + 3
+
+
+def _declaration(body: bytes, i: int, marks: _Marks) -> int | None:
+    k = body.find(b">", i)
+    if k < 0:
+        marks.failure = "unterminated declaration"
+        return None
+    word = body[i:i + 9].lower()
+    if word == b"<!doctype" or word.startswith(b"<?xml"):
+        marks.min_pos = k + 1
+    return k + 1
+
+
+def _end_tag(body: bytes, i: int, marks: _Marks) -> int | None:
+    k = body.find(b">", i)
+    if k < 0:
+        marks.content_start = i
+        return None
+    if body[i + 2:i + 7].lower() in (b"head>", b"head "):
+        marks.head_close = i if marks.head_close is None else marks.head_close
+    return k + 1
+
+
+def _element(body: bytes, i: int, marks: _Marks) -> int | None:
+    tag = _parse_tag(body, i)
+    if tag is None:  # truncated tag: the content starts here
+        marks.content_start = i
+        return None
+    if tag.name == "body":
+        marks.body_start = tag.end
+        marks.root_seen = True
+        return None
+    if tag.name not in _HEAD_TAGS:
+        marks.content_start = i
+        return None
+    marks.root_seen = marks.root_seen or tag.name in ("html", "head")
+    if tag.name in _SKIP_TO_CLOSE:
+        if tag.name == "script" and marks.first_script is None:
+            marks.first_script = tag.start
+        m = _SKIP_TO_CLOSE[tag.name].search(body, tag.end)  # None: the rest of the document is its text
+        k = -1 if m is None else body.find(b">", m.start())
+        return len(body) if k < 0 else k + 1
+    if tag.name == "meta":
+        kind = _meta_kind(tag)
+        if kind == "charset":
+            marks.charset_end = tag.end
+        elif kind == "csp":
+            marks.metas += (tag,)
+    return tag.end
 
 
 def _meta_kind(tag: Tag) -> str | None:
