@@ -23,13 +23,16 @@ What each key path maps to, as a 1-based ``(line, column)``; columns count chara
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array, Item, Key, Table
 from tomlkit.parser import Parser
 
-__all__ = ["KeyPath", "Position", "locate"]
+from ..errors import Problem
+
+__all__ = ["KeyPath", "Position", "locate", "syntax_problem"]
 
 KeyPath = tuple[str, ...]
 Position = tuple[int, int]
@@ -149,3 +152,12 @@ class _Lines:
     def position(self, offset: int) -> Position:
         line = bisect_right(self.starts, offset)
         return line, offset - self.starts[line - 1] + 1
+
+
+def syntax_problem(error: Exception, shown: str, hint: str = "") -> Problem:
+    """A ``tomllib`` syntax error as a Problem: tomllib puts the position in its message ("Invalid value (at line
+    3, column 9)"), a Problem keeps it apart so it prints as ``file:3:9``."""
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)", str(error))
+    message = (str(error)[: match.start()] if match else str(error)) or "invalid TOML"
+    line, col = (int(match[1]), int(match[2])) if match else (None, None)
+    return Problem(shown, f"TOML syntax error: {message}{'; ' + hint if hint else ''}", line=line, col=col)

@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ..errors import ConfigError, Problem
-from .positions import locate
+from .positions import locate, syntax_problem
 
 __all__ = [
     "DictSource",
@@ -89,10 +89,7 @@ def toml_source(settings_cls: type[BaseSettings], path: Path, *, require_file: b
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "invalid TOML"
-        line, col = (int(match[1]), int(match[2])) if match else (None, None)
-        raise ConfigError([Problem(shown, f"TOML syntax error: {message}", line=line, col=col)]) from None
+        raise ConfigError([syntax_problem(e, shown)]) from None
     positions = locate(text)
     origins = {}
     for leaf in leaves(data):

@@ -112,7 +112,7 @@ class WorkerProcess:
             if answer.get("value") != "pong":
                 raise ConnectionError(f"unexpected health answer {answer!r}")
         except (TimeoutError, ConnectionError) as e:
-            reason = "did not become ready within %.0f s" % ready_timeout if isinstance(e, asyncio.TimeoutError) \
+            reason = f"did not become ready within {ready_timeout:.0f} s" if isinstance(e, TimeoutError) \
                 else "exited during start"
             await self.stop(grace=1.0)
             await self._drain_pumps()
