@@ -173,3 +173,24 @@ def test_launcher_forwards_arguments_with_json_relative_to_here(tmp_path, monkey
     assert main(["bench", "plan", "apply", "--quick", "--json", "out.json"]) == 3
     assert calls == [([sys.executable, "-m", "benchmarks", "plan", "apply", "--quick", "--json",
                        str(tmp_path / "out.json")], REPO)]
+
+
+def test_soak_suite_runs_calm_then_faulty_and_reports_for_the_runner():
+    """Behaviour only, on a short schedule (the numbers themselves live in benchmarks/): both runs load pages and
+    call a plugin, the faulty one kills workers and applies, nothing is left running, the runner finds the ratios."""
+    from benchmarks.__main__ import _jsonable, ratio_rows
+    from benchmarks.bench_soak import GOALS, Schedule, run
+
+    result = run(schedule=Schedule(duration_s=6, kill_every_s=2, apply_every_s=4, warmup_s=1))  # kills 2, 4; applies 1, 5
+    calm, faults = result["calm"], result["faults"]
+    for one in (calm, faults):
+        assert one["pages"] > 0 and one["calls"] > 0 and one["requests"] == one["pages"] + one["calls"]
+        assert one["rss_start_mb"] > 0 and one["p50_ms"] <= one["p99_ms"]
+        assert one["leftovers_after_down"] == 0 and not one["daemon_pid_changed"]
+    assert calm["kills"] == 0 and calm["applies"] == [] and calm["errors_during_recovery"] == 0
+    assert faults["kills"] == 2 and [a["workers"] for a in faults["applies"]] == [2, 1]
+    assert all(a["rc"] == 0 for a in faults["applies"])
+    rows = {r["metric"]: r for r in ratio_rows("soak", result)}
+    assert {m: rows[m]["goal"] for m in GOALS} == GOALS and rows["rps_ratio"]["goal"] is None
+    assert all(isinstance(r["goal_met"], bool) for r in rows.values())
+    json.dumps(_jsonable(result))

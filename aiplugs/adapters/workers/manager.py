@@ -107,14 +107,24 @@ class WorkerManager:
                 slot.log.close()
 
     async def _stop_process(self, slot: Slot) -> None:
-        worker, slot.worker = slot.worker, None
+        worker = slot.worker
         if worker is None:
             return
+        await self._drain(worker)
+        slot.worker = None
         slot.stopping = True
         if slot.watcher is not None:
             slot.watcher.cancel()
         await worker.stop(self.grace_s)
         self.events.publish(WORKER_STOPPED, plugin_id=slot.pool.spec.plugin_id, index=slot.index, pid=worker.pid)
+
+    async def _drain(self, worker: WorkerProcess) -> None:
+        """No new calls go to a worker being stopped; the ones it is serving finish first (within the grace
+        period), so scaling down or a config change never cuts a call short."""
+        worker.ready = False
+        deadline = time.monotonic() + self.grace_s
+        while worker.outstanding > 0 and worker.alive and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     async def _watch(self, pool: Pool, slot: Slot, worker: WorkerProcess) -> None:
         """Waits for the process to end; an end nobody asked for is a failure the plan will look at."""

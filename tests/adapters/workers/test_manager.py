@@ -247,3 +247,14 @@ async def test_sigterm_ignored_means_sigkill_after_grace(tmp_path, make_spec):
         assert elapsed >= 0.9  # it really waited out the grace period before SIGKILL
     finally:
         await mgr.close()
+
+
+async def test_stopping_a_worker_lets_its_calls_finish(manager, make_spec):
+    spec = make_spec("echo_sync", count=2)
+    await start_all(manager, spec)
+    calls = [asyncio.create_task(manager.call("echo-sync", {"sleep": 0.5})) for _ in range(4)]
+    await asyncio.sleep(0.1)  # both workers are busy
+    await manager.stop("echo-sync", 1)  # scale 2 → 1 while calls run
+    results = await asyncio.gather(*calls)
+    assert len(results) == 4 and all(r["echo"] == {"sleep": 0.5} for r in results)
+    assert len(manager.stats("echo-sync")["pids"]) == 1
