@@ -7,13 +7,13 @@ import sys
 from typing import Sequence
 
 from ..errors import AiplugsError, ConfigError
-from . import _bench, _browser, _declare, _lifecycle, _models, _proxy
+from . import _bench, _browser, _declare, _lifecycle, _models, _plugins, _proxy
 from ._common import add_config_option
 
 __all__ = ["build_parser", "main"]
 
 # Each module adds its subcommands; handlers import what they need when they run.
-COMMAND_MODULES = [_declare, _lifecycle, _browser, _models, _proxy, _bench]
+COMMAND_MODULES = [_declare, _lifecycle, _plugins, _browser, _models, _proxy, _bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

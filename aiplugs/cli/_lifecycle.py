@@ -1,4 +1,4 @@
-"""Commands over the running system: apply, status, down, logs."""
+"""Commands over the running system: apply, status, restart, down, logs."""
 
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_config_option(p)
     p.add_argument("--json", action="store_true", help="print the status as JSON (format_version 1)")
     p.set_defaults(handler=cmd_status)
+
+    p = commands.add_parser("restart", help="replace a plugin's workers (and retry what failed for it)",
+                            description="Replace every worker of PLUGIN, one at a time, each after its calls "
+                            "drained; forgets its crash-loop history and a failed build of its Python environment. "
+                            "Exit 0 when its workers run again.")
+    add_config_option(p)
+    p.add_argument("plugin", help="a plugin id (see `aiplugs status`)")
+    p.add_argument("--json", action="store_true", help="print the plugin's status row as JSON")
+    p.set_defaults(handler=cmd_restart)
 
     p = commands.add_parser("down", help="stop everything apply started (models and CA stay)",
                             description="Gracefully stop the proxy, the router and every worker of this state dir.")
@@ -226,6 +235,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(format_status(status))
     return exit_code(status)
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from ..client import DaemonClient
+    from ..runtime.status import EXIT_NO_DAEMON
+
+    state_dir = _state_dir(args)
+    client = DaemonClient.find(state_dir)
+    if client is None:
+        print(f"No aiplugs daemon runs for {state_dir}; `aiplugs apply` starts one.", file=sys.stderr)
+        return EXIT_NO_DAEMON
+    client.restart(args.plugin)
+    row = next((p for p in client.status()["plugins"] if p["id"] == args.plugin), None)
+    if args.json:
+        print_json(row)
+    elif row is not None:
+        pids = ", ".join(str(p) for p in row["worker_pids"]) or "none"
+        print(f"Restarted {args.plugin}: {row['state']}, workers {row['workers_ready']}/{row['workers_desired']} "
+              f"(pids {pids}).")
+    return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import http.client
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..store.daemonfile import read_daemon_file
 from ..store.state import StateDamaged, read_state
@@ -93,6 +94,8 @@ class DaemonClient:
             payload = raw.decode("utf-8", "replace")
         if response.status >= 400:
             detail = payload.get("error") if isinstance(payload, dict) else payload
+            if response.status < 500 and isinstance(detail, dict) and isinstance(detail.get("message"), str):
+                raise DaemonError(detail["message"], response.status, payload)  # the daemon's own words
             raise DaemonError(f"{method} {path} → {response.status}: {detail}", response.status, payload)
         return payload
 
@@ -123,6 +126,34 @@ class DaemonClient:
 
     def pull_models(self, keys: list[str] | None = None, timeout: float | None = None) -> dict[str, Any]:
         return self.request("POST", "/api/models/pull", {"keys": keys or []}, timeout=timeout)
+
+    # ---- install jobs ----------------------------------------------------------------------------------------
+
+    def install(self, uri: str, *, plugin_id: str | None = None, sha256: str | None = None,
+                force: bool = False) -> dict[str, Any]:
+        """Queues an install job in the daemon; ``{"job_id", "job"}`` at once (the job runs in the background)."""
+        body: dict[str, Any] = {"uri": uri, "force": force}
+        if plugin_id is not None:
+            body["id"] = plugin_id
+        if sha256 is not None:
+            body["sha256"] = sha256
+        return self.request("POST", "/api/installs", body)
+
+    def install_job(self, job_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/installs/{quote(job_id, safe='')}")
+
+    def install_jobs(self) -> list[dict[str, Any]]:
+        """Every recorded install job, newest first."""
+        return self.request("GET", "/api/installs")["jobs"]
+
+    def cancel_install(self, job_id: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/installs/{quote(job_id, safe='')}/cancel", {})
+
+    def retry_install(self, job_id: str) -> dict[str, Any]:
+        """A new job for the same request (``retry_of`` links it); ``{"job_id", "job"}``."""
+        return self.request("POST", f"/api/installs/{quote(job_id, safe='')}/retry", {})
+
+    # ---- plugin calls and events -----------------------------------------------------------------------------
 
     def call(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Any:
         return self.request("POST", f"/v1/plugins/{plugin_id}/run", payload, timeout=timeout, page=True)

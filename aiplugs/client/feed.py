@@ -62,11 +62,8 @@ class Feed:
         except StopIteration:
             self.close()
             raise
-        except DaemonError:
-            self.close()
-            raise
-        except (OSError, http.client.HTTPException, ValueError):
-            if self._closed.is_set():
+        except Exception:
+            if self._closed.is_set():  # close() from another thread: http.client may fail in odd ways
                 raise StopIteration from None
             self.close()
             raise

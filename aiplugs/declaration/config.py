@@ -129,6 +129,15 @@ class PluginConfig(_Section):
     settings: dict[str, Any] = Field(default_factory=dict)
     provision: Literal["eager", "lazy"] = "eager"
     timeout_s: float = Field(default=60.0, gt=0)
+    source: str | None = Field(default=None, min_length=1,
+                               description="a package to install: any fsspec URL, a path or a plugin folder")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$",
+                               description="the package's sha256; unset: pinned in aiplugs.lock on first install")
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
 
     @field_validator("env")
     @classmethod

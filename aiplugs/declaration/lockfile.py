@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 import tomlkit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from ..declaration.positions import locate, syntax_problem
-from ..declaration.sources import shown_path
-from ..declaration.validation import problems_from_validation_error
+from .positions import locate, syntax_problem
+from .sources import shown_path
+from .validation import problems_from_validation_error
 from ..errors import ConfigError, Problem
 from ..util.atomic import atomic_write_text
 

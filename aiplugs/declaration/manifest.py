@@ -15,7 +15,7 @@ from .rules import MatchPattern, PatternError
 from .validation import problems_from_validation_error
 
 __all__ = ["ContentScript", "Inference", "LoadedPlugin", "MAX_MANIFEST_BYTES", "MAX_PATTERNS_PER_PLUGIN", "Manifest",
-           "ModelRef", "load_manifest", "load_plugins"]
+           "ModelRef", "Python", "load_manifest", "load_plugins"]
 
 PLUGIN_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # Limits that keep rule swaps quick and pages light (every proxied page carries its host's share of the rules).
@@ -122,6 +122,25 @@ class ContentScript(_Strict):
         return tuple(MatchPattern(p) for p in self.matches)
 
 
+class Python(_Strict):
+    """What a local backend needs installed: pip requirement specifiers (``"numpy>=1.26"``). Plugins with the same
+    set share one virtualenv."""
+
+    requirements: tuple[str, ...] = ()
+
+    @field_validator("requirements")
+    @classmethod
+    def _specifiers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        for value in values:
+            try:
+                Requirement(value)
+            except InvalidRequirement as e:
+                raise ValueError(f"not a pip requirement: {value!r} ({e})") from None
+        return values
+
+
 class Manifest(_Strict):
     manifest_version: Literal[3]
     id: str = Field(pattern=PLUGIN_ID)
@@ -131,6 +150,20 @@ class Manifest(_Strict):
     dependencies: tuple[str, ...] = ()
     inference: Inference = Inference()
     content_scripts: tuple[ContentScript, ...] = ()
+    python: Python = Python()
+    update_url: str | None = Field(default=None, min_length=1,
+                                   description="a JSON index of releases: [{version, url, sha256}]")
+
+    @field_validator("version")
+    @classmethod
+    def _pep440(cls, value: str) -> str:
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise ValueError(f"must be a version like 1.2.0 (PEP 440), got {value!r}") from None
+        return value
 
 
 @dataclass(frozen=True)
@@ -166,8 +199,11 @@ def _pattern_problems(manifest: Manifest, shown: str) -> list[Problem]:
                            "plugin", "content_scripts")]
 
 
-def load_manifest(plugin_dir: Path) -> LoadedPlugin:
-    """Reads and validates one plugin folder; raises ConfigError listing every problem found."""
+def load_manifest(plugin_dir: Path, plugin_id: str | None = None) -> LoadedPlugin:
+    """Reads and validates one plugin folder; raises ConfigError listing every problem found.
+
+    ``plugin_id``: the id the manifest must have (an installed package's folder is named after its version);
+    by default the folder's name."""
     path = plugin_dir / "manifest.json"
     shown = str(path)
     try:
@@ -183,7 +219,10 @@ def load_manifest(plugin_dir: Path) -> LoadedPlugin:
     except ValidationError as e:
         raise ConfigError(problems_from_validation_error(e, source=shown, model=Manifest)) from None
     problems = _pattern_problems(manifest, shown)
-    if manifest.id != plugin_dir.name:
+    if plugin_id is not None and manifest.id != plugin_id:
+        problems.append(Problem(shown, f"must be {plugin_id!r}, the id aiplugs.toml installs it as (got "
+                                       f"{manifest.id!r})", "id"))
+    elif plugin_id is None and manifest.id != plugin_dir.name:
         problems.append(Problem(shown, f"must equal the folder name {plugin_dir.name!r} (got {manifest.id!r})", "id"))
     entry = manifest.inference.local_entry
     if manifest.inference.default_mode == "local" and entry and not (plugin_dir / entry).is_file():

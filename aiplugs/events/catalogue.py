@@ -16,6 +16,12 @@ model.downloading      filename, url, total                            a model d
 model.progress         filename, bytes, total                          bytes written so far (throttled)
 model.ready            filename, path, sha256, size, downloaded        a model file is verified in place
 model.failed           filename, url, error, bytes, total              a download or verification failed
+package.fetching       plugin_id, source                               a plugin package is being fetched
+package.progress       plugin_id, bytes, total                         bytes of it so far (throttled)
+package.installed      plugin_id, version, sha256, size                it is verified, unpacked and in place
+package.removed        plugin_id                                       a plugin's packages were taken away
+install.state          job_id, state, plugin_id, bytes, total, error   an install job moved (queued ... succeeded)
+install.progress       job_id, plugin_id, bytes, total                 its package's bytes so far (throttled)
 worker.starting        plugin_id, index                                a worker process is being started
 worker.started         plugin_id, index, pid, ms, restarts             ... it answered its health check
 worker.failed          plugin_id, index, error, stderr_tail            ... it did not (import error, timeout)
@@ -36,8 +42,8 @@ from __future__ import annotations
 
 __all__ = [
     "APPLY_ACTION_FINISHED", "APPLY_ACTION_STARTED", "APPLY_FAILED", "APPLY_FINISHED", "APPLY_PLANNED",
-    "CATALOGUE", "DAEMON_STOPPING", "EventType", "MODEL_DOWNLOADING", "MODEL_FAILED", "MODEL_PROGRESS",
-    "MODEL_READY", "PLUGIN_STATE", "PROXY_INJECT_FAILED", "PROXY_RULES_SWAPPED", "PROXY_STARTED", "PROXY_STOPPED",
+    "CATALOGUE", "DAEMON_STOPPING", "EventType", "INSTALL_PROGRESS", "INSTALL_STATE", "MODEL_DOWNLOADING", "MODEL_FAILED", "MODEL_PROGRESS",
+    "MODEL_READY", "PACKAGE_FETCHING", "PACKAGE_INSTALLED", "PACKAGE_PROGRESS", "PACKAGE_REMOVED", "PLUGIN_STATE", "PROXY_INJECT_FAILED", "PROXY_RULES_SWAPPED", "PROXY_STARTED", "PROXY_STOPPED",
     "ROUTER_STARTED", "ROUTE_CHANGED", "WORKER_EXITED", "WORKER_FAILED", "WORKER_STARTED", "WORKER_STARTING",
     "WORKER_STOPPED", "event_type",
 ]
@@ -83,6 +89,12 @@ MODEL_DOWNLOADING = _event("model.downloading", "filename", "url", "total")
 MODEL_PROGRESS = _event("model.progress", "filename", "bytes", "total")
 MODEL_READY = _event("model.ready", "filename", "path", "sha256", "size", "downloaded")
 MODEL_FAILED = _event("model.failed", "filename", "url", "error", "bytes", "total")
+PACKAGE_FETCHING = _event("package.fetching", "plugin_id", "source")
+PACKAGE_PROGRESS = _event("package.progress", "plugin_id", "bytes", "total")
+PACKAGE_INSTALLED = _event("package.installed", "plugin_id", "version", "sha256", "size")
+PACKAGE_REMOVED = _event("package.removed", "plugin_id")
+INSTALL_STATE = _event("install.state", "job_id", "state", "plugin_id", "bytes", "total", "error")
+INSTALL_PROGRESS = _event("install.progress", "job_id", "plugin_id", "bytes", "total")
 WORKER_STARTING = _event("worker.starting", "plugin_id", "index")
 WORKER_STARTED = _event("worker.started", "plugin_id", "index", "pid", "ms", "restarts")
 WORKER_FAILED = _event("worker.failed", "plugin_id", "index", "error", "stderr_tail")

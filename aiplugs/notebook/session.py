@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import AiplugsError
 from ._events import to_event
+from ._installs import InstallJobView
 from ._models import model_store, offline_report, pull_here, pull_through, verify_rows
 from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, VerifyView
 
@@ -181,6 +182,16 @@ class Session:
         desired = self.desired
         return model_store(desired).gc(desired, dry_run=dry_run)
 
+    # ---- plugin packages -------------------------------------------------------------------------------------
+
+    def install(self, uri: str, *, plugin_id: str | None = None, sha256: str | None = None,
+                force: bool = False) -> InstallJobView:
+        """Has the running daemon install the plugin package at ``uri`` (URL or path) as a background job, as
+        ``aiplugs plugins install --yes`` would: fetch, verify (against ``sha256`` when given), add it to
+        aiplugs.toml, apply. Returns the job at once: ``.wait()`` shows its progress, ``.cancel()`` stops it."""
+        client = self._require_client()
+        return InstallJobView(client, client.install(uri, plugin_id=plugin_id, sha256=sha256, force=force)["job"])
+
     # ---- calls and events ------------------------------------------------------------------------------------
 
     def call(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0) -> Any:
@@ -228,6 +239,10 @@ class Session:
 
     async def apull_models(self, keys: Iterable[str] = (), **kwargs: Any) -> ModelsView:
         return await asyncio.to_thread(self.pull_models, keys, **kwargs)
+
+    async def ainstall(self, uri: str, **kwargs: Any) -> InstallJobView:
+        """``install`` in a worker thread; ``await`` the job it returns to wait for it."""
+        return await asyncio.to_thread(self.install, uri, **kwargs)
 
 
 def _ask(confirm: Callable[[PlanView], bool], plan) -> bool:

@@ -7,13 +7,16 @@ models, plugins and the daemon; ``policy`` the restart backoff the plan applies.
 """
 
 from .actions import PLAN_FORMAT_VERSION, Action, ActionKind, Plan, UnitType
-from .actual import ActualState, ObservedEndpoint, ObservedModel, ObservedPlugin, ObservedRoute, ObservedWorker
+from .actual import (ActualState, ObservedEndpoint, ObservedEnv, ObservedModel, ObservedPackage, ObservedPlugin,
+                     ObservedRoute, ObservedWorker)
 from .build import build_desired_state, load_desired_state
 from .desired import (
     CloudSpec,
     DesiredState,
     EndpointSpec,
+    EnvSpec,
     ModelSpec,
+    PackageSpec,
     PluginSpec,
     ProxySpec,
     RelaySpec,
@@ -32,14 +35,18 @@ __all__ = [
     "DaemonState",
     "DesiredState",
     "EndpointSpec",
+    "EnvSpec",
     "ModelSpec",
     "ModelState",
     "ObservedEndpoint",
+    "ObservedEnv",
     "ObservedModel",
+    "ObservedPackage",
     "ObservedPlugin",
     "ObservedRoute",
     "ObservedWorker",
     "PLAN_FORMAT_VERSION",
+    "PackageSpec",
     "Plan",
     "PluginSpec",
     "PluginState",

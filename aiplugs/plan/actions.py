@@ -16,7 +16,7 @@ from typing import Any, Literal
 __all__ = ["Action", "ActionKind", "PLAN_FORMAT_VERSION", "Plan", "UnitType"]
 
 PLAN_FORMAT_VERSION = "2"
-UnitType = Literal["api", "proxy", "rules", "model", "worker", "route"]
+UnitType = Literal["api", "proxy", "rules", "package", "env", "model", "worker", "route"]
 
 
 class ActionKind(str, enum.Enum):
@@ -35,7 +35,7 @@ class ActionKind(str, enum.Enum):
 class Action:
     kind: ActionKind
     type: UnitType
-    name: str  # "" for api/proxy/rules; filename for models; "<plugin>#<n>" for workers; plugin id for routes
+    name: str  # "" for api/proxy/rules; filename for models; "<plugin>#<n>" for workers; plugin id otherwise
     reason: str
 
     @property

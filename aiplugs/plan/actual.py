@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from .states import ModelState
 
-__all__ = ["ActualState", "ObservedEndpoint", "ObservedModel", "ObservedPlugin", "ObservedRoute", "ObservedWorker"]
+__all__ = ["ActualState", "ObservedEndpoint", "ObservedEnv", "ObservedModel", "ObservedPackage", "ObservedPlugin",
+           "ObservedRoute", "ObservedWorker"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,25 @@ class ObservedPlugin:
 
 
 @dataclass(frozen=True)
+class ObservedPackage:
+    """One installed version of a plugin package."""
+
+    plugin_id: str
+    version: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ObservedEnv:
+    """A plugin Python environment: complete (its marker written last), or what its last build failed with."""
+
+    id: str
+    ready: bool
+    error: str | None = None  # the last build's failure, kept until an apply asks to try again
+    error_tail: tuple[str, ...] = ()  # the installer's last output lines
+
+
+@dataclass(frozen=True)
 class ObservedRoute:
     plugin_id: str
     config_hash: str
@@ -67,8 +87,13 @@ class ActualState:
     workers: tuple[ObservedWorker, ...] = ()
     plugins: tuple[ObservedPlugin, ...] = ()
     routes: tuple[ObservedRoute, ...] = ()
+    packages: tuple[ObservedPackage, ...] = ()
+    envs: tuple[ObservedEnv, ...] = ()
     now: float = 0.0
     pulls: frozenset[str] = field(default_factory=frozenset)  # model files someone asked to pull now
 
     def plugin(self, plugin_id: str) -> ObservedPlugin:
         return next((p for p in self.plugins if p.plugin_id == plugin_id), ObservedPlugin(plugin_id))
+
+    def env(self, env_id: str | None) -> ObservedEnv | None:
+        return next((e for e in self.envs if e.id == env_id), None)

@@ -12,7 +12,11 @@ from typing import Mapping
 from ..declaration.config import Config, load_config
 from ..errors import ConfigError, Problem, did_you_mean
 from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
+from .envs import envs_for
+from .packages import sourced_plugins
 from .desired import (
+    EnvSpec,
+    PackageSpec,
     CloudSpec,
     DesiredState,
     EndpointSpec,
@@ -47,9 +51,13 @@ def load_desired_state(
         plugins_dir = _fallback_plugins_dir(path, env)
     plugins = load_plugins(plugins_dir, problems=problems)
     if config is not None:
-        unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins))
+        sourced = [pid for pid, p in config.settings.plugins.items() if p.source is not None]
+        plugins = {pid: p for pid, p in plugins.items() if pid not in sourced}  # a source wins over a folder
+        installed, packages = sourced_plugins(config, problems)
+        plugins.update(installed)
+        unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins) - set(sourced))
         try:
-            desired = build_desired_state(config, plugins, unloadable=unloadable)
+            desired = build_desired_state(config, plugins, unloadable=unloadable, packages=packages)
         except ConfigError as e:
             problems.extend(e.problems)
     if problems:
@@ -68,11 +76,15 @@ def _fallback_plugins_dir(path: str | os.PathLike[str] | None, env: Mapping[str,
 
 
 def build_desired_state(
-    config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset()
+    config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset(),
+    packages: tuple[PackageSpec, ...] = (),
 ) -> DesiredState:
-    """``unloadable``: plugin folders whose manifests failed (already reported); not called missing again."""
+    """``unloadable``: plugin folders whose manifests failed (already reported); not called missing again.
+    ``packages``: plugins with a source; those not installed yet are left out until they are."""
     settings = config.settings
     problems: list[Problem] = []
+    pending = frozenset(p.plugin_id for p in packages if p.path is None)
+    unloadable = unloadable | pending
     for plugin_id in settings.plugins:
         if plugin_id not in plugins and plugin_id not in unloadable:
             source, line, col = config.position(f"plugins.{plugin_id}")
@@ -88,6 +100,9 @@ def build_desired_state(
         raise ConfigError(problems)
 
     plugin_specs, scripts, workers, relays, routes = [], [], [], [], []
+    envs = envs_for({pid: plugins[pid].manifest.python.requirements for pid in order
+                     if (_plugin_config(config, pid).mode or plugins[pid].manifest.inference.default_mode) == "local"},
+                    config.state_dir)
     for pid in order:
         loaded, pconf = plugins[pid], _plugin_config(config, pid)
         manifest = loaded.manifest
@@ -99,7 +114,7 @@ def build_desired_state(
         scripts.extend(own)
         relay = None
         if mode == "local":
-            workers.append(_worker(config, loaded, models))
+            workers.append(_worker(config, loaded, models, envs.get(pid)))
         else:
             relay = _relay(config, loaded)
             relays.append(relay)
@@ -123,6 +138,8 @@ def build_desired_state(
         workers=tuple(workers),
         relays=tuple(relays),
         routes=tuple(routes),
+        packages=packages,
+        envs=tuple({e.id: e for e in envs.values()}.values()),
     )
 
 
@@ -236,7 +253,8 @@ def _absolute_url(source: str, plugin_dir: Path) -> str:
     return str((plugin_dir / source).resolve())
 
 
-def _worker(config: Config, loaded: LoadedPlugin, models: Mapping[str, ModelSpec]) -> WorkerSpec:
+def _worker(config: Config, loaded: LoadedPlugin, models: Mapping[str, ModelSpec], python: EnvSpec | None
+            ) -> WorkerSpec:
     pid = loaded.id
     pconf = _plugin_config(config, pid)
     inference = loaded.manifest.inference
@@ -254,10 +272,11 @@ def _worker(config: Config, loaded: LoadedPlugin, models: Mapping[str, ModelSpec
     config_hash = _hash({
         "entry": str(entry), "source": source_digest, "env": sorted(env.items()),
         "pass_env": inference.pass_env, "models": sorted((m.filename, m.sha256) for m in used),
-        "timeout_s": pconf.timeout_s,
+        "timeout_s": pconf.timeout_s, "python": python.id if python else None,
     })
     return WorkerSpec(pid, pconf.workers, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
-                      tuple(m.filename for m in used), pconf.timeout_s, config_hash)
+                      tuple(m.filename for m in used), pconf.timeout_s, config_hash, python.id if python else None,
+                      python.python if python else None)
 
 
 def _relay(config: Config, loaded: LoadedPlugin) -> RelaySpec:

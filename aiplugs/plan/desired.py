@@ -14,6 +14,8 @@ from ..declaration.rules import MatchPattern, RuleSet, ScriptRule
 
 __all__ = [
     "CloudSpec",
+    "EnvSpec",
+    "PackageSpec",
     "RouteSpec",
     "DesiredState",
     "EndpointSpec",
@@ -110,6 +112,8 @@ class WorkerSpec:
     models: tuple[str, ...]  # filenames the workers need before they can start
     timeout_s: float
     config_hash: str  # changes exactly when the workers must restart
+    python_env: str | None = None  # the EnvSpec id whose interpreter runs them; None: the daemon's own
+    python: Path | None = None  # that environment's interpreter
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -117,6 +121,32 @@ class WorkerSpec:
 
     def unit(self, index: int) -> str:
         return f"worker {self.plugin_id}#{index}"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A virtualenv for plugins that declare Python requirements; plugins with the same set share it."""
+
+    id: str  # 12 hex digits of the sha256 of the normalized, sorted requirement set
+    requirements: tuple[str, ...]
+    path: Path  # <state_dir>/envs/<id>
+    used_by: tuple[str, ...]
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """A plugin installed from a ``source``: what to fetch and which content (sha256) is wanted."""
+
+    plugin_id: str
+    source: str  # resolved: a URL, or an absolute path of an archive or a plugin folder
+    sha256: str | None  # declared in aiplugs.toml, else pinned in aiplugs.lock; None: pinned on first install
+    pinned_by: Literal["aiplugs.toml", "aiplugs.lock", "first install"]
+    installed_version: str | None = None  # the wanted content is installed (its manifest is in this state)
+    path: Path | None = None  # its folder, when installed
 
 
 @dataclass(frozen=True)
@@ -188,6 +218,8 @@ class DesiredState:
     workers: tuple[WorkerSpec, ...]
     relays: tuple[RelaySpec, ...]
     routes: tuple[RouteSpec, ...] = ()  # one per enabled plugin, dependency order
+    packages: tuple[PackageSpec, ...] = ()  # plugins with a source, installed or not yet
+    envs: tuple[EnvSpec, ...] = ()  # Python environments of plugins with requirements
 
     def plugin(self, plugin_id: str) -> PluginSpec | None:
         return next((p for p in self.plugins if p.id == plugin_id), None)
@@ -200,6 +232,17 @@ class DesiredState:
 
     def route(self, plugin_id: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.plugin_id == plugin_id), None)
+
+    def env(self, env_id: str | None) -> EnvSpec | None:
+        return next((e for e in self.envs if e.id == env_id), None)
+
+    def package(self, plugin_id: str) -> PackageSpec | None:
+        return next((p for p in self.packages if p.plugin_id == plugin_id), None)
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Plugins whose package is not installed yet: planned once it is."""
+        return tuple(p.plugin_id for p in self.packages if p.path is None)
 
     @property
     def api_hash(self) -> str:

@@ -26,6 +26,8 @@ C, U, R, D, N = ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE, Action
 def diff(desired: DesiredState, actual: ActualState) -> Plan:
     """What converge must do to turn ``actual`` into ``desired``; pure and deterministic."""
     actions = _endpoint_actions(desired, actual)
+    actions += _package_actions(desired, actual)
+    actions += _env_actions(desired, actual)
     actions += _model_actions(desired, actual)
     waits: list[float] = []
     by_plugin: dict[str, dict[int, ObservedWorker]] = {}
@@ -33,9 +35,14 @@ def diff(desired: DesiredState, actual: ActualState) -> Plan:
         by_plugin.setdefault(worker.plugin_id, {})[worker.index] = worker
     for plugin in desired.plugins:
         spec = desired.worker(plugin.id)
+        held = False
         if spec is not None:
-            actions += _worker_actions(desired, spec, by_plugin.get(plugin.id, {}), actual, waits)
-        actions += _route_actions(desired, plugin.id, actual)
+            workers = _worker_actions(desired, spec, by_plugin.get(plugin.id, {}), actual, waits)
+            running = by_plugin.get(plugin.id, {})
+            in_place = all(i in running and running[i].alive for i in range(spec.count))
+            held = not in_place and all(a.kind is N for a in workers)  # backing off or given up
+            actions += workers
+        actions += _route_actions(desired, plugin.id, actual, held=held)
     actions += _removals(desired, actual, by_plugin)
     return Plan(tuple(actions), min(waits) if waits else None)
 
@@ -62,6 +69,39 @@ def _endpoint_actions(desired: DesiredState, actual: ActualState) -> list[Action
     if proxy.kind is N and actual.rules_hash != desired.proxy.rules_hash:
         n = len({s.plugin_id for s in desired.proxy.scripts})
         actions.append(Action(U, "rules", "", f"hot-swap rules of {n} plugin(s)"))
+    return actions
+
+
+def _package_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
+    actions = []
+    for package in desired.packages:
+        where = redact_url(package.source)
+        others = [p for p in actual.packages if p.plugin_id == package.plugin_id]
+        if package.path is not None:
+            actions.append(Action(N, "package", package.plugin_id, f"{package.installed_version} installed"))
+        elif others:
+            wanted = f"sha256 {package.sha256[:12]}…" if package.sha256 else "the source's current content"
+            actions.append(Action(U, "package", package.plugin_id,
+                                  f"{others[-1].version} → {wanted} (from {where})"))
+        else:
+            actions.append(Action(C, "package", package.plugin_id, f"install from {where}"))
+    return actions
+
+
+def _env_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
+    actions = []
+    for env in desired.envs:
+        seen = actual.env(env.id)
+        users = ", ".join(env.used_by)
+        if seen is not None and seen.ready:
+            actions.append(Action(N, "env", env.id, f"ready (for {users})"))
+        elif seen is not None and seen.error:
+            actions.append(Action(N, "env", env.id, f"failed: {seen.error.splitlines()[0][:100]} "
+                                                    "(`aiplugs apply` retries)"))
+        else:
+            n = len(env.requirements)
+            actions.append(Action(C, "env", env.id, f"install {n} requirement{'s' if n != 1 else ''} for {users}: "
+                                                    f"{' '.join(env.requirements)}"))
     return actions
 
 
@@ -103,6 +143,10 @@ def _worker_actions(desired: DesiredState, spec: WorkerSpec, running: dict[int, 
     observed = actual.plugin(spec.plugin_id)
     if not running and plugin is not None and plugin.provision == "lazy" and not observed.demanded:
         return [Action(N, "worker", f"{spec.plugin_id}#0", "lazy: started on first call")]
+    env = actual.env(spec.python_env)
+    if env is not None and env.error and not env.ready:
+        return [Action(N, "worker", f"{spec.plugin_id}#{i}", f"not started: Python environment {env.id} failed")
+                for i in range(spec.count)]
     actions, before = [], len(running)
     for index in range(spec.count):
         unit, seen = f"{spec.plugin_id}#{index}", running.get(index)
@@ -143,7 +187,11 @@ def _ended(seen: ObservedWorker) -> str:
     return "never answered" if seen.pid is None else f"pid {seen.pid} gone"
 
 
-def _route_actions(desired: DesiredState, plugin_id: str, actual: ActualState) -> list[Action]:
+def _route_actions(desired: DesiredState, plugin_id: str, actual: ActualState, *, held: bool = False
+                   ) -> list[Action]:
+    """A route switches once its workers are in place: within one plan converge orders it after them, and a
+    route whose workers are backing off (``held``) keeps what it answers until they run. A new route is made
+    anyway: it answers calls with the plugin's state rather than an unknown plugin."""
     route = desired.route(plugin_id)
     if route is None:
         return []
@@ -153,6 +201,8 @@ def _route_actions(desired: DesiredState, plugin_id: str, actual: ActualState) -
     if seen is None:
         return [Action(C, "route", plugin_id, where)]
     if seen.config_hash != route.config_hash:
+        if held and route.relay is None and not route.lazy:
+            return [Action(N, "route", plugin_id, f"switches to {where} once its workers run")]
         return [Action(U, "route", plugin_id, f"now {where}")]
     return [Action(N, "route", plugin_id, where)]
 
@@ -175,4 +225,7 @@ def _removals(desired: DesiredState, actual: ActualState, running: dict[str, dic
     for plugin_id in sorted(set(running) - wanted):
         for index in sorted(running[plugin_id]):
             actions.append(Action(D, "worker", f"{plugin_id}#{index}", why(plugin_id)))
+    sourced = {p.plugin_id for p in desired.packages}
+    for plugin_id in sorted({p.plugin_id for p in actual.packages} - sourced):
+        actions.append(Action(D, "package", plugin_id, "no longer declared with a source"))
     return actions

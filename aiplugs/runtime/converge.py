@@ -1,10 +1,10 @@
 """Converge: carry out a Plan, each action through exactly one call of the ``System`` chosen by its (type, kind).
 
 Nothing here decides what to change — ``plan.diff`` did. Converge only keeps the plan's order (router, proxy,
-rules, models — concurrently — then each plugin's workers and route, then removals), runs a unit's actions only
-when what they need succeeded (a worker whose model failed is not started), and reports every outcome as events
-and in a ``ConvergeResult``. Each System call is idempotent, so a converge interrupted halfway is finished by the
-next pass.
+rules; then package installs; then Python environments and models side by side; then each plugin's workers and
+route; package removals last), runs a unit's actions only when what they need succeeded (a worker whose model or
+environment failed is not started), and reports every outcome as events and in a ``ConvergeResult``. Each System
+call is idempotent, so a converge interrupted halfway is finished by the next pass.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from ..events import NULL_BUS, EventBus
 from ..events.catalogue import APPLY_ACTION_FINISHED, APPLY_ACTION_STARTED, APPLY_FAILED, APPLY_FINISHED
-from ..plan import Action, ActionKind, DesiredState, EndpointSpec, ModelSpec, Plan, ProxySpec, RouteSpec, WorkerSpec
+from ..plan import (Action, ActionKind, DesiredState, EndpointSpec, EnvSpec, ModelSpec, PackageSpec, Plan, ProxySpec,
+                    RouteSpec, WorkerSpec)
 
 __all__ = ["ConvergeResult", "Failure", "System", "converge"]
 
@@ -34,6 +35,9 @@ class System(Protocol):
     async def start_proxy(self, spec: ProxySpec) -> None: ...
     async def restart_proxy(self, spec: ProxySpec) -> None: ...
     async def swap_rules(self, spec: ProxySpec) -> None: ...
+    async def install_package(self, package: PackageSpec) -> None: ...
+    async def remove_package(self, plugin_id: str) -> None: ...
+    async def create_env(self, env: EnvSpec) -> None: ...
     async def download_model(self, model: ModelSpec) -> None: ...
     async def verify_model(self, model: ModelSpec) -> None: ...
     async def start_worker(self, spec: WorkerSpec, index: int) -> None: ...
@@ -80,6 +84,12 @@ def _call(system: System, desired: DesiredState, action: Action) -> Awaitable[No
             return system.restart_proxy(desired.proxy)
         case "rules", ActionKind.UPDATE:
             return system.swap_rules(desired.proxy)
+        case "package", ActionKind.CREATE | ActionKind.UPDATE:
+            return system.install_package(_need(desired.package(name), action))
+        case "package", ActionKind.DELETE:
+            return system.remove_package(name)
+        case "env", ActionKind.CREATE:
+            return system.create_env(_need(desired.env(name), action))
         case "model", ActionKind.CREATE | ActionKind.REPLACE:
             return system.download_model(_need(desired.model(name), action))
         case "model", ActionKind.UPDATE:
@@ -138,21 +148,29 @@ async def converge(plan: Plan, desired: DesiredState, system: System, events: Ev
     for action in first:
         if not await run.step(action) and action.type == "api":
             return _finish(run, plan, started)  # nothing can be served without the router
-    models = [a for a in changes if a.type == "model"]
-    await asyncio.gather(*(run.step(a) for a in models))
-    failed_models = {a.name for a in models if a.unit in run.failed_units}
+    installs = [a for a in changes if a.type == "package" and a.kind is not D]
+    await asyncio.gather(*(run.step(a) for a in installs))  # their plugins are planned in the next pass
+    needs = [a for a in changes if a.type in ("env", "model")]  # what workers need, side by side
+    await asyncio.gather(*(run.step(a) for a in needs))
+    failed = {a.name for a in needs if a.unit in run.failed_units}
     rest = [a for a in changes if a.type in ("worker", "route")]
     for plugin_id in dict.fromkeys(a.plugin_id for a in rest):
-        await _plugin_steps(run, [a for a in rest if a.plugin_id == plugin_id], failed_models)
+        await _plugin_steps(run, [a for a in rest if a.plugin_id == plugin_id], failed)
+    for action in (a for a in changes if a.type == "package" and a.kind is D):  # after its workers stopped
+        await run.step(action)
     return _finish(run, plan, started)
 
 
-async def _plugin_steps(run: _Run, actions: list[Action], failed_models: set[str]) -> None:
-    """One plugin's worker actions (concurrently), then its route once they succeeded; deletions in plan order."""
+async def _plugin_steps(run: _Run, actions: list[Action], failed: set[str]) -> None:
+    """One plugin's worker actions (concurrently), then its route once they succeeded; deletions in plan order.
+    ``failed``: the models and Python environments that could not be provided in this pass."""
     workers = [a for a in actions if a.type == "worker" and a.kind is not D]
     spec = run.desired.worker(workers[0].plugin_id) if workers else None
-    missing = sorted(failed_models & set(spec.models)) if spec is not None else []
-    if missing:
+    missing = sorted(failed & set(spec.models)) if spec is not None else []
+    if spec is not None and spec.python_env in failed:
+        for action in workers:
+            run.fail(action.unit, f"not started: its Python environment {spec.python_env} could not be built")
+    elif missing:
         for action in workers:
             run.fail(action.unit, f"not started: its model {', '.join(missing)} is not available")
     else:

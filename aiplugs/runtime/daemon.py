@@ -29,6 +29,7 @@ from ..store.locks import HeldLock, LockHeld
 from ..store.daemonfile import LOCK_FILE, claim_pid_file, read_pid, release_pid_file, write_daemon_file
 from ..store.tokens import PAGE_TOKEN_FILE, load_or_create_token
 from .converge import ConvergeResult, converge
+from .jobs import InstallJobs
 from .orphans import sweep_orphans
 from .reconcile import Reconciler
 from .status import Condition, Observed, build_status
@@ -52,6 +53,7 @@ class Daemon:
         self.applied = False  # nothing is converged before the first apply (the person's go-ahead)
         self._conditions: dict[str, Condition] = {}
         self._stop: asyncio.Event | None = None
+        self.installs: InstallJobs | None = None  # install jobs (POST /api/installs) while serving
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
@@ -76,7 +78,8 @@ class Daemon:
 
         self._stop = asyncio.Event()
         self.system = system = RunningSystem(
-            state_dir=self.state_dir, models_dir=self.desired.models_dir, events=self.events,
+            state_dir=self.state_dir, models_dir=self.desired.models_dir, config_path=self.desired.config_path,
+            events=self.events,
             admin_token=load_or_create_token(self.state_dir),
             page_token=load_or_create_token(self.state_dir, PAGE_TOKEN_FILE), control=self,
             on_change=self._changed, started_at=self.started_at)
@@ -88,6 +91,8 @@ class Daemon:
         loop_task: asyncio.Task | None = None
         try:
             await system.record_state(force=True)  # first of all: a damaged state.json is set aside and rewritten
+            self.installs = InstallJobs(self)
+            await self.installs.start()  # before the API answers: jobs a previous daemon left are failed first
             await self._start_api()
             claim_pid_file(self.state_dir)
             write_daemon_file(self.state_dir, *system.api, self.started_at)
@@ -105,6 +110,8 @@ class Daemon:
                 loop_task.cancel()
             self.events.publish(DAEMON_STOPPING, pid=os.getpid())
             log.info("stopping")
+            if self.installs is not None:
+                await self.installs.close()
             await system.close()
 
     async def _start_api(self) -> None:
@@ -133,12 +140,15 @@ class Daemon:
 
     # ---- applying --------------------------------------------------------------------------------------------
 
-    async def apply_desired(self, desired: DesiredState) -> ConvergeResult:
+    async def apply_desired(self, desired: DesiredState,
+                            reload: Callable[[], DesiredState] | None = None) -> ConvergeResult:
+        """Converges to ``desired``; ``reload`` reads the declaration again after packages were installed (their
+        plugins are planned from the manifests that came with them)."""
         assert self.reconciler is not None, "the daemon is not running"
         if desired.state_dir != self.state_dir:
             raise AiplugsError(f"this daemon serves {self.state_dir}, not {desired.state_dir}")
-        self.desired = desired
-        result = await self.reconciler.apply(desired)
+        result = await self.reconciler.apply(desired, reload=reload)
+        self.desired = self.reconciler.desired
         self.applied = True
         self._set_condition("Converged", result.ok, "converged" if result.ok else
                             "; ".join(f"{f.unit}: {f.error}" for f in result.failures))
@@ -159,7 +169,7 @@ class Daemon:
                                "the new plan")
         self.env = dict(env)
         self.system.workers.parent_env = self.env
-        result = await self.apply_desired(desired)
+        result = await self.apply_desired(desired, reload=lambda: load_desired_state(config, env=env)[1])
         return {**result.to_dict(), "status": await self.status()}
 
     async def status(self) -> dict[str, Any]:
@@ -181,7 +191,8 @@ class Daemon:
             api=system.api, proxy=system.proxy_address, ca_cert=system.ca_cert, workers=workers, plugins=history,
             stats={p.id: system.workers.stats(p.id) or {} for p in desired.plugins},
             models={m.filename: system.store.status(m) for m in desired.models}, model_sizes=sizes,
-            conditions=tuple(self._conditions.values()), now=time.time())
+            conditions=tuple(self._conditions.values()), now=time.time(),
+            envs={e.id: e for e in system.observe_envs(desired)})
         return build_status(desired, seen)
 
     async def down(self) -> dict[str, Any]:
@@ -193,8 +204,10 @@ class Daemon:
         if self.desired.worker(plugin_id) is None:
             raise AiplugsError(f"plugin {plugin_id!r} has no local workers to restart")
         result = await self.reconciler.restart(plugin_id)
-        failures = [f for f in (result.failures if result else ()) if f.unit.startswith(f"worker {plugin_id}#")]
-        if failures:
+        env = self.desired.worker(plugin_id).python_env  # type: ignore[union-attr]
+        failures = [f for f in (result.failures if result else ())
+                    if f.unit == f"env {env}" or f.unit.startswith(f"worker {plugin_id}#")]
+        if failures:  # the environment's failure (pip's words) before its consequence for the workers
             raise AiplugsError(f"restart of {plugin_id} failed: {failures[0].error}")
         return {"ok": True, "plugin": plugin_id}
 
@@ -213,6 +226,28 @@ class Daemon:
         if route is None or not route.lazy or self.system.workers.serving(plugin_id) or self.reconciler is None:
             return
         await self.reconciler.demand(plugin_id)
+
+    # ---- install jobs: runtime/jobs.py -------------------------------------------------------------------------
+
+    async def start_install(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._jobs().submit(body)
+
+    async def install_job(self, job_id: str) -> dict[str, Any]:
+        return self._jobs().get(job_id)
+
+    async def install_jobs(self) -> dict[str, Any]:
+        return self._jobs().listing()
+
+    async def cancel_install(self, job_id: str) -> dict[str, Any]:
+        return await self._jobs().cancel(job_id)
+
+    async def retry_install(self, job_id: str) -> dict[str, Any]:
+        return await self._jobs().retry(job_id)
+
+    def _jobs(self) -> InstallJobs:
+        if self.installs is None:
+            raise AiplugsError("install jobs run only while the daemon serves")
+        return self.installs
 
     def _set_condition(self, kind: str, ok: bool, reason: str) -> None:
         current = self._conditions.get(kind)

@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ..events import EventBus
 from ..events.catalogue import APPLY_PLANNED, PLUGIN_STATE
-from ..plan import ActionKind, DesiredState, Plan, diff
+from ..plan import DesiredState, Plan, diff
 from .converge import ConvergeResult, Failure, converge
 from .status import plugin_state
 
 __all__ = ["Reconciler"]
 
 log = logging.getLogger(__name__)
-APPLY_ROUNDS = 3  # a verify that finds a corrupt file is followed by its download in the same apply
+APPLY_ROUNDS = 4  # install packages → plan their plugins → a verify that failed → the download it calls for
 
 
 class Reconciler:
@@ -57,44 +57,55 @@ class Reconciler:
     async def pass_once(self) -> ConvergeResult | None:
         """One observe → diff → converge; None when the plan had nothing to do."""
         async with self._lock:
-            await self.system.record_state()  # a damaged or foreign state.json is rewritten before it is read
-            plan = self.observe_and_plan()
-            self._recheck = plan.recheck_after
-            result = None
-            if plan.changes_present:
-                log.info("%s\n%s", plan.summary(), "\n".join(f"  {a}" for a in plan.changes))
-                self.events.publish(APPLY_PLANNED, summary=plan.summary(), changes=[str(a) for a in plan.changes])
-                result = await converge(plan, self.desired, self.system, self.events)
-                self._settle_requests(plan, result)
-            await self.system.record_state()
-            self._publish_states()
-            return result
+            return await self._pass()
 
-    def _settle_requests(self, plan: Plan, result: ConvergeResult) -> None:
-        """Requests are done once the actions they caused ran (a failure is then the plugin's state to show)."""
-        replaced = {a.plugin_id for a in plan.changes if a.type == "worker" and a.kind is ActionKind.REPLACE}
-        self.restarts -= replaced
-        pulled = {a.name for a in plan.changes if a.type == "model"}
-        self.pulls -= pulled
+    async def _pass(self) -> ConvergeResult | None:
+        await self.system.record_state()  # a damaged or foreign state.json is rewritten before it is read
+        restarts, pulls = set(self.restarts), set(self.pulls)
+        plan = self.observe_and_plan()
+        self._recheck = plan.recheck_after
+        result = None
+        if plan.changes_present:
+            log.info("%s\n%s", plan.summary(), "\n".join(f"  {a}" for a in plan.changes))
+            self.events.publish(APPLY_PLANNED, summary=plan.summary(), changes=[str(a) for a in plan.changes])
+            result = await converge(plan, self.desired, self.system, self.events)
+        # a pass settles the requests it saw: what they called for ran (a failure is then the plugin's state
+        # to show), or nothing was there to act on (a restart with no workers running is not kept for later)
+        self.restarts -= restarts
+        self.pulls -= pulls
+        await self.system.record_state()
+        self._publish_states()
+        return result
 
-    async def apply(self, desired: DesiredState) -> ConvergeResult:
+    async def apply(self, desired: DesiredState,
+                    reload: Callable[[], DesiredState] | None = None) -> ConvergeResult:
         """Makes ``desired`` the target and converges to it: passes until one has nothing to do (a verify that
-        failed is followed by the download it calls for). Failures of plugins that had failed are forgiven: an
-        apply is a person asking to try again."""
+        failed is followed by the download it calls for; a package installed is followed by its plugin, once
+        ``reload`` read the declaration again). Failures of plugins that had failed are forgiven: an apply is a
+        person asking to try again."""
         async with self._lock:
             self.desired = desired
-            self.system.workers.forget_failures()
-        started, first, last = time.monotonic(), None, None
+            self.system.forget_failures()
+        started, first = time.monotonic(), None
+        failed: dict[str, Failure] = {}  # by unit: a later pass that carries the unit out cures it
         for _ in range(APPLY_ROUNDS):
             result = await self.pass_once()
             if result is None:
                 break
             first = first or result
-            last = result
+            failed.update((f.unit, f) for f in result.failures)
+            cured = {a.unit for a in result.plan.changes} - {f.unit for f in result.failures}
+            for unit in cured:
+                failed.pop(unit, None)
+            installed = any(a.type == "package" and a.unit not in {f.unit for f in result.failures}
+                            for a in result.plan.changes)
+            if installed and reload is not None:
+                desired = await asyncio.to_thread(reload)
+                async with self._lock:
+                    self.desired = desired
         if first is None:
             return ConvergeResult(self.observe_and_plan(), (), time.monotonic() - started)
-        failures: tuple[Failure, ...] = last.failures if last is not None else ()
-        return ConvergeResult(first.plan, failures, time.monotonic() - started)
+        return ConvergeResult(first.plan, tuple(failed.values()), time.monotonic() - started)
 
     async def demand(self, plugin_id: str) -> None:
         """A call for a lazy plugin: its models and workers are provisioned now (the caller waits)."""
@@ -104,13 +115,17 @@ class Reconciler:
         await self.pass_once()
 
     async def restart(self, plugin_id: str) -> ConvergeResult | None:
-        self.restarts.add(plugin_id)
-        self.system.workers.forget_failures(plugin_id)
-        return await self.pass_once()
+        """The request and its pass under one lock: a loop pass in between cannot take the request (and its
+        outcome) away from the caller who waits for it."""
+        async with self._lock:
+            self.restarts.add(plugin_id)
+            self.system.forget_failures(plugin_id)
+            return await self._pass()
 
     async def pull(self, filenames: set[str]) -> ConvergeResult | None:
-        self.pulls |= filenames
-        return await self.pass_once()
+        async with self._lock:
+            self.pulls |= filenames
+            return await self._pass()
 
     # ---- the loop --------------------------------------------------------------------------------------------
 
@@ -130,15 +145,15 @@ class Reconciler:
                 log.exception("reconcile pass failed")
 
     def _publish_states(self) -> None:
-        workers, history = self.system.workers.observe()
-        now = time.time()
+        """``plugin.state`` for each plugin whose state changed, judged on one observation (and its clock)."""
+        actual = self.system.observe(self.desired, demanded=self.demanded, restarts=self.restarts,
+                                     pulls=self.pulls)
         for plugin in self.desired.plugins:
-            seen = next((h for h in history if h.plugin_id == plugin.id), None)
-            from ..plan import ObservedPlugin
-
-            state = plugin_state(self.desired, plugin, [w for w in workers if w.plugin_id == plugin.id],
-                                 seen or ObservedPlugin(plugin.id), now)
+            seen = actual.plugin(plugin.id)
+            spec = self.desired.worker(plugin.id)
+            state = plugin_state(self.desired, plugin, [w for w in actual.workers if w.plugin_id == plugin.id],
+                                 seen, actual.now, actual.env(spec.python_env) if spec is not None else None)
             if self._states.get(plugin.id) != state.value:
                 self._states[plugin.id] = state.value
-                reason = seen.last_error if seen is not None and state.value != "ready" else None
+                reason = seen.last_error if state.value != "ready" else None
                 self.events.publish(PLUGIN_STATE, plugin_id=plugin.id, state=state.value, reason=reason)

@@ -6,10 +6,10 @@ Formatting it for a terminal (``aiplugs status``, the notebook's text repr) live
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..plan import DesiredState, ModelState, ObservedPlugin, ObservedWorker, PluginSpec, PluginState
+from ..plan import DesiredState, ModelState, ObservedEnv, ObservedPlugin, ObservedWorker, PluginSpec, PluginState
 from ..plan.policy import restart_decision
 
 __all__ = ["Condition", "EXIT_DEGRADED", "EXIT_HEALTHY", "EXIT_NO_DAEMON", "STATUS_FORMAT_VERSION", "Observed",
@@ -42,10 +42,12 @@ class Observed:
     model_sizes: Mapping[str, int | None]
     conditions: tuple[Condition, ...]
     now: float
+    envs: Mapping[str, ObservedEnv] = field(default_factory=dict)  # env id -> as observed
 
 
 def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[ObservedWorker],
-                 history: ObservedPlugin, now: float) -> PluginState:
+                 history: ObservedPlugin, now: float, env: ObservedEnv | None = None) -> PluginState:
+    """``env``: the plugin's Python environment as observed, when it has one."""
     if plugin.mode == "cloud":
         return PluginState.DEGRADED if not desired.cloud.base_url else PluginState.READY
     spec = desired.worker(plugin.id)
@@ -53,6 +55,8 @@ def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[Observ
     ready = sum(1 for w in workers if w.alive)
     if count == 0:
         return PluginState.STOPPED
+    if env is not None and not env.ready and env.error:  # workers still running serve the previous version
+        return PluginState.DEGRADED if ready else PluginState.FAILED
     if ready >= count:
         return PluginState.READY
     if restart_decision(history.failures, now).give_up:
@@ -67,10 +71,13 @@ def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed) -> di
     history = next((p for p in seen.plugins if p.plugin_id == plugin.id), ObservedPlugin(plugin.id))
     stats = seen.stats.get(plugin.id) or {}
     spec = desired.worker(plugin.id)
-    state = plugin_state(desired, plugin, workers, history, seen.now)
-    last_error = history.last_error
+    env = seen.envs.get(spec.python_env) if spec is not None and spec.python_env else None
+    state = plugin_state(desired, plugin, workers, history, seen.now, env)
+    last_error, tail = history.last_error, history.stderr_tail
     if plugin.mode == "cloud" and state is PluginState.DEGRADED:
         last_error = "cloud.base_url is not set (env CLOUD_BASE_URL or [cloud] base_url)"
+    if env is not None and env.error and not env.ready:
+        last_error, tail = f"Python environment {env.id}: {env.error}", env.error_tail
     return {
         "id": plugin.id, "name": plugin.name, "version": plugin.version, "mode": plugin.mode,
         "provision": plugin.provision, "state": state.value,
@@ -78,7 +85,8 @@ def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed) -> di
         "workers_ready": sum(1 for w in workers if w.alive),
         "worker_pids": [w.pid for w in workers if w.alive and w.pid],
         "restarts": history.restarts, "last_error": last_error,
-        "stderr_tail": list(history.stderr_tail) if state is not PluginState.READY else [],
+        "stderr_tail": list(tail) if state is not PluginState.READY else [],
+        "python_env": spec.python_env if spec is not None else None,
         "requests": stats.get("requests", 0), "errors": stats.get("errors", 0), "p50_ms": stats.get("p50_ms"),
     }
 

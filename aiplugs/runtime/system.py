@@ -19,11 +19,14 @@ from ..adapters.ports import pick_port
 from ..errors import AiplugsError
 from ..events import EventBus
 from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, PROXY_STOPPED, ROUTE_CHANGED
-from ..plan import (ActualState, DesiredState, EndpointSpec, ModelSpec, ObservedEndpoint, ObservedModel,
-                    ObservedPlugin, ObservedRoute, ProxySpec, Route, RouteSpec, WorkerSpec)
+from ..plan import (ActualState, DesiredState, EndpointSpec, EnvSpec, ModelSpec, ObservedEndpoint, ObservedEnv,
+                    ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, PackageSpec, ProxySpec, Route,
+                    RouteSpec, WorkerSpec)
 from ..plan.desired import api_settings_hash
+from ..store.envs import env_ready
 from ..store.state import (DaemonRecord, EndpointRecord, StateDamaged, StateFile, WorkerRecord, read_state,
                            update_state)
+from .installs import install, remove
 
 __all__ = ["RunningSystem"]
 
@@ -31,9 +34,11 @@ log = logging.getLogger(__name__)
 
 
 class RunningSystem:
-    def __init__(self, *, state_dir: Path, models_dir: Path, events: EventBus, admin_token: str, page_token: str,
-                 control: Any, on_change: Callable[[], None], started_at: float | None = None) -> None:
+    def __init__(self, *, state_dir: Path, models_dir: Path, config_path: Path, events: EventBus, admin_token: str,
+                 page_token: str, control: Any, on_change: Callable[[], None],
+                 started_at: float | None = None) -> None:
         from ..adapters.models import ModelStore
+        from ..adapters.packages import PackageStore
         from ..adapters.router import RouterContext, RouterServer
         from ..adapters.workers import WorkerManager
 
@@ -42,6 +47,8 @@ class RunningSystem:
         self.page_token = page_token
         self.started_at = started_at or time.time()
         self.store = ModelStore(models_dir, state_dir, events=events)
+        self.packages = PackageStore(state_dir)
+        self.config_path = config_path  # aiplugs.lock lives beside it
         self.workers = WorkerManager(state_dir, events=events, on_change=on_change)
         self.ctx = RouterContext(workers=self.workers, events=events, admin_token=admin_token,
                                  page_token=page_token, control=control, demand=control.demand)
@@ -52,7 +59,9 @@ class RunningSystem:
         self.proxy_address: tuple[str, int] | None = None
         self.rules_hash: str | None = None
         self.routes: dict[str, str] = {}  # plugin id -> route config hash
+        self.env_failures: dict[str, ObservedEnv] = {}  # env id -> its last failed build, until an apply retries
         self._last_recorded: Any = None
+        self._desired: DesiredState | None = None  # the last one observed against
 
     @property
     def ca_cert(self) -> str | None:
@@ -101,6 +110,33 @@ class RunningSystem:
         self.rules_hash = spec.rules_hash
         self.events.publish(PROXY_RULES_SWAPPED, plugins=sorted({s.plugin_id for s in spec.scripts}))
 
+    async def install_package(self, package: PackageSpec) -> None:
+        await install(self, package)
+
+    async def remove_package(self, plugin_id: str) -> None:
+        await remove(self, plugin_id)
+
+    async def create_env(self, env: EnvSpec) -> None:
+        from ..adapters.envs import EnvError, build_env
+
+        try:
+            await build_env(env, self.state_dir, environ=self.workers.parent_env)
+        except EnvError as e:
+            self.env_failures[env.id] = ObservedEnv(env.id, False, str(e), e.tail)
+            raise
+        self.env_failures.pop(env.id, None)
+
+    def forget_failures(self, plugin_id: str | None = None) -> None:
+        """Someone asked to try again (apply: everything; restart: one plugin): crash-loop history and failed
+        environment builds are forgotten. (An environment shared with other plugins is retried for them too.)"""
+        self.workers.forget_failures(plugin_id)
+        if plugin_id is None:
+            self.env_failures.clear()
+        else:
+            spec = self._desired.worker(plugin_id) if self._desired is not None else None
+            if spec is not None and spec.python_env:
+                self.env_failures.pop(spec.python_env, None)
+
     async def download_model(self, model: ModelSpec) -> None:
         await self.store.download(model)
 
@@ -137,6 +173,7 @@ class RunningSystem:
     def observe(self, desired: DesiredState, *, demanded: set[str], restarts: set[str],
                 pulls: set[str]) -> ActualState:
         """What runs now, from the live adapters, plus what people and pages asked for."""
+        self._desired = desired
         records = read_state(self.state_dir).models
         models = [ObservedModel(m.filename, self.store.status(m), records[m.filename].sha256
                                 if m.filename in records else None) for m in desired.models]
@@ -155,9 +192,15 @@ class RunningSystem:
             workers=workers,
             plugins=plugins,
             routes=tuple(ObservedRoute(k, v) for k, v in self.routes.items()),
+            packages=tuple(ObservedPackage(p.plugin_id, p.version, p.sha256) for p in self.packages.installed()),
+            envs=self.observe_envs(desired),
             now=time.time(),
             pulls=frozenset(pulls),
         )
+
+    def observe_envs(self, desired: DesiredState) -> tuple[ObservedEnv, ...]:
+        return tuple(ObservedEnv(e.id, True) if env_ready(e) else self.env_failures.get(e.id, ObservedEnv(e.id, False))
+                     for e in desired.envs)
 
     async def record_state(self, force: bool = False) -> None:
         """Writes ports, pids and hashes to state.json (atomically, under its lock) when they changed; a damaged

@@ -1,5 +1,6 @@
 """What runs, as far as state.json and cheap checks tell (pids alive, model files unchanged by stat): the
-ActualState ``aiplugs plan`` diffs against when it does not ask the daemon. Never hashes, never connects."""
+ActualState ``aiplugs plan`` diffs against when it does not ask the daemon (packages: the installs on disk).
+Never hashes, never connects."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import os
 import time
 from pathlib import Path
 
-from ..plan import ActualState, DesiredState, ModelState, ObservedEndpoint, ObservedModel, ObservedRoute
-from ..plan import ObservedWorker
+from ..declaration.packages import installed_packages
+from ..plan import ActualState, DesiredState, ModelState, ObservedEndpoint, ObservedEnv, ObservedModel, ObservedPackage
+from ..plan import ObservedRoute, ObservedWorker
 from ..util.procs import pid_alive
+from .envs import env_ready
 from .state import ModelRecord, StateFile
 
 __all__ = ["model_state", "observe"]
@@ -31,9 +34,12 @@ def observe(state: StateFile, desired: DesiredState, now: float | None = None) -
         ObservedModel(m.filename, model_state(m.path, state.models.get(m.filename), m.sha256),
                       state.models[m.filename].sha256 if m.filename in state.models else None)
         for m in desired.models)
+    packages = tuple(ObservedPackage(p.plugin_id, p.version, p.sha256)
+                     for p in installed_packages(desired.state_dir))
+    envs = tuple(ObservedEnv(e.id, env_ready(e)) for e in desired.envs)
     now = time.time() if now is None else now
     if state.daemon is None or not pid_alive(state.daemon.pid):
-        return ActualState(models=models, now=now)
+        return ActualState(models=models, packages=packages, envs=envs, now=now)
     return ActualState(
         daemon_pid=state.daemon.pid,
         api=ObservedEndpoint(state.api.host, state.api.port) if state.api else None,
@@ -47,5 +53,7 @@ def observe(state: StateFile, desired: DesiredState, now: float | None = None) -
             for index, pid in enumerate(record.pids)
         ),
         routes=tuple(ObservedRoute(plugin_id, h) for plugin_id, h in state.routes.items()),
+        packages=packages,
+        envs=envs,
         now=now,
     )

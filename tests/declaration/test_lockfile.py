@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from aiplugs.errors import ConfigError
-from aiplugs.store.lockfile import (
+from aiplugs.declaration.lockfile import (
     LockedPlugin,
     LockFile,
     differences,

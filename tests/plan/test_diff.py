@@ -18,8 +18,10 @@ from aiplugs.plan import (
     ActionKind,
     ActualState,
     DesiredState,
+    EnvSpec,
     ModelState,
     ObservedEndpoint,
+    ObservedEnv,
     ObservedModel,
     ObservedPlugin,
     ObservedRoute,
@@ -28,6 +30,7 @@ from aiplugs.plan import (
     diff,
     load_desired_state,
 )
+from aiplugs.plan.envs import envs_for
 
 from ..conftest import clean_environ, manifest_data
 
@@ -240,6 +243,56 @@ def test_routes_follow_their_plugins(desired: DesiredState) -> None:
     # the route comes after the plugin's workers: the router switches once they are in place
     fresh = [a.unit for a in diff(desired, ActualState()).changes]
     assert fresh.index(f"route {route.plugin_id}") == fresh.index(f"worker {route.plugin_id}#0") + 1
+
+
+def test_a_route_waits_for_workers_that_are_backing_off(desired: DesiredState) -> None:
+    actual = converged(desired, now=1000.0)
+    route = next(r for r in desired.routes if r.relay is None and not r.lazy)
+    workers = tuple(dataclasses.replace(w, pid=None, alive=False, exit_code=1) if w.plugin_id == route.plugin_id
+                    else w for w in actual.workers)
+    history = (ObservedPlugin(route.plugin_id, (995.0, 996.0, 999.9), last_error="boom"),)
+    backing_off = dataclasses.replace(actual, workers=workers, plugins=history,
+                                      routes=tuple(ObservedRoute(r.plugin_id, "old") if r is not None
+                                                   and r.plugin_id == route.plugin_id else r for r in actual.routes))
+    plan = diff(desired, backing_off)
+    assert not plan.changes_present
+    assert [a.reason for a in plan.actions if a.unit == f"route {route.plugin_id}"] == [
+        "switches to local workers once its workers run"]
+    due = dataclasses.replace(backing_off, now=1003.0)  # backoff over: the worker restarts, then the route
+    assert [a.unit for a in diff(desired, due).changes] == [f"worker {route.plugin_id}#0", f"route {route.plugin_id}"]
+
+
+def with_env(desired: DesiredState, plugin_id: str, *requirements: str) -> tuple[DesiredState, EnvSpec]:
+    env = envs_for({plugin_id: requirements}, desired.state_dir)[plugin_id]
+    workers = tuple(dataclasses.replace(w, python_env=env.id, python=env.python, config_hash=w.config_hash + "-env")
+                    if w.plugin_id == plugin_id else w for w in desired.workers)
+    return dataclasses.replace(desired, envs=(env,), workers=workers), env
+
+
+def test_an_environment_is_built_before_its_plugins_workers(desired: DesiredState) -> None:
+    wanted, env = with_env(desired, "word-count", "numpy>=1.26", "NumPy >= 1.26")
+    actual = converged(desired)  # running workers predate the environment: they are replaced
+    plan = diff(wanted, actual)
+    assert lines(plan)[0].strip() == f"+ env {env.id}  (install 1 requirement for word-count: numpy>=1.26)"
+    units = [a.unit for a in plan.changes]
+    assert units.index(f"env {env.id}") < units.index("worker word-count#0")
+    assert "-/+ worker word-count#0  (config changed)" in [line.strip() for line in lines(plan)]
+    ready = dataclasses.replace(converged(wanted), envs=(ObservedEnv(env.id, True),))
+    assert not diff(wanted, ready).changes_present
+    assert [a.reason for a in diff(wanted, ready).actions if a.type == "env"] == ["ready (for word-count)"]
+
+
+def test_a_failed_environment_holds_its_workers_until_an_apply_retries(desired: DesiredState) -> None:
+    wanted, env = with_env(desired, "word-count", "numpy==0.0.0")
+    failed = ObservedEnv(env.id, False, "pip install failed (exit 1): ERROR: No matching distribution", ("x",))
+    actual = dataclasses.replace(converged(wanted), envs=(failed,),
+                                 workers=tuple(w for w in converged(wanted).workers if w.plugin_id != "word-count"))
+    plan = diff(wanted, actual)
+    assert not plan.changes_present
+    reasons = {a.unit: a.reason for a in plan.actions}
+    assert reasons[f"env {env.id}"] == ("failed: pip install failed (exit 1): ERROR: No matching distribution "
+                                        "(`aiplugs apply` retries)")
+    assert reasons["worker word-count#0"] == f"not started: Python environment {env.id} failed"
 
 
 def test_text_alignment_and_color(desired: DesiredState) -> None:

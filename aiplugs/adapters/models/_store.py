@@ -60,14 +60,16 @@ class ModelStore:
         return self.models_dir / check_filename(model.filename)
 
     # -- doing ------------------------------------------------------------------------------------------------
-    async def download(self, model: ModelSpec) -> Path:
+    async def download(self, model: ModelSpec, *, accept_any: bool = False) -> Path:
         """Fetches ``model`` into a temp file, verifies it and publishes it; concurrent downloads of one file in
-        this process share one fetch, and across processes the lock holder's download serves its waiters."""
+        this process share one fetch, and across processes the lock holder's download serves its waiters.
+
+        ``accept_any``: no sha256 is known yet (a package pinned on first install): keep what arrives."""
         target = self.path_for(model)
         loop = asyncio.get_running_loop()
         task = self._inflight.get(model.filename)
         if task is None or task.done() or task.get_loop() is not loop:
-            task = loop.create_task(self._provision(model, target), name=f"model {model.filename}")
+            task = loop.create_task(self._provision(model, target, accept_any), name=f"model {model.filename}")
             self._inflight[model.filename] = task
             task.add_done_callback(lambda t, name=model.filename: self._forget(name, t))
         return await asyncio.shield(task)
@@ -78,15 +80,15 @@ class ModelStore:
         if not task.cancelled():
             task.exception()  # mark retrieved: callers that went away must not cause "never retrieved" noise
 
-    async def _provision(self, model: ModelSpec, target: Path) -> Path:
+    async def _provision(self, model: ModelSpec, target: Path, accept_any: bool = False) -> Path:
         shown = redact_url(model.url)
         try:
             await asyncio.to_thread(self.models_dir.mkdir, parents=True, exist_ok=True)
             async with self._lock_for(target):
-                if self._recorded(model, target) is ModelState.READY:
+                if not accept_any and self._recorded(model, target) is ModelState.READY:
                     return target  # another process downloaded it while we waited for its lock: that was ours
                 await asyncio.to_thread(self._clean_stale_parts, target)
-                return await self._download(model, target, shown)
+                return await self._download(model, target, shown, accept_any)
         except LockHeld as e:
             error = ModelError(f"{model.filename}: timed out waiting: {e}")
             self._failed(model, shown, error)
@@ -103,7 +105,7 @@ class ModelStore:
         self.events.publish(MODEL_FAILED, filename=model.filename, url=shown, error=str(error),
                             bytes=getattr(error, "bytes_received", 0), total=model.size)
 
-    async def _download(self, model: ModelSpec, target: Path, shown: str) -> Path:
+    async def _download(self, model: ModelSpec, target: Path, shown: str, accept_any: bool = False) -> Path:
         self._check_space(model)
         self.events.publish(MODEL_DOWNLOADING, filename=model.filename, url=shown, total=model.size)
         callback = ModelCallback(model.filename, self.events)
@@ -114,9 +116,9 @@ class ModelStore:
             await writer.flush()
             await asyncio.to_thread(writer.finish)
             actual = writer.hexdigest()
-            if actual != model.sha256:
+            if actual != model.sha256 and not accept_any:
                 kept = " The existing file was left untouched." if target.exists() else ""
-                raise ModelError(
+                raise ModelError.mismatch(model.sha256, actual,
                     f"{model.filename}: sha256 mismatch for {shown}: expected {model.sha256}, got {actual} "
                     f"({writer.received} bytes). The download was discarded.{kept} If the source changed on "
                     f"purpose, update sha256 (and size) in the manifest of {', '.join(model.used_by) or 'its plugin'};"

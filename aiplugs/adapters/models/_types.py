@@ -13,6 +13,15 @@ __all__ = ["ModelError", "VerifyResult"]
 class ModelError(AiplugsError):
     """A model could not be provisioned or verified; the message says which, from where, and what to do."""
 
+    expected: str | None = None  # set for a sha256 mismatch: what was wanted and what arrived
+    actual: str | None = None
+
+    @classmethod
+    def mismatch(cls, expected: str, actual: str, message: str) -> ModelError:
+        error = cls(message)
+        error.expected, error.actual = expected, actual
+        return error
+
 
 @dataclass(frozen=True)
 class VerifyResult:

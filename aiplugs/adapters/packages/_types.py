@@ -20,6 +20,15 @@ class PackageError(AiplugsError):
     entry, and what to do about it."""
 
 
+class PackageMismatch(PackageError):
+    """The source holds other bytes than the pinned sha256 (the caller knows who pinned it and says how to
+    accept the change)."""
+
+    def __init__(self, plugin_id: str, source: str, expected: str, actual: str) -> None:
+        super().__init__(f"{plugin_id}: {source} has sha256 {actual}, expected {expected}")
+        self.plugin_id, self.source, self.expected, self.actual = plugin_id, source, expected, actual
+
+
 @dataclass(frozen=True)
 class Limits:
     """What ``unpack`` and ``read_manifest`` accept before refusing an archive as hostile or broken.

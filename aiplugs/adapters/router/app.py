@@ -11,6 +11,9 @@ Routes (see guard/tokens.py for who may call what):
   POST /api/apply  /api/down            control.apply(json) / control.down()
   POST /api/plugins/{id}/restart        control.restart(id)
   POST /api/models/pull                 control.pull_models(json["keys"])
+  POST /api/installs                    control.start_install(json): 202 {job_id}  (installs.py)
+  GET  /api/installs[/{job_id}]         install jobs, newest first; one job       (installs.py)
+  POST /api/installs/{job_id}/cancel|retry  stop a job; a new attempt (retry_of)    (installs.py)
   POST /v1/plugins/{id}/run             the plugin's run(payload)        (plugins.py)
   GET  /v1/plugins/{id}/assets/{path}   declared content scripts / css  (plugins.py)
   WS   /v1/plugins/{id}/ws?client_id=   the plugin's on_message          (ws.py)
@@ -34,6 +37,7 @@ from ...util.redact import redact
 from .context import RouterContext
 from .events import event_stream
 from .guard import guard_middleware
+from .installs import install_routes
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .plugins import error_response, run_plugin, serve_asset
@@ -174,6 +178,7 @@ def create_app(ctx: RouterContext) -> Starlette:
               _control(lambda c, r: c.control.restart(r.path_params["plugin_id"])),  # type: ignore[union-attr]
               methods=["POST"]),
         Route("/api/models/pull", _control(_pull), methods=["POST"]),
+        *install_routes(),
     ]
     app = Starlette(routes=routes, middleware=guard_middleware(ctx))
     app.state.ctx = ctx

@@ -58,7 +58,8 @@ class WorkerManager:
             pool.restarts += 1
         slot.attempts += 1
         slot.stopping = False
-        worker = WorkerProcess(spec, index, python=self.python, log=slot.log, tail=pool.tail,
+        python = str(spec.python) if spec.python is not None else self.python  # the plugin's own environment
+        worker = WorkerProcess(spec, index, python=python, log=slot.log, tail=pool.tail,
                                parent_env=self.parent_env)
         slot.worker = worker
         self.events.publish(WORKER_STARTING, plugin_id=spec.plugin_id, index=index)

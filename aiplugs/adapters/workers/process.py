@@ -32,6 +32,8 @@ def worker_env(spec: WorkerSpec, parent: Mapping[str, str] | None = None) -> dic
     env = {k: parent[k] for k in SAFE_ENV if k in parent}
     env.update({k: parent[k] for k in spec.pass_env if k in parent})
     env.update(spec.env)
+    if spec.python is not None:  # the plugin's own environment (<env>/bin/python)
+        env["VIRTUAL_ENV"] = str(spec.python.parent.parent)
     env["PYTHONUNBUFFERED"] = "1"  # so a crash's last lines reach the log
     return env
 

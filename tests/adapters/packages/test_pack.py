@@ -164,7 +164,8 @@ def test_a_folder_without_manifest_is_refused(tmp_path: Path) -> None:
     ("[1, 2]", "must hold a JSON object, got list"),
     (json.dumps({"manifest_version": 3, "id": "Bad Id", "name": "x", "version": "1"}), r"invalid manifest.*\n.*id: "),
     (json.dumps({"manifest_version": 3, "id": "ok", "version": "1"}), r"invalid manifest.*\n.*name: required"),
-    (json.dumps({"manifest_version": 3, "id": "ok", "name": "x", "version": "../1"}), "cannot name a package"),
+    (json.dumps({"manifest_version": 3, "id": "ok", "name": "x", "version": "1!2.0"}), "cannot name a package"),
+    (json.dumps({"manifest_version": 3, "id": "ok", "name": "x", "version": "../1"}), "PEP 440"),
 ])
 def test_an_invalid_manifest_is_refused_with_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     folder = tmp_path / "plugin"

@@ -1,0 +1,51 @@
+"""The plugins that come from packages (``[plugins.<id>] source = ...``): which content is wanted, whether it is
+installed, and — when it is — the plugin as its installed manifest declares it.
+
+A plugin whose package is not installed yet is *pending*: the plan installs it, and the next pass (the daemon
+reads the declaration again) plans its workers and routes from the manifest that came with it.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..declaration.config import Config
+from ..declaration.lockfile import LockedPlugin, lock_path, read_lock
+from ..declaration.manifest import LoadedPlugin, load_manifest
+from ..declaration.packages import find_installed, resolve_source
+from ..errors import ConfigError, Problem
+from .desired import PackageSpec
+
+__all__ = ["sourced_plugins"]
+
+
+def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, LoadedPlugin],
+                                                                      tuple[PackageSpec, ...]]:
+    """Installed sourced plugins (loaded from their package) and a PackageSpec for every sourced plugin."""
+    try:
+        locked: Mapping[str, LockedPlugin] = read_lock(lock_path(config.path)).plugins
+    except ConfigError as e:
+        problems.extend(e.problems)
+        locked = {}
+    loaded: dict[str, LoadedPlugin] = {}
+    specs = []
+    for plugin_id, pconf in sorted(config.settings.plugins.items()):
+        if pconf.source is None:
+            continue
+        source = resolve_source(pconf.source, config.root)
+        entry = locked.get(plugin_id)
+        if pconf.sha256 is not None:
+            sha, pinned_by = pconf.sha256, "aiplugs.toml"
+        elif entry is not None and entry.source == source:
+            sha, pinned_by = entry.sha256, "aiplugs.lock"
+        else:
+            sha, pinned_by = None, "first install"
+        package = find_installed(config.state_dir, plugin_id, sha)
+        if package is not None:
+            try:
+                loaded[plugin_id] = load_manifest(package.path, plugin_id)
+            except ConfigError as e:
+                problems.extend(e.problems)
+        specs.append(PackageSpec(plugin_id, source, sha, pinned_by,  # type: ignore[arg-type]
+                                 package.version if package else None, package.path if package else None))
+    return loaded, tuple(specs)

@@ -1,0 +1,90 @@
+"""Python environments built for real: a virtualenv and pip installing a local wheel offline (PIP_NO_INDEX and
+PIP_FIND_LINKS), a failed install with pip's own lines, and an unfinished build that is redone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aiplugs.adapters.envs import EnvError, build_env
+from aiplugs.plan import EnvSpec
+from aiplugs.plan.envs import envs_for
+from aiplugs.store.envs import ENV_MARKER, env_ready
+
+from ..wheels import make_wheel
+
+
+@pytest.fixture
+def wheelhouse(tmp_path: Path) -> Path:
+    folder = tmp_path / "wheels"
+    make_wheel(folder, "aiplugs-probe", "1.0", {"aiplugs_probe.py": "VALUE = 'probe 1.0'\n"})
+    return folder
+
+
+@pytest.fixture
+def offline(wheelhouse: Path) -> dict[str, str]:
+    return {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse)}
+
+
+def spec(state_dir: Path, *requirements: str) -> EnvSpec:
+    return envs_for({"probe-user": requirements}, state_dir)["probe-user"]
+
+
+def python(env: EnvSpec, code: str) -> str:
+    return subprocess.run([str(env.python), "-c", code], capture_output=True, text=True, check=True,
+                          env={"PATH": os.environ["PATH"]}).stdout.strip()
+
+
+async def test_an_environment_gets_its_requirements_and_nothing_of_the_daemons(
+        tmp_path: Path, offline: dict[str, str]) -> None:
+    env = spec(tmp_path, "aiplugs-probe==1.0")
+    assert not env_ready(env)
+    await build_env(env, tmp_path, environ=offline)
+    assert env_ready(env)
+    assert python(env, "import aiplugs_probe; print(aiplugs_probe.VALUE)") == "probe 1.0"
+    # isolated: the daemon's own packages are not there
+    assert python(env, "import importlib.util as u; print(u.find_spec('pydantic'))") == "None"
+    marker = json.loads((env.path / ENV_MARKER).read_text())
+    assert marker["requirements"] == ["aiplugs-probe==1.0"] and marker["id"] == env.id
+    # complete: a second build does nothing
+    before = (env.path / ENV_MARKER).stat().st_mtime_ns
+    await build_env(env, tmp_path, environ=offline)
+    assert (env.path / ENV_MARKER).stat().st_mtime_ns == before
+
+
+async def test_a_failed_install_says_what_pip_said_and_leaves_no_ready_env(
+        tmp_path: Path, offline: dict[str, str]) -> None:
+    env = spec(tmp_path, "aiplugs-probe==9.9")
+    with pytest.raises(EnvError) as caught:
+        await build_env(env, tmp_path, environ=offline)
+    assert "pip install failed (exit 1)" in str(caught.value)
+    assert "No matching distribution found for aiplugs-probe==9.9" in str(caught.value)
+    assert any("aiplugs-probe==9.9" in line for line in caught.value.tail)
+    assert not env_ready(env)
+    log = (tmp_path / "logs" / f"env-{env.id}.log").read_text()
+    assert "--python" in log and "No matching distribution" in log
+
+
+async def test_an_unfinished_build_is_removed_and_redone(tmp_path: Path, offline: dict[str, str]) -> None:
+    env = spec(tmp_path, "aiplugs-probe==1.0")
+    env.path.mkdir(parents=True)
+    (env.path / "leftover").write_text("half a build")
+    assert not env_ready(env)
+    await build_env(env, tmp_path, environ=offline)
+    assert env_ready(env) and not (env.path / "leftover").exists()
+
+
+def test_a_marker_for_other_requirements_is_not_ready(tmp_path: Path) -> None:
+    env = spec(tmp_path, "aiplugs-probe==1.0")
+    (env.path / "bin").mkdir(parents=True)
+    (env.path / "bin" / "python").write_text("")
+    (env.path / ENV_MARKER).write_text(json.dumps({"requirements": ["aiplugs-probe==2.0"]}))
+    assert not env_ready(env)
+    (env.path / ENV_MARKER).write_text(json.dumps({"requirements": ["aiplugs-probe==1.0"]}))
+    assert env_ready(env)
+    (env.path / ENV_MARKER).write_text("{not json")
+    assert not env_ready(env)
