@@ -1,14 +1,15 @@
-"""Python environments for plugins that declare requirements: one virtualenv per ``EnvSpec``, built by pip.
+"""Python environments for plugins that declare requirements: one virtualenv per ``EnvSpec``.
 
-``python -m venv --without-pip <path>`` (the standard library's, ~50 ms), then the daemon's own pip installs the
-requirements into it (``pip --python <path>/bin/python install …``), so no pip is copied into every environment.
-When the daemon's interpreter has no pip, the environment gets its own (``ensurepip``) and installs with that.
-pip takes its configuration as always: ``PIP_INDEX_URL``, ``PIP_FIND_LINKS``, ``PIP_NO_INDEX`` in the daemon's
-environment, or pip.conf. Offline, point ``PIP_FIND_LINKS`` at a folder of wheels and set ``PIP_NO_INDEX=1``.
+With uv beside the daemon's interpreter or on PATH: ``uv venv`` + ``uv pip install`` (fast, with uv's cache). Otherwise the standard library's
+``python -m venv --without-pip`` and the daemon's own pip installing into it (``pip --python <env>/bin/python
+install …``), so no pip is copied into every environment; a daemon interpreter without pip gives the environment
+its own. Index settings come from the environment as always: ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``,
+``PIP_FIND_LINKS``, ``PIP_NO_INDEX`` (passed to uv as its flags too) or uv's own ``UV_*``. Offline, point
+``PIP_FIND_LINKS`` at a folder of wheels and set ``PIP_NO_INDEX=1``.
 
 An environment is built in place under its lock and is complete only once its marker is written, last: a folder
-without a readable marker is an unfinished build and is removed before the next one. pip's whole output goes to
-``<state_dir>/logs/env-<id>.log``; a failure raises ``EnvError`` with pip's last lines.
+without a readable marker is an unfinished build and is removed before the next one. The installer's whole output
+goes to ``<state_dir>/logs/env-<id>.log``; a failure raises ``EnvError`` with its last lines.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import Literal, Mapping, TextIO
 
 from ..errors import AiplugsError
 from ..plan import EnvSpec
@@ -29,7 +30,7 @@ from ..store.envs import ENV_MARKER, env_ready
 from ..store.locks import LOCKS_DIR, HeldLock
 from ..util.atomic import atomic_write_text
 
-__all__ = ["EnvError", "build_env", "env_ready"]
+__all__ = ["EnvError", "Installer", "build_env", "default_installer", "env_ready"]
 
 TAIL_LINES = 12
 
@@ -42,12 +43,29 @@ class EnvError(AiplugsError):
         self.tail = tail
 
 
+Installer = Literal["uv", "pip"]
+
+
+def find_uv(environ: Mapping[str, str] | None = None) -> str | None:
+    """uv beside this interpreter (``pip install uv`` into aiplugs' own environment), else on PATH."""
+    beside = shutil.which("uv", path=str(Path(sys.executable).parent))
+    return beside or shutil.which("uv", path=(environ if environ is not None else os.environ).get("PATH"))
+
+
+def default_installer(environ: Mapping[str, str] | None = None) -> Installer:
+    """uv when there is one (much faster), else pip."""
+    return "uv" if find_uv(environ) else "pip"
+
+
 async def build_env(env: EnvSpec, state_dir: Path, *, environ: Mapping[str, str] | None = None,
-                    timeout_s: float = 1800.0, lock_timeout_s: float = 1800.0) -> None:
-    """Makes ``env`` complete (nothing to do when it is); raises EnvError with pip's last lines when pip fails.
-    ``environ``: the variables pip runs with (its PIP_* configuration); default: this process's."""
+                    installer: Installer | None = None, timeout_s: float = 1800.0,
+                    lock_timeout_s: float = 1800.0) -> None:
+    """Makes ``env`` complete (nothing to do when it is); raises EnvError with the installer's last lines when it
+    fails. ``environ``: the variables the installer runs with (PATH, PIP_*, UV_*); default: this process's."""
     lock = HeldLock(state_dir / LOCKS_DIR / f"env-{env.id}.lock", what=f"a build of Python environment {env.id}",
                     timeout=lock_timeout_s)
+    environ = dict(environ if environ is not None else os.environ)
+    installer = installer or default_installer(environ)
     async with lock:
         if env_ready(env):
             return
@@ -56,18 +74,40 @@ async def build_env(env: EnvSpec, state_dir: Path, *, environ: Mapping[str, str]
         await asyncio.to_thread(shutil.rmtree, env.path, True)  # an unfinished build
         env.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        steps = _uv_steps(env, environ) if installer == "uv" else _pip_steps(env)
         with open(log_path, "w", encoding="utf-8") as log:
-            own_pip = importlib.util.find_spec("pip") is None
-            venv = [sys.executable, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(env.path)]
-            await _run(venv, log, timeout_s, "creating the virtualenv", environ)
-            pip = ([str(env.python), "-m", "pip"] if own_pip
-                   else [sys.executable, "-m", "pip", "--python", str(env.python)])
-            install = [*pip, "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-                       *env.requirements]
-            await _run(install, log, timeout_s - (time.monotonic() - started), "pip install", environ)
+            for what, argv in steps:
+                await _run(argv, log, timeout_s - (time.monotonic() - started), what, environ)
         marker = {"id": env.id, "requirements": list(env.requirements), "python": sys.version.split()[0],
-                  "built_at": time.time(), "seconds": round(time.monotonic() - started, 3)}
+                  "installer": installer, "built_at": time.time(), "seconds": round(time.monotonic() - started, 3)}
         atomic_write_text(env.path / ENV_MARKER, json.dumps(marker, indent=2) + "\n")
+
+
+def _pip_steps(env: EnvSpec) -> list[tuple[str, list[str]]]:
+    own_pip = importlib.util.find_spec("pip") is None  # the daemon's interpreter has none: the env gets its own
+    venv = [sys.executable, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(env.path)]
+    pip = [str(env.python), "-m", "pip"] if own_pip else [sys.executable, "-m", "pip", "--python", str(env.python)]
+    install = [*pip, "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+               *env.requirements]
+    return [("creating the virtualenv", venv), ("pip install", install)]
+
+
+# pip's settings in the environment, as uv flags (uv reads only its own UV_* variables)
+_PIP_TO_UV = {"PIP_INDEX_URL": "--index-url", "PIP_EXTRA_INDEX_URL": "--extra-index-url",
+              "PIP_FIND_LINKS": "--find-links"}
+
+
+def _uv_steps(env: EnvSpec, environ: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    flags: list[str] = []
+    for var, flag in _PIP_TO_UV.items():
+        for value in environ.get(var, "").split():
+            flags += [flag, value]
+    if environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+        flags.append("--no-index")
+    uv = find_uv(environ) or "uv"
+    venv = [uv, "venv", "--quiet", "--python", sys.executable, str(env.path)]
+    install = [uv, "pip", "install", "--python", str(env.python), *flags, *env.requirements]
+    return [("creating the virtualenv", venv), ("uv pip install", install)]
 
 
 async def _run(argv: list[str], log: TextIO, timeout_s: float, what: str, environ: Mapping[str, str] | None
@@ -91,6 +131,17 @@ async def _run(argv: list[str], log: TextIO, timeout_s: float, what: str, enviro
     log.flush()
     if proc.returncode != 0:
         tail = tuple(line for line in text.splitlines() if line.strip())[-TAIL_LINES:]
-        last = next((line.strip() for line in reversed(tail) if line.lstrip().startswith("ERROR")),
-                    tail[-1].strip() if tail else "")
-        raise EnvError(f"{what} failed (exit {proc.returncode}): {last}", tail)
+        raise EnvError(f"{what} failed (exit {proc.returncode}): {_summary(tail)}", tail)
+
+
+def _summary(tail: tuple[str, ...]) -> str:
+    """The installer's error in one line: pip's last ``ERROR: …``; uv's ``error: …`` (or ``× …``) with the
+    cause it gives on the next line."""
+    lines = [line.strip() for line in tail]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith(("ERROR", "error:", "×")):
+            cause = lines[i + 1] if i + 1 < len(lines) else ""
+            if cause.startswith(("cause:", "╰─▶")):
+                return f"{lines[i]}: {cause.removeprefix('cause:').removeprefix('╰─▶').strip()}"
+            return lines[i]
+    return lines[-1] if lines else ""

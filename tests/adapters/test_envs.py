@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aiplugs.adapters.envs import EnvError, build_env
+from aiplugs.adapters.envs import EnvError, Installer, build_env, default_installer
 from aiplugs.plan import EnvSpec
 from aiplugs.plan.envs import envs_for
 from aiplugs.store.envs import ENV_MARKER, env_ready
@@ -39,34 +39,50 @@ def python(env: EnvSpec, code: str) -> str:
                           env={"PATH": os.environ["PATH"]}).stdout.strip()
 
 
+@pytest.mark.parametrize("installer", ["pip", "uv"])
 async def test_an_environment_gets_its_requirements_and_nothing_of_the_daemons(
-        tmp_path: Path, offline: dict[str, str]) -> None:
+        tmp_path: Path, offline: dict[str, str], installer: Installer) -> None:
     env = spec(tmp_path, "aiplugs-probe==1.0")
     assert not env_ready(env)
-    await build_env(env, tmp_path, environ=offline)
+    await build_env(env, tmp_path, environ=offline, installer=installer)
     assert env_ready(env)
     assert python(env, "import aiplugs_probe; print(aiplugs_probe.VALUE)") == "probe 1.0"
     # isolated: the daemon's own packages are not there
     assert python(env, "import importlib.util as u; print(u.find_spec('pydantic'))") == "None"
     marker = json.loads((env.path / ENV_MARKER).read_text())
     assert marker["requirements"] == ["aiplugs-probe==1.0"] and marker["id"] == env.id
+    assert marker["installer"] == installer
     # complete: a second build does nothing
     before = (env.path / ENV_MARKER).stat().st_mtime_ns
     await build_env(env, tmp_path, environ=offline)
     assert (env.path / ENV_MARKER).stat().st_mtime_ns == before
 
 
-async def test_a_failed_install_says_what_pip_said_and_leaves_no_ready_env(
-        tmp_path: Path, offline: dict[str, str]) -> None:
+@pytest.mark.parametrize(("installer", "says"), [
+    ("pip", "pip install failed (exit 1): ERROR: No matching distribution found for aiplugs-probe==9.9"),
+    ("uv", "uv pip install failed (exit 1): "),  # then uv's "error: No solution found ..." (its words vary)
+])
+async def test_a_failed_install_says_what_the_installer_said_and_leaves_no_ready_env(
+        tmp_path: Path, offline: dict[str, str], installer: Installer, says: str) -> None:
     env = spec(tmp_path, "aiplugs-probe==9.9")
     with pytest.raises(EnvError) as caught:
-        await build_env(env, tmp_path, environ=offline)
-    assert "pip install failed (exit 1)" in str(caught.value)
-    assert "No matching distribution found for aiplugs-probe==9.9" in str(caught.value)
+        await build_env(env, tmp_path, environ=offline, installer=installer)
+    assert str(caught.value).startswith(says) and "aiplugs-probe==9.9" in str(caught.value)  # the cause, one line
+    assert installer == "uv" or str(caught.value) == says
     assert any("aiplugs-probe==9.9" in line for line in caught.value.tail)
     assert not env_ready(env)
     log = (tmp_path / "logs" / f"env-{env.id}.log").read_text()
-    assert "--python" in log and "No matching distribution" in log
+    assert "--python" in log and "aiplugs-probe==9.9" in log
+
+
+def test_uv_is_used_when_there_is_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.executable", str(tmp_path / "venv" / "bin" / "python"))  # no uv beside it
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    assert default_installer({"PATH": str(bin_dir)}) == "pip"
+    (bin_dir / "uv").write_text("#!/bin/sh\n")
+    (bin_dir / "uv").chmod(0o755)
+    assert default_installer({"PATH": str(bin_dir)}) == "uv"
 
 
 async def test_an_unfinished_build_is_removed_and_redone(tmp_path: Path, offline: dict[str, str]) -> None:

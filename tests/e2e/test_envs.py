@@ -65,7 +65,7 @@ def test_a_plugin_runs_in_its_own_environment_and_a_failed_one_says_why(project:
     write_probe_user(project.root / "plugins", "aiplugs-probe==9.9")  # pip cannot satisfy it
     failed = project.cli("apply", "--auto-approve")
     assert failed.returncode != 0, failed.stdout
-    assert "No matching distribution found for aiplugs-probe==9.9" in failed.stdout + failed.stderr
+    assert "aiplugs-probe==9.9" in failed.stderr  # the installer's own words (pip's or uv's)
     status = project.status()
     rows = {p["id"]: p for p in status["plugins"]}
     # its running worker goes on serving the previous environment; the plugin says why it is not current
@@ -77,8 +77,8 @@ def test_a_plugin_runs_in_its_own_environment_and_a_failed_one_says_why(project:
     # a restart tries the environment again, and keeps the serving worker when it still cannot be built
     restart = project.cli("restart", "probe-user")
     assert restart.returncode != 0
-    assert restart.stderr.strip() == ("error: restart of probe-user failed: pip install failed (exit 1): ERROR: No "
-                                      "matching distribution found for aiplugs-probe==9.9")
+    assert restart.stderr.startswith("error: restart of probe-user failed: ")
+    assert "pip install failed (exit 1): " in restart.stderr and "aiplugs-probe==9.9" in restart.stderr
     assert DaemonClient.find(project.state_dir).call("probe-user", {})["value"] == "probe 1.0"
     # with no previous version to serve, the plugin fails outright
     project.cli("down", check=True)
