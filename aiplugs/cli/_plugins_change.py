@@ -25,7 +25,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     from ..declaration.edit import ConfigEdit
     from ..declaration.config import load_config
     from ..declaration.packages import resolve_source
-    from ..declaration.plugins import declare_package, install_verdict, written_source
+    from ..declaration.plugins import REFUSED, declare_package, install_verdict, written_source
 
     path = config_path(args)
     # aiplugs.toml itself must be valid; the rest may not be yet (a table waiting for this very package)
@@ -38,9 +38,11 @@ def cmd_install(args: argparse.Namespace) -> int:
         how = "installed" if installed else "declared; `aiplugs apply` installs it"
         print(f"{plugin_id} {seen.version} (sha256 {seen.sha256[:12]}…) is already {how}. Nothing to do.")
         return 0
-    if verdict in ("same-version", "folder"):
+    if verdict in REFUSED:
         raise AiplugsError(_refusal(verdict, plugin_id, seen, current, config.plugins_dir / plugin_id))
     print(seen.to_text())
+    if verdict != "install":
+        print(_what_changes(verdict, current, seen, config.plugins_dir / plugin_id))
     if args.detach:
         if not confirm(f"Install {plugin_id} {seen.version} with these permissions?", args.yes):
             print("Nothing was changed.")
@@ -86,6 +88,14 @@ def _current(config: Any, plugin_id: str) -> tuple[Any, bool]:
     if (folder / "manifest.json").is_file():
         return Current("folder", manifest_version(folder, plugin_id), None), True
     return None, False
+
+
+def _what_changes(verdict: str, current: Any, seen: Any, folder: Path) -> str:
+    if verdict == "update":
+        return f"This replaces {seen.plugin_id} {current.version or '(version unknown)'} with {seen.version}."
+    if verdict == "reinstall":
+        return f"This replaces the content of {seen.plugin_id} {seen.version} (--force)."
+    return f"This replaces the plugin folder {folder}, which stays on disk but is ignored (--force)."
 
 
 def _refusal(verdict: str, plugin_id: str, seen: Any, current: Any, folder: Path) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, InlineTable, Item, Table
+from tomlkit.items import AoT, InlineTable, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from ..errors import AiplugsError, ConfigError, Problem
@@ -195,6 +195,8 @@ class ConfigEdit:
             node[key] = item
         elif keys[:1] == ("plugins",) and len(keys) == 2 and isinstance(item, Table):
             self._add_plugin_table(key, item)
+        elif isinstance(node, Table) and not isinstance(item, Table):
+            _add_before_trailing_blank_lines(node, key, item)
         else:
             node[key] = item
 
@@ -205,6 +207,18 @@ class ConfigEdit:
         if at + 1 < len(body) and isinstance(body[at + 1][1], (Table, AoT)):
             table.add(tomlkit.nl())  # a section follows right after: keep a blank line before its header
         body[at][1][plugin_id] = table
+
+
+def _add_before_trailing_blank_lines(table: Table, key: str, item: Item) -> None:
+    """A new key joins its table's last key, not the blank lines that separate the table from the next header."""
+    body = table.value.body
+    at = len(body)
+    while at and isinstance(body[at - 1][1], Whitespace):
+        at -= 1
+    if at == len(body):
+        table[key] = item
+    else:
+        table.value._insert_at(at, key, item)  # tomlkit has no public insert; stable since 0.7
 
 
 def _item(keys: KeyPath, value: Any, inline: bool) -> Item:

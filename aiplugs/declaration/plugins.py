@@ -15,12 +15,12 @@ from typing import Literal, Mapping
 
 from .edit import ConfigEdit
 
-__all__ = ["Current", "Verdict", "declare_package", "dependents", "install_verdict", "set_enabled", "undeclare",
+__all__ = ["REFUSED", "Current", "Verdict", "declare_package", "dependents", "install_verdict", "set_enabled", "undeclare",
            "written_source"]
 
 Verdict = Literal["install", "update", "reinstall", "replace-folder", "already-installed", "same-version",
                   "folder"]
-REFUSED: frozenset[Verdict] = frozenset({"same-version", "folder"})
+REFUSED: frozenset[Verdict] = frozenset({"same-version", "folder"})  # unless --force; the others proceed
 _DEPENDENCY_ID = re.compile(r"^\s*([a-z0-9][a-z0-9_-]*)")
 
 
@@ -72,6 +72,10 @@ def written_source(uri: str, config_dir: Path, cwd: Path) -> str:
 
 def declare_package(edit: ConfigEdit, plugin_id: str, source: str, sha256: str) -> None:
     """``[plugins.<id>] source`` and ``sha256`` set; the table's other keys and comments stay as they are."""
+    if edit.get(("plugins", plugin_id)) is None:
+        # a new table in one step: it is laid out (and spaced from a following section) as a whole
+        edit.set(("plugins", plugin_id), {"source": source, "sha256": sha256})
+        return
     edit.set(("plugins", plugin_id, "source"), source)
     edit.set(("plugins", plugin_id, "sha256"), sha256)
 

@@ -114,6 +114,11 @@ class WorkerSpec:
     config_hash: str  # changes exactly when the workers must restart
     python_env: str | None = None  # the EnvSpec id whose interpreter runs them; None: the daemon's own
     python: Path | None = None  # that environment's interpreter
+    version: str = "0"  # the plugin's version (ctx.version)
+    data_dir: Path | None = None  # <state_dir>/data/<id>: the workers' cwd, kept across versions
+    cache_dir: Path | None = None  # <state_dir>/cache/<id>: may be deleted any time
+    hooks: tuple[str, ...] = ()  # sorted names of the hook functions backend.py defines (init, shutdown, ...)
+    hooks_timeout_s: float = 60.0  # per hook run (manifest hooks.timeout_s)
 
     @property
     def env_dict(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -19,7 +20,7 @@ import pytest
 from aiplugs.adapters.packages import PackageStore, Release, UpdateCheck, pack, write_checks
 from aiplugs.declaration.edit import ConfigEdit
 from aiplugs.declaration.lockfile import LockedPlugin, LockFile, write_lock
-from aiplugs.declaration.plugins import Current, dependents, install_verdict, written_source
+from aiplugs.declaration.plugins import Current, declare_package, dependents, install_verdict, written_source
 
 from ..conftest import CLI, manifest_data
 
@@ -176,6 +177,27 @@ def test_install_needs_a_yes(cli: Run, project: Path, hello: Path) -> None:
     assert (project / "aiplugs.toml").read_bytes() == before
 
 
+def test_declining_at_the_prompt_changes_nothing(project: Path, hello: Path, clean_env: dict[str, str]) -> None:
+    """On a terminal the person is asked; anything but yes leaves the file as it was and starts nothing."""
+    import pty
+
+    before = (project / "aiplugs.toml").read_bytes()
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen([*CLI, "plugins", "install", "dist/hello-1.0.0.zip"], cwd=project,
+                                   stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**clean_env, "NO_COLOR": "1"})
+        os.write(controller, b"no\n")
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert process.returncode == 1, out + err
+    assert "Install hello 1.0.0 with these permissions? Only 'yes' is accepted:" in out
+    assert out.rstrip().endswith("Nothing was changed.") and "Traceback" not in err
+    assert (project / "aiplugs.toml").read_bytes() == before and no_daemon(project)
+
+
 def test_a_relative_path_is_written_relative_to_aiplugs_toml(cli: Run, project: Path, hello: Path) -> None:
     sub = project / "sub" / "pk"
     sub.mkdir(parents=True)
@@ -199,6 +221,7 @@ def test_install_over_a_plugin_folder_needs_force(cli: Run, project: Path) -> No
     forced = cli("plugins", "install", "word-count-1.0.0.zip", "--force", cwd=project)
     failed(forced, "no terminal")  # past the verdict: only the person's yes is missing
     assert '+source = "word-count-1.0.0.zip"' in forced.stdout
+    assert "This replaces the plugin folder" in forced.stdout
 
 
 def pin(project: Path, hello: Path, version: str, sha256: str) -> None:
@@ -221,7 +244,7 @@ def test_another_version_is_an_update_and_the_same_content_is_installed(cli: Run
     pin(project, hello, "0.9.0", OTHER_SHA)
     update = cli("plugins", "install", "dist/hello-1.0.0.zip", cwd=project)
     failed(update, "no terminal")
-    assert f'-sha256 = "{OTHER_SHA}"' in update.stdout
+    assert f'-sha256 = "{OTHER_SHA}"' in update.stdout and "This replaces hello 0.9.0 with 1.0.0." in update.stdout
     sha = json.loads(cli("plugins", "inspect", "dist/hello-1.0.0.zip", "--json", cwd=project).stdout)["sha256"]
     declare(project, "hello", sha256=sha)
     before = (project / "aiplugs.toml").read_bytes()
@@ -301,3 +324,14 @@ def test_written_source_and_dependents(tmp_path: Path) -> None:
     assert written_source("../p.zip", root, root) == "../p.zip"
     deps = {"a": ("base>=1.2",), "b": ("other", "base"), "c": ("basement",), "base": ("base",)}
     assert dependents("base", deps) == ["a", "b"]
+
+
+def test_declare_package_reads_like_a_hand_edit(tmp_path: Path) -> None:
+    path = tmp_path / "aiplugs.toml"
+    path.write_text('[plugins.a]  # mine\nworkers = 2\n\n[api]\nport = 5\n')
+    edit = ConfigEdit.load(path)
+    declare_package(edit, "new", "dist/new.zip", "a" * 64)  # a new table, before the section that follows
+    declare_package(edit, "a", "a.zip", "b" * 64)  # an existing table keeps its keys and comment
+    assert edit.text() == ('[plugins.a]  # mine\nworkers = 2\nsource = "a.zip"\nsha256 = "' + "b" * 64 + '"\n\n'
+                           '[plugins.new]\nsource = "dist/new.zip"\nsha256 = "' + "a" * 64 + '"\n\n'
+                           '[api]\nport = 5\n')

@@ -90,6 +90,17 @@ def test_new_plugin_goes_after_the_last_plugin_table_when_sections_follow(tmp_pa
                            "[plugins.c]\nworkers = 3\n\n[proxy]\ncsp = 'keep'\n")
 
 
+def test_keys_added_one_by_one_join_their_table_not_the_blank_line_before_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "aiplugs.toml"
+    path.write_text("[plugins.a]\nworkers = 1\n\n[api]\nport = 5000\n")
+    edit = ConfigEdit.load(path)
+    edit.set("plugins.b.source", "https://x.example/b.zip")
+    edit.set("plugins.b.sha256", "ab" * 32)
+    edit.set("plugins.a.enabled", False)
+    assert edit.text() == ("[plugins.a]\nworkers = 1\nenabled = false\n\n[plugins.b]\nsource = "
+                           f"\"https://x.example/b.zip\"\nsha256 = \"{'ab' * 32}\"\n\n[api]\nport = 5000\n")
+
+
 def test_first_plugin_in_a_file_without_plugins(tmp_path: Path) -> None:
     path = tmp_path / "aiplugs.toml"
     path.write_text('# mine\nplugins_dir = "p"\n\n[api]\nport = 5000 # fixed\n')

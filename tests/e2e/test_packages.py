@@ -211,6 +211,22 @@ def test_remove_leaves_no_trace(project):
     assert comments(project.config.read_text()) == comments(project.shipped)
 
 
+def test_detached_install_is_a_daemon_job(project, packed):
+    """--detach hands the install to the daemon's job queue (``POST /api/installs``) and prints the job's id."""
+    from aiplugs.client import DaemonClient
+
+    result = project.cli("plugins", "install", packed["url"], "--yes", "--detach")
+    job = result.stdout.split("Install job ", 1)[1].split()[0]
+    client = DaemonClient.find(project.state_dir)
+    done = wait_for(lambda: (j := client.request("GET", f"/api/installs/{job}"))["state"] in ("succeeded", "failed")
+                    and j, timeout=60)
+    assert done["state"] == "succeeded", done
+    assert project.table("word-count")["sha256"] == packed["sha256"]
+    assert project.plugin("word-count")["state"] == "ready"
+    project.cli("plugins", "remove", "word-count", "--yes")
+    assert project.table("word-count") is None
+
+
 @pytest.fixture
 def s3_env(monkeypatch):
     """moto's S3 server on loopback, and the environment a CLI (and the daemon it starts) reaches it with."""

@@ -51,8 +51,9 @@ class PackageStore:
         self.downloads = self.root / ".downloads"
         self._bus = EventBus()  # the model machinery's own events: progress is translated for our callers
         self._bus.listen(self._progress)
-        self._fetcher = ModelStore(self.downloads, state_dir, events=self._bus, storage_options=storage_options,
-                                   lock_timeout=lock_timeout)
+        # the model machinery fetches archives with its own records and locks: state.json lists models only
+        self._fetcher = ModelStore(self.downloads, self.root / ".fetch", events=self._bus,
+                                   storage_options=storage_options, lock_timeout=lock_timeout)
         self._progress_to: dict[str, Callable[[int, int | None], None]] = {}
 
     def _progress(self, event: dict[str, Any]) -> None:
@@ -136,6 +137,8 @@ class PackageStore:
         trash = temp_path_for(self.root / f".removed-{plugin_id}", "")
         os.replace(folder, trash)
         shutil.rmtree(trash, ignore_errors=True)
+        for leftover in (self.downloads / f"{plugin_id}.pkg", self.downloads / f"{plugin_id}.zip"):
+            leftover.unlink(missing_ok=True)  # the fetched archive goes with the package
 
     def installed(self) -> list[InstalledPackage]:
         return installed_packages(self.state_dir)

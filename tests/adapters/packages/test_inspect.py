@@ -160,22 +160,6 @@ def test_inspect_source_over_http(plugin, http_dir, tmp_path: Path) -> None:
     assert leftovers(work) == []
 
 
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch):
-    """moto's S3 server on loopback; credentials are dummies."""
-    from moto.server import ThreadedMotoServer
-
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_inspect_source_from_s3(plugin, s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import fsspec
 
