@@ -8,7 +8,9 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["add_config_option", "load", "print_json", "use_color"]
+from ..errors import AiplugsError
+
+__all__ = ["add_config_option", "add_locked_option", "load", "print_json", "use_color"]
 
 
 def add_config_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
@@ -20,9 +22,26 @@ def add_config_option(parser: argparse.ArgumentParser, default: object = argpars
 
 
 def load(args: argparse.Namespace):  # -> tuple[Config, DesiredState]
+    """The declaration; with ``--locked``, refused unless aiplugs.lock already pins every sourced plugin as
+    declared (nothing is fetched or changed then)."""
     from ..plan import load_desired_state
 
-    return load_desired_state(args.config)
+    config, desired = load_desired_state(args.config)
+    if getattr(args, "locked", False):
+        from ..declaration.lockfile import LOCK_FILE, lock_path, read_lock
+        from ..plan.packages import lock_differences
+
+        lines = lock_differences(desired, read_lock(lock_path(config.path)))
+        if lines:
+            raise AiplugsError(f"{LOCK_FILE} does not match the declaration (--locked):\n"
+                               + "\n".join(f"  {line}" for line in lines)
+                               + f"\nRun `aiplugs apply` without --locked to update {LOCK_FILE}, then commit it.")
+    return config, desired
+
+
+def add_locked_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--locked", action="store_true",
+                        help="fail unless aiplugs.lock pins every sourced plugin as declared (for CI and deploys)")
 
 
 def print_json(data: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_config_option, load, print_json, use_color
+from ._common import add_config_option, add_locked_option, load, print_json, use_color
 
 __all__ = ["register"]
 
@@ -40,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the plan as versioned JSON")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 0 when there are no changes, 2 when there are, 1 on error")
+    add_locked_option(p)
     p.set_defaults(handler=cmd_plan)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..client.progress import ModelBars
 from ..errors import AiplugsError
 from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, WORKER_EXITED, WORKER_FAILED, WORKER_STARTED
-from ._common import add_config_option, load, print_json, use_color
+from ._common import add_config_option, add_locked_option, load, print_json, use_color
 
 __all__ = ["register"]
 
@@ -30,6 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--lock-timeout", type=float, default=30.0, metavar="S",
                    help="how long to wait for another apply on the same state dir (default 30)")
     p.add_argument("--json", action="store_true", help="print the plan and the result as JSON")
+    add_locked_option(p)
     p.set_defaults(handler=cmd_apply)
 
     p = commands.add_parser("status", help="what runs: daemon, ports, plugins, models",

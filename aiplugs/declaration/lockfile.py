@@ -2,7 +2,7 @@
 
 Like terraform's ``.terraform.lock.hcl``: it sits beside ``aiplugs.toml``, records the resolved URI, the version, the
 sha256 and size of the package and the sha256 of every model the plugin declares, and ``aiplugs apply --locked``
-refuses to install anything that differs (:func:`differences`). The file is TOML, written so that the same lock
+refuses to install anything that differs (``plan.packages.lock_differences``). The file is TOML, written so that the same lock
 always gives the same bytes: a re-apply that changes nothing leaves ``git status`` clean.
 """
 
@@ -26,7 +26,6 @@ __all__ = [
     "LOCK_FILE",
     "LockFile",
     "LockedPlugin",
-    "differences",
     "lock_path",
     "read_lock",
     "render_lock",
@@ -150,47 +149,3 @@ def with_plugin(lock: LockFile, plugin_id: str, entry: LockedPlugin) -> LockFile
 def without_plugin(lock: LockFile, plugin_id: str) -> LockFile:
     plugins = {key: value for key, value in lock.plugins.items() if key != plugin_id}
     return LockFile(format_version=lock.format_version, plugins=plugins)
-
-
-def differences(lock: LockFile, wanted: dict[str, LockedPlugin]) -> list[str]:
-    """One line per difference between the lock and what apply would install, by plugin id; [] when they agree.
-
-    ``word-count: sha256 3f2a9c01b4e7… locked, 8d1e07aa5c2f… wanted``, ``x: not in aiplugs.lock``,
-    ``y: locked but no longer declared``.
-    """
-    lines: list[str] = []
-    for plugin_id in sorted(lock.plugins.keys() | wanted.keys()):
-        locked, want = lock.plugins.get(plugin_id), wanted.get(plugin_id)
-        if locked is None:
-            lines.append(f"{plugin_id}: not in {LOCK_FILE}")
-        elif want is None:
-            lines.append(f"{plugin_id}: locked but no longer declared")
-        else:
-            lines += [f"{plugin_id}: {line}" for line in _entry_differences(locked, want)]
-    return lines
-
-
-def _entry_differences(locked: LockedPlugin, wanted: LockedPlugin) -> list[str]:
-    lines = []
-    for field in ("source", "version", "sha256", "size"):
-        old, new = getattr(locked, field), getattr(wanted, field)
-        if old != new:
-            lines.append(f"{field} {_show(field, old)} locked, {_show(field, new)} wanted")
-    for name in sorted(locked.models.keys() | wanted.models.keys()):
-        old, new = locked.models.get(name), wanted.models.get(name)
-        if old is None:
-            lines.append(f"model {name}: not in {LOCK_FILE}")
-        elif new is None:
-            lines.append(f"model {name}: locked but no longer declared")
-        elif old != new:
-            lines.append(f"model {name}: sha256 {_short(old)} locked, {_short(new)} wanted")
-    return lines
-
-
-def _show(field: str, value: object) -> str:
-    return _short(str(value)) if field == "sha256" else str(value)
-
-
-def _short(digest: str) -> str:
-    # 12 hex digits tell two hashes apart for a reader; the full value is in the file and in the manifest
-    return digest[:12] + "…"

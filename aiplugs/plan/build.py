@@ -84,7 +84,8 @@ def build_desired_state(
     settings = config.settings
     problems: list[Problem] = []
     pending = frozenset(p.plugin_id for p in packages if p.path is None)
-    unloadable = unloadable | pending
+    parked = frozenset(pid for pid, pc in settings.plugins.items() if pc.source and not pc.enabled)
+    unloadable = unloadable | pending | parked  # no folder to look for: a package, not (yet) loaded
     for plugin_id in settings.plugins:
         if plugin_id not in plugins and plugin_id not in unloadable:
             source, line, col = config.position(f"plugins.{plugin_id}")
@@ -133,7 +134,7 @@ def build_desired_state(
         ),
         cloud=CloudSpec(settings.cloud.base_url, settings.cloud.api_key, settings.cloud.timeout_s),
         plugins=tuple(plugin_specs),
-        disabled=tuple(sorted(set(plugins) - enabled)),
+        disabled=tuple(sorted((set(plugins) - enabled) | parked)),
         models=tuple(models.values()),
         workers=tuple(workers),
         relays=tuple(relays),

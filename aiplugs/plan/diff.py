@@ -225,7 +225,7 @@ def _removals(desired: DesiredState, actual: ActualState, running: dict[str, dic
     for plugin_id in sorted(set(running) - wanted):
         for index in sorted(running[plugin_id]):
             actions.append(Action(D, "worker", f"{plugin_id}#{index}", why(plugin_id)))
-    sourced = {p.plugin_id for p in desired.packages}
-    for plugin_id in sorted({p.plugin_id for p in actual.packages} - sourced):
+    kept = {p.plugin_id for p in desired.packages} | set(desired.disabled)  # disabling keeps the package
+    for plugin_id in sorted({p.plugin_id for p in actual.packages} - kept):
         actions.append(Action(D, "package", plugin_id, "no longer declared with a source"))
     return actions

@@ -10,18 +10,19 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..declaration.config import Config
-from ..declaration.lockfile import LockedPlugin, lock_path, read_lock
+from ..declaration.lockfile import LOCK_FILE, LockedPlugin, LockFile, lock_path, read_lock
 from ..declaration.manifest import LoadedPlugin, load_manifest
 from ..declaration.packages import find_installed, resolve_source
 from ..errors import ConfigError, Problem
-from .desired import PackageSpec
+from .desired import DesiredState, PackageSpec
 
-__all__ = ["sourced_plugins"]
+__all__ = ["lock_differences", "sourced_plugins"]
 
 
 def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, LoadedPlugin],
                                                                       tuple[PackageSpec, ...]]:
-    """Installed sourced plugins (loaded from their package) and a PackageSpec for every sourced plugin."""
+    """Installed sourced plugins (loaded from their package) and a PackageSpec for every enabled sourced
+    plugin."""
     try:
         locked: Mapping[str, LockedPlugin] = read_lock(lock_path(config.path)).plugins
     except ConfigError as e:
@@ -30,7 +31,7 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
     loaded: dict[str, LoadedPlugin] = {}
     specs = []
     for plugin_id, pconf in sorted(config.settings.plugins.items()):
-        if pconf.source is None:
+        if pconf.source is None or not pconf.enabled:  # a disabled plugin's package is neither fetched nor removed
             continue
         source = resolve_source(pconf.source, config.root)
         entry = locked.get(plugin_id)
@@ -49,3 +50,20 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
         specs.append(PackageSpec(plugin_id, source, sha, pinned_by,  # type: ignore[arg-type]
                                  package.version if package else None, package.path if package else None))
     return loaded, tuple(specs)
+
+
+def lock_differences(desired: DesiredState, lock: LockFile) -> list[str]:
+    """Why ``apply --locked`` refuses: one line per sourced plugin the lock does not pin as declared, and per
+    locked plugin no longer declared; [] when installing would not change ``aiplugs.lock``."""
+    lines = []
+    for package in desired.packages:
+        entry = lock.plugins.get(package.plugin_id)
+        if entry is None:
+            lines.append(f"{package.plugin_id}: not in {LOCK_FILE}")
+        elif entry.source != package.source:
+            lines.append(f"{package.plugin_id}: source {entry.source} locked, {package.source} declared")
+        elif package.sha256 is not None and package.sha256 != entry.sha256:
+            lines.append(f"{package.plugin_id}: sha256 {entry.sha256[:12]}… locked, {package.sha256[:12]}… declared")
+    declared = {p.plugin_id for p in desired.packages} | set(desired.disabled)
+    lines += [f"{plugin_id}: locked but no longer declared" for plugin_id in sorted(set(lock.plugins) - declared)]
+    return lines

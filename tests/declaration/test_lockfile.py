@@ -12,7 +12,6 @@ from aiplugs.errors import ConfigError
 from aiplugs.declaration.lockfile import (
     LockedPlugin,
     LockFile,
-    differences,
     lock_path,
     read_lock,
     with_plugin,
@@ -162,23 +161,3 @@ def test_with_and_without_plugin_leave_the_original_alone() -> None:
     assert without_plugin(lock, "nothing") == lock
 
 
-def test_differences_say_what_and_where() -> None:
-    lock = LockFile(plugins={"word-count": entry(), "old": entry()})
-    wanted = {
-        "word-count": entry(sha256=D, version="1.1.0", size=99, models={"lexicon.tsv": C, "new.bin": A}),
-        "fresh": entry(),
-    }
-    assert differences(lock, wanted) == [
-        "fresh: not in aiplugs.lock",
-        "old: locked but no longer declared",
-        "word-count: version 1.0.0 locked, 1.1.0 wanted",
-        "word-count: sha256 aaaaaaaaaaaa… locked, dddddddddddd… wanted",
-        "word-count: size 1234 locked, 99 wanted",
-        "word-count: model lexicon.tsv: sha256 bbbbbbbbbbbb… locked, cccccccccccc… wanted",
-        "word-count: model model.bin: locked but no longer declared",
-        "word-count: model new.bin: not in aiplugs.lock",
-    ]
-    assert differences(lock, dict(lock.plugins)) == []
-    assert differences(LockFile(), {}) == []
-    assert differences(lock, {**lock.plugins, "word-count": entry(source="https://mirror.example/wc.zip")}) == [
-        "word-count: source https://example.com/word-count-1.0.0.zip locked, https://mirror.example/wc.zip wanted"]
