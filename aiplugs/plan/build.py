@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict
 import os
 from pathlib import Path
@@ -14,8 +13,8 @@ from ..errors import ConfigError, Problem, did_you_mean
 from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
 from .envs import envs_for
 from .packages import sourced_plugins
+from .workers import worker_spec
 from .desired import (
-    EnvSpec,
     PackageSpec,
     CloudSpec,
     DesiredState,
@@ -27,7 +26,6 @@ from .desired import (
     RelaySpec,
     RouteSpec,
     ScriptSpec,
-    WorkerSpec,
     _hash,
 )
 
@@ -115,7 +113,7 @@ def build_desired_state(
         scripts.extend(own)
         relay = None
         if mode == "local":
-            workers.append(_worker(config, loaded, models, envs.get(pid)))
+            workers.append(worker_spec(config, loaded, _plugin_config(config, pid), models, envs.get(pid)))
         else:
             relay = _relay(config, loaded)
             relays.append(relay)
@@ -252,32 +250,6 @@ def _absolute_url(source: str, plugin_dir: Path) -> str:
     if "://" in source or source.startswith("/"):
         return source
     return str((plugin_dir / source).resolve())
-
-
-def _worker(config: Config, loaded: LoadedPlugin, models: Mapping[str, ModelSpec], python: EnvSpec | None
-            ) -> WorkerSpec:
-    pid = loaded.id
-    pconf = _plugin_config(config, pid)
-    inference = loaded.manifest.inference
-    entry = loaded.dir / (inference.local_entry or "backend.py")
-    used = [models[ref.filename] for ref in inference.models]
-    env = {ref.key: str(models[ref.filename].path) for ref in inference.models}
-    env.update(pconf.env)
-    env["AIPLUGS_PLUGIN_ID"] = pid
-    env["AIPLUGS_PLUGIN_DIR"] = str(loaded.dir)
-    env["AIPLUGS_SETTINGS"] = json.dumps(pconf.settings, sort_keys=True, separators=(",", ":"))
-    try:
-        source_digest = hashlib.sha256(entry.read_bytes()).hexdigest()
-    except OSError:
-        source_digest = "missing"
-    config_hash = _hash({
-        "entry": str(entry), "source": source_digest, "env": sorted(env.items()),
-        "pass_env": inference.pass_env, "models": sorted((m.filename, m.sha256) for m in used),
-        "timeout_s": pconf.timeout_s, "python": python.id if python else None,
-    })
-    return WorkerSpec(pid, pconf.workers, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
-                      tuple(m.filename for m in used), pconf.timeout_s, config_hash, python.id if python else None,
-                      python.python if python else None)
 
 
 def _relay(config: Config, loaded: LoadedPlugin) -> RelaySpec:

@@ -209,8 +209,8 @@ def test_restart_worthy_changes_change_only_that_worker_hash(
         pytest.param(lambda root: BASE_TOML.replace("[plugins.q.settings]\nlevel = 1", "[plugins.q.settings]\nlevel = 9"),
                      id="other-plugin"),
         pytest.param(lambda root: '[proxy]\ncsp = "strip"\n[api]\nport = 5999\n' + BASE_TOML, id="proxy-and-api"),
-        pytest.param(lambda root: edit_manifest(root, "p", lambda d: d.update(description="new words",
-                                                                              version="2.0")), id="description"),
+        pytest.param(lambda root: edit_manifest(root, "p", lambda d: d.update(description="new words")),
+                     id="description"),
         pytest.param(lambda root: edit_manifest(root, "p", lambda d: d["inference"]["models"][0].update(
             source_url="https://mirror.example/p.bin")), id="model-mirror"),
         pytest.param(lambda root: (root / "plugins/p/content.js").write_text("// new script\n") and None,
@@ -223,6 +223,13 @@ def test_changes_that_need_no_restart_keep_the_worker_hash(
     p0, _, _ = hashed()
     p1, _, _ = hashed(change)
     assert p1 == p0
+
+
+def test_a_new_version_restarts_the_workers(hashed: Callable[..., tuple[str, str, str]]) -> None:
+    # the backend sees its version (ctx.version, AIPLUGS_PLUGIN_VERSION) and install hooks run per version
+    p0, q0, _ = hashed()
+    p1, q1, _ = hashed(lambda root: edit_manifest(root, "p", lambda d: d.update(version="2.0")))
+    assert p1 != p0 and q1 == q0
 
 
 def test_rules_hash_follows_scripts_and_proxy_mode(hashed: Callable[..., tuple[str, str, str]]) -> None:

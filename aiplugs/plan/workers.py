@@ -1,0 +1,72 @@
+"""How one local plugin's workers are specified: the interpreter, the environment they start with (model paths,
+settings, their data and cache folders), the hooks its backend defines, and the hash that says when they restart.
+
+A worker's environment holds only its own plugin's settings and model paths: nothing of another plugin reaches it.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from typing import Any, Mapping
+
+from ..declaration.config import Config
+from ..declaration.manifest import LoadedPlugin
+from .desired import EnvSpec, ModelSpec, WorkerSpec, _hash
+
+__all__ = ["HOOKS", "backend_hooks", "worker_spec"]
+
+HOOKS = ("init", "shutdown", "install", "uninstall", "on_event")  # optional functions with a meaning of their own
+DATA_DIR, CACHE_DIR = "data", "cache"
+
+
+def backend_hooks(source: bytes) -> tuple[str, ...]:
+    """The hook functions a backend defines at its top level, read without importing it (a plan never runs plugin
+    code); a file that does not parse has none (its import fails at start, with Python's own message)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return tuple(sorted(defined & set(HOOKS)))
+
+
+def worker_spec(config: Config, loaded: LoadedPlugin, pconf: Any, models: Mapping[str, ModelSpec],
+                python: EnvSpec | None) -> WorkerSpec:
+    pid, manifest = loaded.id, loaded.manifest
+    inference = manifest.inference
+    entry = loaded.dir / (inference.local_entry or "backend.py")
+    used = [models[ref.filename] for ref in inference.models]
+    data_dir, cache_dir = config.state_dir / DATA_DIR / pid, config.state_dir / CACHE_DIR / pid
+    env = {ref.key: str(models[ref.filename].path) for ref in inference.models}
+    env.update(pconf.env)
+    env.update({
+        "AIPLUGS_PLUGIN_ID": pid,
+        "AIPLUGS_PLUGIN_VERSION": manifest.version,
+        "AIPLUGS_PLUGIN_DIR": str(loaded.dir),
+        "AIPLUGS_DATA_DIR": str(data_dir),
+        "AIPLUGS_CACHE_DIR": str(cache_dir),
+        "AIPLUGS_SETTINGS": json.dumps(pconf.settings, sort_keys=True, separators=(",", ":")),
+        "AIPLUGS_MODELS": json.dumps({ref.key: str(models[ref.filename].path) for ref in inference.models},
+                                     sort_keys=True, separators=(",", ":")),
+    })
+    try:
+        source = entry.read_bytes()
+    except OSError:
+        source = b""
+    hooks = backend_hooks(source)
+    hooks_timeout_s = float(getattr(getattr(manifest, "hooks", None), "timeout_s", 60.0))
+    config_hash = _hash({
+        "entry": str(entry), "source": hashlib.sha256(source).hexdigest() if source else "missing",
+        "env": sorted(env.items()), "pass_env": inference.pass_env,
+        "models": sorted((m.filename, m.sha256) for m in used), "timeout_s": pconf.timeout_s,
+        "python": python.id if python else None, "hooks_timeout_s": hooks_timeout_s,
+    })
+    return WorkerSpec(
+        pid, pconf.workers, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
+        tuple(m.filename for m in used), pconf.timeout_s, config_hash,
+        python_env=python.id if python else None, python=python.python if python else None,
+        version=manifest.version, data_dir=data_dir, cache_dir=cache_dir, hooks=hooks,
+        hooks_timeout_s=hooks_timeout_s,
+    )
