@@ -70,8 +70,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     import json
 
+    from ..declaration.settings import secret_setting_paths
+
     config, _ = load(args)
-    rows = config.effective()
+    rows = config.effective(hidden=secret_setting_paths(config))
     if args.json:
         print_json({"format_version": "1", "config_file": str(config.path),
                     "values": [{"path": p, "value": v, "origin": o} for p, v, o in rows]})

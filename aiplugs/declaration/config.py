@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Collection, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -230,8 +230,11 @@ class Config:
         ) or self.origin(dotted)
         return (shown_path(self.path), None, None) if origin == "default" else split_origin(origin)
 
-    def effective(self) -> list[tuple[str, Any, Origin]]:
-        """Every leaf value as (dotted path, JSON value with secrets masked, origin)."""
+    def effective(self, hidden: Collection[str] = ()) -> list[tuple[str, Any, Origin]]:
+        """Every leaf value as (dotted path, JSON value with secrets masked, origin).
+
+        ``hidden``: more dotted paths to mask, with everything below them — the secret settings manifests declare
+        (``settings.secret_setting_paths``), which this file alone cannot know."""
         dumped = self.settings.model_dump(mode="json")
         if self.settings.cloud.api_key is not None:
             dumped["cloud"]["api_key"] = MASK
@@ -245,6 +248,8 @@ class Config:
             for key in leaf:
                 value = value[key]
             dotted = ".".join(leaf)
+            if value is not None and any(dotted == h or dotted.startswith(h + ".") for h in hidden):
+                value = MASK
             rows.append((dotted, value, self.origin(dotted)))
         return rows
 

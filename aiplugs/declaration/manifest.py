@@ -1,29 +1,43 @@
-"""Plugin manifests (``plugins/<id>/manifest.json``, manifest_version 3): schema, loading, safe paths."""
+"""Plugin manifests (``plugins/<id>/manifest.json``, manifest_version 3): the document and loading plugin folders.
+
+Its parts live beside it: what a backend needs to run in ``inference.py``, what a plugin offers and needs (tools,
+dependencies, hooks) in ``interface.py``, its JSON Schemas in ``schemas.py``, event topics in ``topics.py``.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from ..errors import ConfigError, Problem
+from .inference import Inference, ModelRef, Python, safe_filename, safe_relative_path
+from .interface import PLUGIN_ID, Dependency, Hooks, Tool
 from .rules import MatchPattern, PatternError
+from .schemas import KeyPath, secret_paths, settings_schema_problem
+from .topics import SYSTEM_NAMESPACE, normalize_pattern
 from .validation import problems_from_validation_error
 
-__all__ = ["ContentScript", "Inference", "LoadedPlugin", "MAX_MANIFEST_BYTES", "MAX_PATTERNS_PER_PLUGIN", "Manifest",
-           "ModelRef", "Python", "load_manifest", "load_plugins"]
+__all__ = ["ContentScript", "Dependency", "Hooks", "Inference", "LoadedPlugin", "MAX_MANIFEST_BYTES",
+           "MAX_PATTERNS_PER_PLUGIN", "Manifest", "ModelRef", "PLUGIN_ID", "Python", "Tool", "load_manifest",
+           "load_plugins", "safe_filename", "safe_relative_path"]
 
-PLUGIN_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # Limits that keep rule swaps quick and pages light (every proxied page carries its host's share of the rules).
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_PATTERNS_PER_PLUGIN = 1000
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-Mode = Literal["local", "cloud"]
 RunAt = Literal["document_start", "document_end", "document_idle"]
 
 
@@ -31,68 +45,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def safe_relative_path(value: str, what: str) -> str:
-    """A path that stays inside its folder: relative, forward slashes, no ``..``, no empty parts."""
-    if not value or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or "\\" in value:
-        raise ValueError(f"{what} must be a relative path inside the plugin folder, got {value!r}")
-    if any(part in ("..", "") for part in PurePosixPath(value).parts) or ".." in value.split("/"):
-        raise ValueError(f"{what} must not contain '..', got {value!r}")
-    return value
+def _full_pattern(value: str, info: ValidationInfo) -> str:
+    """A ``subscribes`` entry in full form; a bare name is in the plugin's own namespace."""
+    # without a valid id the manifest fails anyway (that problem is reported): check the rest with a stand-in
+    return normalize_pattern(value, info.data.get("id") or "plugin")
 
 
-def safe_filename(value: str) -> str:
-    """A bare file name for the models folder: no separators, no ``..``, not hidden, not a temp name."""
-    if not value or "/" in value or "\\" in value or "\x00" in value:
-        raise ValueError(f"filename must be a bare file name without path separators, got {value!r}")
-    if value in (".", "..") or value.startswith("."):
-        raise ValueError(f"filename must not start with '.', got {value!r}")
-    if value.endswith((".part", ".lock")):
-        raise ValueError(f"filename must not end with .part or .lock (reserved for downloads), got {value!r}")
-    return value
-
-
-class ModelRef(_Strict):
-    key: str = Field(pattern=ENV_NAME, description="environment variable that carries the model's absolute path")
-    filename: str
-    source_url: str = Field(min_length=1, description="any fsspec URL; a relative path resolves against the plugin")
-    sha256: str
-    size: int | None = Field(default=None, ge=0)
-
-    @field_validator("filename")
-    @classmethod
-    def _filename(cls, value: str) -> str:
-        return safe_filename(value)
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256(cls, value: str) -> str:
-        value = value.lower()
-        if not SHA256.match(value):
-            raise ValueError(f"sha256 must be 64 hex digits, got {value!r}")
-        return value
-
-
-class Inference(_Strict):
-    default_mode: Mode = "local"
-    local_entry: str | None = "backend.py"
-    models: tuple[ModelRef, ...] = ()
-    cloud_path: str = Field(default="/v1/chat/completions", pattern=r"^/")
-    cloud_model: str | None = None
-    pass_env: tuple[str, ...] = Field(default=(), description="parent environment variables the workers may see")
-
-    @field_validator("local_entry")
-    @classmethod
-    def _entry(cls, value: str | None) -> str | None:
-        return None if value is None else safe_relative_path(value, "local_entry")
-
-    @model_validator(mode="after")
-    def _unique_keys(self) -> Inference:
-        seen: dict[str, ModelRef] = {}
-        for model in self.models:
-            if model.key in seen and seen[model.key] != model:
-                raise ValueError(f"model key {model.key!r} is declared twice with different content")
-            seen[model.key] = model
-        return self
+Subscription = Annotated[str, AfterValidator(_full_pattern)]
 
 
 class ContentScript(_Strict):
@@ -122,37 +81,26 @@ class ContentScript(_Strict):
         return tuple(MatchPattern(p) for p in self.matches)
 
 
-class Python(_Strict):
-    """What a local backend needs installed: pip requirement specifiers (``"numpy>=1.26"``). Plugins with the same
-    set share one virtualenv."""
-
-    requirements: tuple[str, ...] = ()
-
-    @field_validator("requirements")
-    @classmethod
-    def _specifiers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        from packaging.requirements import InvalidRequirement, Requirement
-
-        for value in values:
-            try:
-                Requirement(value)
-            except InvalidRequirement as e:
-                raise ValueError(f"not a pip requirement: {value!r} ({e})") from None
-        return values
-
-
 class Manifest(_Strict):
+    """A plugin's manifest. In JSON ``dependencies`` holds ids or ``{id, version}``; here ``dependency_specs`` holds
+    those and ``dependencies`` just the ids, which is what ordering and most callers want."""
+
     manifest_version: Literal[3]
     id: str = Field(pattern=PLUGIN_ID)
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     description: str = ""
-    dependencies: tuple[str, ...] = ()
+    dependency_specs: tuple[Dependency, ...] = Field(default=(), alias="dependencies")
     inference: Inference = Inference()
     content_scripts: tuple[ContentScript, ...] = ()
     python: Python = Python()
     update_url: str | None = Field(default=None, min_length=1,
                                    description="a JSON index of releases: [{version, url, sha256}]")
+    tools: tuple[Tool, ...] = ()
+    subscribes: tuple[Subscription, ...] = Field(default=(), description="topics and patterns, in full form")
+    page_events: bool = Field(default=False, description="whether events pages publish may reach this plugin")
+    hooks: Hooks = Hooks()
+    settings_schema: dict[str, Any] | None = Field(default=None, description="JSON Schema of [plugins.<id>.settings]")
 
     @field_validator("version")
     @classmethod
@@ -164,6 +112,57 @@ class Manifest(_Strict):
         except InvalidVersion:
             raise ValueError(f"must be a version like 1.2.0 (PEP 440), got {value!r}") from None
         return value
+
+    @field_validator("id")
+    @classmethod
+    def _not_system(cls, value: str) -> str:
+        if value == SYSTEM_NAMESPACE:
+            raise ValueError(f"{value!r} is reserved: its topics are the system's events")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, tools: tuple[Tool, ...]) -> tuple[Tool, ...]:
+        seen: dict[str, int] = {}
+        for i, tool in enumerate(tools):
+            if tool.name in seen:
+                raise ValueError(f"tool {tool.name!r} is declared twice (tools.{seen[tool.name]} and tools.{i})")
+            seen[tool.name] = i
+        return tools
+
+    @field_validator("subscribes")
+    @classmethod
+    def _distinct(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(values))
+
+    @field_validator("settings_schema")
+    @classmethod
+    def _settings_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else settings_schema_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)  # the JSON key, whether or not the caller asked for aliases
+        return {("dependencies" if k == "dependency_specs" else k): v for k, v in data.items()}
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """The ids of the plugins this one needs, in manifest order."""
+        return tuple(d.id for d in self.dependency_specs)
+
+    @property
+    def all_tools(self) -> tuple[Tool, ...]:
+        """The declared tools plus ``run``, which every backend offers whether or not the manifest lists it."""
+        return self.tools if any(t.name == "run" for t in self.tools) else (Tool(name="run"), *self.tools)
+
+    @property
+    def secret_settings(self) -> tuple[KeyPath, ...]:
+        """Settings marked writeOnly in ``settings_schema``: they come from the environment only."""
+        return secret_paths(self.settings_schema)
+
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def _fields_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     """Field names of the (nested) model at ``loc``, for "did you mean"; [] where it cannot tell."""
     current: Any = model
     for part in loc:
-        fields = getattr(current, "model_fields", None)
+        fields = _keys(getattr(current, "model_fields", None))
         if fields is not None:
             info = fields.get(str(part))
             if info is None:
@@ -67,8 +67,14 @@ def _fields_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
         if not args:
             return []
         current = _without_none(args[-1])
-    fields = getattr(current, "model_fields", None)
+    fields = _keys(getattr(current, "model_fields", None))
     return list(fields) if fields else []
+
+
+def _keys(fields: Any) -> dict[str, Any] | None:
+    """Fields by the key the document uses: a field with an alias (``Manifest.dependency_specs``) is written
+    under its alias (``dependencies``)."""
+    return None if fields is None else {info.alias or name: info for name, info in fields.items()}
 
 
 def _without_none(annotation: Any) -> Any:

@@ -7,8 +7,8 @@ models, plugins and the daemon; ``policy`` the restart backoff the plan applies.
 """
 
 from .actions import PLAN_FORMAT_VERSION, Action, ActionKind, Plan, UnitType
-from .actual import (ActualState, ObservedEndpoint, ObservedEnv, ObservedModel, ObservedPackage, ObservedPlugin,
-                     ObservedRoute, ObservedWorker)
+from .actual import (ActualState, ObservedEndpoint, ObservedEnv, ObservedHooks, ObservedModel, ObservedPackage,
+                     ObservedPlugin, ObservedRoute, ObservedWorker)
 from .build import build_desired_state, load_desired_state
 from .desired import (
     CloudSpec,
@@ -22,6 +22,7 @@ from .desired import (
     RelaySpec,
     RouteSpec,
     ScriptSpec,
+    ToolSpec,
     WorkerSpec,
 )
 from .diff import diff
@@ -40,6 +41,7 @@ __all__ = [
     "ModelState",
     "ObservedEndpoint",
     "ObservedEnv",
+    "ObservedHooks",
     "ObservedModel",
     "ObservedPackage",
     "ObservedPlugin",
@@ -55,6 +57,7 @@ __all__ = [
     "Route",
     "RouteSpec",
     "ScriptSpec",
+    "ToolSpec",
     "UnitType",
     "WorkerSpec",
     "build_desired_state",

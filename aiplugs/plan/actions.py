@@ -16,7 +16,7 @@ from typing import Any, Literal
 __all__ = ["Action", "ActionKind", "PLAN_FORMAT_VERSION", "Plan", "UnitType"]
 
 PLAN_FORMAT_VERSION = "2"
-UnitType = Literal["api", "proxy", "rules", "package", "env", "model", "worker", "route"]
+UnitType = Literal["api", "proxy", "rules", "package", "env", "model", "hook", "worker", "route"]
 
 
 class ActionKind(str, enum.Enum):
@@ -35,7 +35,9 @@ class ActionKind(str, enum.Enum):
 class Action:
     kind: ActionKind
     type: UnitType
-    name: str  # "" for api/proxy/rules; filename for models; "<plugin>#<n>" for workers; plugin id otherwise
+    # "" for api/proxy/rules; filename for models; "<plugin>#<n>" for workers; "<plugin> <hook>" for hooks;
+    # plugin id otherwise
+    name: str
     reason: str
 
     @property
@@ -44,7 +46,7 @@ class Action:
 
     @property
     def plugin_id(self) -> str:
-        return self.name.partition("#")[0]
+        return self.name.partition("#")[0].partition(" ")[0]
 
     @property
     def index(self) -> int:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from .states import ModelState
 
-__all__ = ["ActualState", "ObservedEndpoint", "ObservedEnv", "ObservedModel", "ObservedPackage", "ObservedPlugin",
-           "ObservedRoute", "ObservedWorker"]
+__all__ = ["ActualState", "ObservedEndpoint", "ObservedEnv", "ObservedHooks", "ObservedModel", "ObservedPackage",
+           "ObservedPlugin", "ObservedRoute", "ObservedWorker"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,21 @@ class ObservedEnv:
 
 
 @dataclass(frozen=True)
+class ObservedHooks:
+    """A plugin's lifecycle hooks as recorded in state: the version whose install hook ran, whether an uninstall
+    hook waits to run when the plugin is removed (and its files are still there to run it), and the last hook
+    failure, kept until an apply or a restart asks to try again."""
+
+    plugin_id: str
+    installed: str | None = None
+    uninstall: bool = False
+    files_present: bool = True
+    failed_hook: str | None = None  # "install" | "uninstall"
+    error: str | None = None
+    tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ObservedRoute:
     plugin_id: str
     config_hash: str
@@ -89,11 +104,15 @@ class ActualState:
     routes: tuple[ObservedRoute, ...] = ()
     packages: tuple[ObservedPackage, ...] = ()
     envs: tuple[ObservedEnv, ...] = ()
+    hooks: tuple[ObservedHooks, ...] = ()
     now: float = 0.0
     pulls: frozenset[str] = field(default_factory=frozenset)  # model files someone asked to pull now
 
     def plugin(self, plugin_id: str) -> ObservedPlugin:
         return next((p for p in self.plugins if p.plugin_id == plugin_id), ObservedPlugin(plugin_id))
+
+    def hooks_of(self, plugin_id: str) -> ObservedHooks:
+        return next((h for h in self.hooks if h.plugin_id == plugin_id), ObservedHooks(plugin_id))
 
     def env(self, env_id: str | None) -> ObservedEnv | None:
         return next((e for e in self.envs if e.id == env_id), None)

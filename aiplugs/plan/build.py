@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..declaration.config import Config, load_config
+from ..declaration.dependencies import dependency_order
+from ..declaration.settings import resolve_plugin_settings
 from ..errors import ConfigError, Problem, did_you_mean
 from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
 from .envs import envs_for
@@ -26,6 +29,7 @@ from .desired import (
     RelaySpec,
     RouteSpec,
     ScriptSpec,
+    ToolSpec,
     _hash,
 )
 
@@ -55,7 +59,7 @@ def load_desired_state(
         plugins.update(installed)
         unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins) - set(sourced))
         try:
-            desired = build_desired_state(config, plugins, unloadable=unloadable, packages=packages)
+            desired = build_desired_state(config, plugins, unloadable=unloadable, packages=packages, env=env)
         except ConfigError as e:
             problems.extend(e.problems)
     if problems:
@@ -75,7 +79,7 @@ def _fallback_plugins_dir(path: str | os.PathLike[str] | None, env: Mapping[str,
 
 def build_desired_state(
     config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset(),
-    packages: tuple[PackageSpec, ...] = (),
+    packages: tuple[PackageSpec, ...] = (), env: Mapping[str, str] | None = None,
 ) -> DesiredState:
     """``unloadable``: plugin folders whose manifests failed (already reported); not called missing again.
     ``packages``: plugins with a source; those not installed yet are left out until they are."""
@@ -91,8 +95,10 @@ def build_desired_state(
             problems.append(Problem(source, message, f"plugins.{plugin_id}", line, col))
     enabled = {pid for pid in plugins if _plugin_config(config, pid).enabled}
     problems.extend(_backend_problems(config, plugins, enabled))
-    order, order_problems = _dependency_order(plugins, enabled, unloadable)
+    order, order_problems = dependency_order(plugins, enabled, unloadable=unloadable, locate=config.position)
     problems.extend(order_problems)
+    settings_of, settings_problems = resolve_plugin_settings(config, {p: plugins[p] for p in enabled}, env=env)
+    problems.extend(settings_problems)
     models, model_problems = _models(config, plugins, order)
     problems.extend(model_problems)
     if problems:
@@ -106,14 +112,17 @@ def build_desired_state(
         loaded, pconf = plugins[pid], _plugin_config(config, pid)
         manifest = loaded.manifest
         mode: Mode = pconf.mode or manifest.inference.default_mode
+        tools = tuple(ToolSpec(t.name, t.description, _canonical(t.input_schema)) for t in manifest.all_tools)
         plugin_specs.append(PluginSpec(pid, manifest.name, manifest.version, manifest.description, mode,
-                                       loaded.dir, manifest.dependencies, pconf.provision))
+                                       loaded.dir, manifest.dependencies, pconf.provision, tools,
+                                       manifest.subscribes, manifest.page_events))
         own = [ScriptSpec(pid, cs.matches, cs.exclude_matches, cs.js, cs.css, cs.run_at, cs.all_frames)
                for cs in manifest.content_scripts]
         scripts.extend(own)
         relay = None
         if mode == "local":
-            workers.append(worker_spec(config, loaded, _plugin_config(config, pid), models, envs.get(pid)))
+            workers.append(worker_spec(config, loaded, _plugin_config(config, pid), models, envs.get(pid),
+                                       settings_of[pid].to_json()))
         else:
             relay = _relay(config, loaded)
             relays.append(relay)
@@ -165,48 +174,6 @@ def _backend_problems(config: Config, plugins: Mapping[str, LoadedPlugin], enabl
     return problems
 
 
-def _dependency_order(
-    plugins: Mapping[str, LoadedPlugin], enabled: set[str], unloadable: frozenset[str] = frozenset()
-) -> tuple[list[str], list[Problem]]:
-    """Enabled plugin ids, dependencies first (ties broken by id); problems for missing deps and cycles."""
-    problems = []
-    for pid in sorted(enabled):
-        for dep in plugins[pid].manifest.dependencies:
-            where = str(plugins[pid].manifest_path)
-            if dep in unloadable:
-                continue  # its manifest's own problems are already reported
-            if dep not in plugins:
-                problems.append(Problem(where, f"depends on missing plugin {dep!r}" + did_you_mean(dep, plugins),
-                                        "dependencies"))
-            elif dep not in enabled:
-                problems.append(Problem(where, f"depends on disabled plugin {dep!r} (enable it in "
-                                               f"[plugins.{dep}] or disable {pid!r})", "dependencies"))
-    order: list[str] = []
-    state: dict[str, int] = {}  # 1 = visiting, 2 = done
-    stack: list[str] = []
-
-    def visit(pid: str) -> None:
-        if state.get(pid) == 2:
-            return
-        if state.get(pid) == 1:
-            cycle = stack[stack.index(pid):] + [pid]
-            problems.append(Problem(str(plugins[pid].manifest_path), "dependency cycle: " + " -> ".join(cycle),
-                                    "dependencies"))
-            return
-        state[pid] = 1
-        stack.append(pid)
-        for dep in sorted(plugins[pid].manifest.dependencies):
-            if dep in enabled:
-                visit(dep)
-        stack.pop()
-        state[pid] = 2
-        order.append(pid)
-
-    for pid in sorted(enabled):
-        visit(pid)
-    return order, problems
-
-
 def _models(
     config: Config, plugins: Mapping[str, LoadedPlugin], order: list[str]
 ) -> tuple[dict[str, ModelSpec], list[Problem]]:
@@ -250,6 +217,10 @@ def _absolute_url(source: str, plugin_dir: Path) -> str:
     if "://" in source or source.startswith("/"):
         return source
     return str((plugin_dir / source).resolve())
+
+
+def _canonical(schema: Mapping[str, Any] | None) -> str | None:
+    return json.dumps(schema, sort_keys=True, separators=(",", ":")) if schema is not None else None
 
 
 def _relay(config: Config, loaded: LoadedPlugin) -> RelaySpec:

@@ -15,6 +15,7 @@ from ..declaration.rules import MatchPattern, RuleSet, ScriptRule
 __all__ = [
     "CloudSpec",
     "EnvSpec",
+    "ToolSpec",
     "PackageSpec",
     "RouteSpec",
     "DesiredState",
@@ -174,6 +175,18 @@ class RelaySpec:
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A function of the backend pages and people call by name; ``run`` is always one."""
+
+    name: str
+    description: str = ""
+    input_schema: str | None = None  # the JSON Schema as canonical JSON text (frozen, hashable); None: any input
+
+    def schema(self) -> dict[str, Any] | None:
+        return json.loads(self.input_schema) if self.input_schema is not None else None
+
+
+@dataclass(frozen=True)
 class PluginSpec:
     id: str
     name: str
@@ -183,6 +196,12 @@ class PluginSpec:
     dir: Path
     dependencies: tuple[str, ...]
     provision: Literal["eager", "lazy"]
+    tools: tuple[ToolSpec, ...] = (ToolSpec("run"),)
+    subscribes: tuple[str, ...] = ()  # topic patterns its on_event receives ("x/*", "aiplugs/plugin.ready")
+    page_events: bool = False  # events published by pages may reach it
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((t for t in self.tools if t.name == name), None)
 
 
 @dataclass(frozen=True)

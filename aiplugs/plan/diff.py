@@ -13,8 +13,8 @@ from typing import Literal
 
 from .actions import Action, ActionKind, Plan
 from .actual import ActualState, ObservedEndpoint, ObservedModel, ObservedWorker
-from .desired import DesiredState, EndpointSpec, ModelSpec, WorkerSpec
-from .policy import FAILURE_WINDOW_S, restart_decision
+from .desired import DesiredState, EndpointSpec, ModelSpec
+from .lifecycle import plugin_actions, uninstall_actions
 from .states import ModelState
 from ..util.redact import redact_url
 
@@ -33,16 +33,9 @@ def diff(desired: DesiredState, actual: ActualState) -> Plan:
     by_plugin: dict[str, dict[int, ObservedWorker]] = {}
     for worker in actual.workers:
         by_plugin.setdefault(worker.plugin_id, {})[worker.index] = worker
-    for plugin in desired.plugins:
-        spec = desired.worker(plugin.id)
-        held = False
-        if spec is not None:
-            workers = _worker_actions(desired, spec, by_plugin.get(plugin.id, {}), actual, waits)
-            running = by_plugin.get(plugin.id, {})
-            in_place = all(i in running and running[i].alive for i in range(spec.count))
-            held = not in_place and all(a.kind is N for a in workers)  # backing off or given up
-            actions += workers
-        actions += _route_actions(desired, plugin.id, actual, held=held)
+    ready: dict[str, bool] = {}
+    for plugin in desired.plugins:  # dependency order: a plugin's dependencies are decided before it
+        actions += plugin_actions(desired, plugin, actual, by_plugin.get(plugin.id, {}), waits, ready)
     actions += _removals(desired, actual, by_plugin)
     return Plan(tuple(actions), min(waits) if waits else None)
 
@@ -137,79 +130,10 @@ def model_action(model: ModelSpec, observed: ObservedModel, *, wanted: bool = Tr
     return Action(R, "model", name, f"sha256 differs from the manifest's{held}")
 
 
-def _worker_actions(desired: DesiredState, spec: WorkerSpec, running: dict[int, ObservedWorker],
-                    actual: ActualState, waits: list[float]) -> list[Action]:
-    plugin = desired.plugin(spec.plugin_id)
-    observed = actual.plugin(spec.plugin_id)
-    if not running and plugin is not None and plugin.provision == "lazy" and not observed.demanded:
-        return [Action(N, "worker", f"{spec.plugin_id}#0", "lazy: started on first call")]
-    env = actual.env(spec.python_env)
-    if env is not None and env.error and not env.ready:
-        return [Action(N, "worker", f"{spec.plugin_id}#{i}", f"not started: Python environment {env.id} failed")
-                for i in range(spec.count)]
-    actions, before = [], len(running)
-    for index in range(spec.count):
-        unit, seen = f"{spec.plugin_id}#{index}", running.get(index)
-        if seen is None:
-            actions.append(Action(C, "worker", unit, f"scale {before}→{spec.count}" if before else "start"))
-        elif seen.config_hash != spec.config_hash:
-            actions.append(Action(R, "worker", unit, "config changed"))
-        elif observed.restart_requested:
-            actions.append(Action(R, "worker", unit, "restart requested"))
-        elif seen.alive:
-            actions.append(Action(N, "worker", unit, f"running (pid {seen.pid})"))
-        else:
-            actions.append(_revive(unit, seen, observed.failures, observed.last_error, actual.now, waits))
-    for index in sorted(i for i in running if i >= spec.count):
-        actions.append(Action(D, "worker", f"{spec.plugin_id}#{index}", f"scale {before}→{spec.count}"))
-    return actions
-
-
-def _revive(unit: str, seen: ObservedWorker, failures: tuple[float, ...], last_error: str | None, now: float,
-            waits: list[float]) -> Action:
-    """A worker that is not running: restart it now, after its backoff, or not at all (crash loop)."""
-    decision = restart_decision(failures, now)
-    if decision.give_up:
-        why = f"; last: {last_error.splitlines()[0][:80]}" if last_error else ""
-        return Action(N, "worker", unit, f"failed: {decision.recent} failures within {FAILURE_WINDOW_S:g}s{why} "
-                                         "(`aiplugs restart` or `aiplugs apply` retries)")
-    if decision.wait_s > 0:
-        waits.append(decision.wait_s)
-        return Action(N, "worker", unit, f"restart in {decision.wait_s:.1f}s (backoff)")
-    return Action(R, "worker", unit, f"not running ({_ended(seen)})")
-
-
-def _ended(seen: ObservedWorker) -> str:
-    if seen.exit_signal:
-        return f"killed by {seen.exit_signal}"
-    if seen.exit_code is not None:
-        return f"exited with code {seen.exit_code}"
-    return "never answered" if seen.pid is None else f"pid {seen.pid} gone"
-
-
-def _route_actions(desired: DesiredState, plugin_id: str, actual: ActualState, *, held: bool = False
-                   ) -> list[Action]:
-    """A route switches once its workers are in place: within one plan converge orders it after them, and a
-    route whose workers are backing off (``held``) keeps what it answers until they run. A new route is made
-    anyway: it answers calls with the plugin's state rather than an unknown plugin."""
-    route = desired.route(plugin_id)
-    if route is None:
-        return []
-    seen = next((r for r in actual.routes if r.plugin_id == plugin_id), None)
-    where = f"relay to cloud {route.relay.path}" if route.relay else (
-        "local workers, started on first call" if route.lazy else "local workers")
-    if seen is None:
-        return [Action(C, "route", plugin_id, where)]
-    if seen.config_hash != route.config_hash:
-        if held and route.relay is None and not route.lazy:
-            return [Action(N, "route", plugin_id, f"switches to {where} once its workers run")]
-        return [Action(U, "route", plugin_id, f"now {where}")]
-    return [Action(N, "route", plugin_id, where)]
-
-
 def _removals(desired: DesiredState, actual: ActualState, running: dict[str, dict[int, ObservedWorker]]
               ) -> list[Action]:
-    """Routes and workers of plugins that are no longer enabled (or no longer local)."""
+    """Routes and workers of plugins that are no longer enabled (or no longer local); then the uninstall hooks
+    of removed plugins, then their packages."""
     actions = []
 
     def why(plugin_id: str) -> str:
@@ -225,6 +149,7 @@ def _removals(desired: DesiredState, actual: ActualState, running: dict[str, dic
     for plugin_id in sorted(set(running) - wanted):
         for index in sorted(running[plugin_id]):
             actions.append(Action(D, "worker", f"{plugin_id}#{index}", why(plugin_id)))
+    actions += uninstall_actions(desired, actual)
     kept = {p.plugin_id for p in desired.packages} | set(desired.disabled)  # disabling keeps the package
     for plugin_id in sorted({p.plugin_id for p in actual.packages} - kept):
         actions.append(Action(D, "package", plugin_id, "no longer declared with a source"))

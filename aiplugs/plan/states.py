@@ -20,7 +20,8 @@ class PluginState(str, enum.Enum):
     IDLE = "idle"  # lazy: nothing started yet; the first call starts it
     STARTING = "starting"  # workers are being started and none has answered yet
     DEGRADED = "degraded"  # some workers answer, or a cloud relay lacks its settings
-    FAILED = "failed"  # crash loop or start failure; restarts stopped until `apply` or `restart`
+    FAILED = "failed"  # crash loop, start or hook failure; retried on `apply` or `restart`
+    BLOCKED = "blocked"  # not started: a plugin it depends on is not ready (it starts once that one is)
     STOPPED = "stopped"  # scaled to 0 workers, or no daemon runs
     DISABLED = "disabled"  # `enabled = false`
 

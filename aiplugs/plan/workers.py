@@ -33,7 +33,9 @@ def backend_hooks(source: bytes) -> tuple[str, ...]:
 
 
 def worker_spec(config: Config, loaded: LoadedPlugin, pconf: Any, models: Mapping[str, ModelSpec],
-                python: EnvSpec | None) -> WorkerSpec:
+                python: EnvSpec | None, settings_json: str) -> WorkerSpec:
+    """``settings_json``: the plugin's resolved settings (schema defaults filled, secrets from the environment);
+    they reach its own workers only."""
     pid, manifest = loaded.id, loaded.manifest
     inference = manifest.inference
     entry = loaded.dir / (inference.local_entry or "backend.py")
@@ -47,7 +49,7 @@ def worker_spec(config: Config, loaded: LoadedPlugin, pconf: Any, models: Mappin
         "AIPLUGS_PLUGIN_DIR": str(loaded.dir),
         "AIPLUGS_DATA_DIR": str(data_dir),
         "AIPLUGS_CACHE_DIR": str(cache_dir),
-        "AIPLUGS_SETTINGS": json.dumps(pconf.settings, sort_keys=True, separators=(",", ":")),
+        "AIPLUGS_SETTINGS": settings_json,
         "AIPLUGS_MODELS": json.dumps({ref.key: str(models[ref.filename].path) for ref in inference.models},
                                      sort_keys=True, separators=(",", ":")),
     })

@@ -38,6 +38,8 @@ class System(Protocol):
     async def install_package(self, package: PackageSpec) -> None: ...
     async def remove_package(self, plugin_id: str) -> None: ...
     async def create_env(self, env: EnvSpec) -> None: ...
+    async def run_install_hook(self, spec: WorkerSpec) -> None: ...
+    async def run_uninstall_hook(self, plugin_id: str) -> None: ...
     async def download_model(self, model: ModelSpec) -> None: ...
     async def verify_model(self, model: ModelSpec) -> None: ...
     async def start_worker(self, spec: WorkerSpec, index: int) -> None: ...
@@ -90,6 +92,10 @@ def _call(system: System, desired: DesiredState, action: Action) -> Awaitable[No
             return system.remove_package(name)
         case "env", ActionKind.CREATE:
             return system.create_env(_need(desired.env(name), action))
+        case "hook", ActionKind.CREATE if name.endswith(" install"):
+            return system.run_install_hook(_need(desired.worker(action.plugin_id), action))
+        case "hook", ActionKind.CREATE if name.endswith(" uninstall"):
+            return system.run_uninstall_hook(action.plugin_id)
         case "model", ActionKind.CREATE | ActionKind.REPLACE:
             return system.download_model(_need(desired.model(name), action))
         case "model", ActionKind.UPDATE:
@@ -120,6 +126,7 @@ class _Run:
     events: EventBus
     failures: list[Failure] = field(default_factory=list)
     failed_units: set[str] = field(default_factory=set)
+    not_serving: set[str] = field(default_factory=set)  # plugins whose workers failed to start in this pass
 
     async def step(self, action: Action) -> bool:
         unit = action.unit
@@ -153,28 +160,52 @@ async def converge(plan: Plan, desired: DesiredState, system: System, events: Ev
     needs = [a for a in changes if a.type in ("env", "model")]  # what workers need, side by side
     await asyncio.gather(*(run.step(a) for a in needs))
     failed = {a.name for a in needs if a.unit in run.failed_units}
-    rest = [a for a in changes if a.type in ("worker", "route")]
-    for plugin_id in dict.fromkeys(a.plugin_id for a in rest):
+    rest = [a for a in changes if a.type in ("worker", "route") or _hook(a, "install")]
+    for plugin_id in dict.fromkeys(a.plugin_id for a in rest):  # dependency order
         await _plugin_steps(run, [a for a in rest if a.plugin_id == plugin_id], failed)
-    for action in (a for a in changes if a.type == "package" and a.kind is D):  # after its workers stopped
+    for action in (a for a in changes if _hook(a, "uninstall")):  # after its workers stopped
         await run.step(action)
+    for action in (a for a in changes if a.type == "package" and a.kind is D):  # last: its files go
+        if f"hook {action.plugin_id} uninstall" in run.failed_units:
+            run.fail(action.unit, "not removed: its uninstall hook failed (its files stay for the next try)")
+        else:
+            await run.step(action)
     return _finish(run, plan, started)
 
 
+def _hook(action: Action, hook: str) -> bool:
+    return action.type == "hook" and action.name.endswith(f" {hook}")
+
+
 async def _plugin_steps(run: _Run, actions: list[Action], failed: set[str]) -> None:
-    """One plugin's worker actions (concurrently), then its route once they succeeded; deletions in plan order.
-    ``failed``: the models and Python environments that could not be provided in this pass."""
+    """One plugin's install hook, then its worker actions (concurrently), then its route once they succeeded;
+    deletions in plan order. ``failed``: the models and Python environments that could not be provided in this
+    pass. A plugin whose dependency did not start in this pass is not started either."""
     workers = [a for a in actions if a.type == "worker" and a.kind is not D]
-    spec = run.desired.worker(workers[0].plugin_id) if workers else None
+    hooks = [a for a in actions if a.type == "hook"]
+    spec = run.desired.worker(actions[0].plugin_id)
+    plugin = run.desired.plugin(actions[0].plugin_id)
     missing = sorted(failed & set(spec.models)) if spec is not None else []
+    down = [d for d in (plugin.dependencies if plugin is not None else ()) if d in run.not_serving]
+    reason = None
     if spec is not None and spec.python_env in failed:
-        for action in workers:
-            run.fail(action.unit, f"not started: its Python environment {spec.python_env} could not be built")
+        reason = f"not started: its Python environment {spec.python_env} could not be built"
     elif missing:
+        reason = f"not started: its model {', '.join(missing)} is not available"
+    elif down:
+        reason = f"not started: needs {', '.join(down)}, which did not start"
+    for action in hooks:
+        if reason is not None:
+            run.fail(action.unit, reason.replace("not started", "not run"))
+        elif not await run.step(action):
+            reason = "not started: its install hook failed"
+    if reason is not None:
         for action in workers:
-            run.fail(action.unit, f"not started: its model {', '.join(missing)} is not available")
+            run.fail(action.unit, reason)
     else:
         await asyncio.gather(*(run.step(a) for a in workers))
+    if any(a.unit in run.failed_units for a in workers):
+        run.not_serving.add(actions[0].plugin_id)
     for action in (a for a in actions if a not in workers):
         if action.type == "route" and action.kind is not D and any(a.unit in run.failed_units for a in workers):
             run.fail(action.unit, "not switched: its workers did not start")

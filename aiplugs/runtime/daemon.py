@@ -29,6 +29,7 @@ from ..store.locks import HeldLock, LockHeld
 from ..store.daemonfile import LOCK_FILE, claim_pid_file, read_pid, release_pid_file, write_daemon_file
 from ..store.tokens import PAGE_TOKEN_FILE, load_or_create_token
 from .converge import ConvergeResult, converge
+from .hooks import observe_hooks
 from .jobs import InstallJobs
 from .orphans import sweep_orphans
 from .reconcile import Reconciler
@@ -192,7 +193,8 @@ class Daemon:
             stats={p.id: system.workers.stats(p.id) or {} for p in desired.plugins},
             models={m.filename: system.store.status(m) for m in desired.models}, model_sizes=sizes,
             conditions=tuple(self._conditions.values()), now=time.time(),
-            envs={e.id: e for e in system.observe_envs(desired)})
+            envs={e.id: e for e in system.observe_envs(desired)},
+            hooks={h.plugin_id: h for h in observe_hooks(system)})
         return build_status(desired, seen)
 
     async def down(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..events import EventBus
 from ..events.catalogue import APPLY_PLANNED, PLUGIN_STATE
 from ..plan import DesiredState, Plan, diff
 from .converge import ConvergeResult, Failure, converge
-from .status import plugin_state
+from .status import plugin_states
 
 __all__ = ["Reconciler"]
 
@@ -148,12 +148,13 @@ class Reconciler:
         """``plugin.state`` for each plugin whose state changed, judged on one observation (and its clock)."""
         actual = self.system.observe(self.desired, demanded=self.demanded, restarts=self.restarts,
                                      pulls=self.pulls)
+        states = plugin_states(self.desired, actual.workers, actual.plugins, actual.now,
+                               {e.id: e for e in actual.envs}, {h.plugin_id: h for h in actual.hooks})
         for plugin in self.desired.plugins:
             seen = actual.plugin(plugin.id)
-            spec = self.desired.worker(plugin.id)
-            state = plugin_state(self.desired, plugin, [w for w in actual.workers if w.plugin_id == plugin.id],
-                                 seen, actual.now, actual.env(spec.python_env) if spec is not None else None)
+            state, needs = states[plugin.id]
             if self._states.get(plugin.id) != state.value:
                 self._states[plugin.id] = state.value
-                reason = seen.last_error if state.value != "ready" else None
+                reason = f"needs {', '.join(needs)}" if needs else (
+                    seen.last_error if state.value != "ready" else None)
                 self.events.publish(PLUGIN_STATE, plugin_id=plugin.id, state=state.value, reason=reason)

@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..plan import DesiredState, ModelState, ObservedEnv, ObservedPlugin, ObservedWorker, PluginSpec, PluginState
+from ..plan import (DesiredState, ModelState, ObservedEnv, ObservedHooks, ObservedPlugin, ObservedWorker, PluginSpec,
+                    PluginState)
 from ..plan.policy import restart_decision
 
 __all__ = ["Condition", "EXIT_DEGRADED", "EXIT_HEALTHY", "EXIT_NO_DAEMON", "STATUS_FORMAT_VERSION", "Observed",
-           "build_status", "exit_code", "format_status", "pac_url", "plugin_state"]
+           "build_status", "exit_code", "format_status", "pac_url", "plugin_state", "plugin_states"]
 
 STATUS_FORMAT_VERSION = "2"
 EXIT_HEALTHY, EXIT_DEGRADED, EXIT_NO_DAEMON = 0, 3, 4
@@ -43,11 +44,17 @@ class Observed:
     conditions: tuple[Condition, ...]
     now: float
     envs: Mapping[str, ObservedEnv] = field(default_factory=dict)  # env id -> as observed
+    hooks: Mapping[str, ObservedHooks] = field(default_factory=dict)  # plugin id -> its hooks' record/failure
+
+
+_UNAVAILABLE = (PluginState.FAILED, PluginState.STOPPED, PluginState.BLOCKED)
 
 
 def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[ObservedWorker],
-                 history: ObservedPlugin, now: float, env: ObservedEnv | None = None) -> PluginState:
-    """``env``: the plugin's Python environment as observed, when it has one."""
+                 history: ObservedPlugin, now: float, env: ObservedEnv | None = None,
+                 hooks: ObservedHooks | None = None, needs: tuple[str, ...] = ()) -> PluginState:
+    """``env``: the plugin's Python environment as observed, when it has one; ``hooks``: its hooks' record;
+    ``needs``: the plugins it depends on that are failed, stopped or blocked themselves."""
     if plugin.mode == "cloud":
         return PluginState.DEGRADED if not desired.cloud.base_url else PluginState.READY
     spec = desired.worker(plugin.id)
@@ -55,10 +62,14 @@ def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[Observ
     ready = sum(1 for w in workers if w.alive)
     if count == 0:
         return PluginState.STOPPED
-    if env is not None and not env.ready and env.error:  # workers still running serve the previous version
+    broken = (env is not None and not env.ready and env.error) or (
+        hooks is not None and hooks.failed_hook == "install" and hooks.error)
+    if broken:  # workers still running serve the previous version
         return PluginState.DEGRADED if ready else PluginState.FAILED
     if ready >= count:
         return PluginState.READY
+    if needs and ready == 0:
+        return PluginState.BLOCKED
     if restart_decision(history.failures, now).give_up:
         return PluginState.FAILED
     if not workers and plugin.provision == "lazy":
@@ -66,18 +77,40 @@ def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[Observ
     return PluginState.STARTING if ready == 0 else PluginState.DEGRADED
 
 
-def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed) -> dict[str, Any]:
+def plugin_states(desired: DesiredState, workers: tuple[ObservedWorker, ...], plugins: tuple[ObservedPlugin, ...],
+                  now: float, envs: Mapping[str, ObservedEnv], hooks: Mapping[str, ObservedHooks]
+                  ) -> dict[str, tuple[PluginState, tuple[str, ...]]]:
+    """Every plugin's state, in dependency order (a plugin is blocked by what its dependencies are), with the
+    dependencies that block it."""
+    states: dict[str, tuple[PluginState, tuple[str, ...]]] = {}
+    for plugin in desired.plugins:
+        spec = desired.worker(plugin.id)
+        env = envs.get(spec.python_env) if spec is not None and spec.python_env else None
+        needs = tuple(d for d in plugin.dependencies if d in states and states[d][0] in _UNAVAILABLE)
+        history = next((p for p in plugins if p.plugin_id == plugin.id), ObservedPlugin(plugin.id))
+        state = plugin_state(desired, plugin, [w for w in workers if w.plugin_id == plugin.id], history, now, env,
+                             hooks.get(plugin.id), needs)
+        states[plugin.id] = (state, needs if state is PluginState.BLOCKED else ())
+    return states
+
+
+def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed, state: PluginState,
+                needs: tuple[str, ...]) -> dict[str, Any]:
     workers = [w for w in seen.workers if w.plugin_id == plugin.id]
     history = next((p for p in seen.plugins if p.plugin_id == plugin.id), ObservedPlugin(plugin.id))
     stats = seen.stats.get(plugin.id) or {}
     spec = desired.worker(plugin.id)
     env = seen.envs.get(spec.python_env) if spec is not None and spec.python_env else None
-    state = plugin_state(desired, plugin, workers, history, seen.now, env)
+    hooks = seen.hooks.get(plugin.id)
     last_error, tail = history.last_error, history.stderr_tail
     if plugin.mode == "cloud" and state is PluginState.DEGRADED:
         last_error = "cloud.base_url is not set (env CLOUD_BASE_URL or [cloud] base_url)"
     if env is not None and env.error and not env.ready:
         last_error, tail = f"Python environment {env.id}: {env.error}", env.error_tail
+    elif hooks is not None and hooks.failed_hook == "install" and hooks.error:
+        last_error, tail = hooks.error, hooks.tail
+    elif needs:
+        last_error = f"blocked: needs {', '.join(needs)}"
     return {
         "id": plugin.id, "name": plugin.name, "version": plugin.version, "mode": plugin.mode,
         "provision": plugin.provision, "state": state.value,
@@ -87,14 +120,17 @@ def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed) -> di
         "restarts": history.restarts, "last_error": last_error,
         "stderr_tail": list(tail) if state is not PluginState.READY else [],
         "python_env": spec.python_env if spec is not None else None,
+        "needs": list(needs),
         "requests": stats.get("requests", 0), "errors": stats.get("errors", 0), "p50_ms": stats.get("p50_ms"),
     }
 
 
 def build_status(desired: DesiredState, seen: Observed) -> dict[str, Any]:
-    plugins = [_plugin_row(desired, plugin, seen) for plugin in desired.plugins]
+    states = plugin_states(desired, seen.workers, seen.plugins, seen.now, seen.envs, seen.hooks)
+    plugins = [_plugin_row(desired, plugin, seen, *states[plugin.id]) for plugin in desired.plugins]
     plugins += [{"id": pid, "mode": None, "state": PluginState.DISABLED.value, "workers_desired": 0,
-                 "workers_ready": 0, "worker_pids": [], "restarts": 0, "last_error": None, "stderr_tail": []}
+                 "workers_ready": 0, "worker_pids": [], "restarts": 0, "last_error": None, "stderr_tail": [],
+                 "python_env": None, "needs": []}
                 for pid in desired.disabled]
     models = [{"key": m.keys[0], "keys": list(m.keys), "filename": m.filename, "path": str(m.path),
                "size": seen.model_sizes.get(m.filename),

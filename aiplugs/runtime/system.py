@@ -20,12 +20,13 @@ from ..errors import AiplugsError
 from ..events import EventBus
 from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, PROXY_STOPPED, ROUTE_CHANGED
 from ..plan import (ActualState, DesiredState, EndpointSpec, EnvSpec, ModelSpec, ObservedEndpoint, ObservedEnv,
-                    ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, PackageSpec, ProxySpec, Route,
-                    RouteSpec, WorkerSpec)
+                    ObservedHooks, ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, PackageSpec,
+                    ProxySpec, Route, RouteSpec, WorkerSpec)
 from ..plan.desired import api_settings_hash
 from ..store.envs import env_ready
 from ..store.state import (DaemonRecord, EndpointRecord, StateDamaged, StateFile, WorkerRecord, read_state,
                            update_state)
+from .hooks import observe_hooks, remember_hooks, run_install_hook, run_uninstall_hook
 from .installs import install, remove
 
 __all__ = ["RunningSystem"]
@@ -60,6 +61,7 @@ class RunningSystem:
         self.rules_hash: str | None = None
         self.routes: dict[str, str] = {}  # plugin id -> route config hash
         self.env_failures: dict[str, ObservedEnv] = {}  # env id -> its last failed build, until an apply retries
+        self.hook_failures: dict[str, ObservedHooks] = {}  # plugin id -> its last failed install/uninstall hook
         self._last_recorded: Any = None
         self._desired: DesiredState | None = None  # the last one observed against
 
@@ -132,10 +134,12 @@ class RunningSystem:
         self.workers.forget_failures(plugin_id)
         if plugin_id is None:
             self.env_failures.clear()
+            self.hook_failures.clear()
         else:
             spec = self._desired.worker(plugin_id) if self._desired is not None else None
             if spec is not None and spec.python_env:
                 self.env_failures.pop(spec.python_env, None)
+            self.hook_failures.pop(plugin_id, None)
 
     async def download_model(self, model: ModelSpec) -> None:
         await self.store.download(model)
@@ -150,9 +154,17 @@ class RunningSystem:
 
     async def start_worker(self, spec: WorkerSpec, index: int) -> None:
         await self.workers.start(spec, index)
+        await remember_hooks(self, spec)
 
     async def restart_worker(self, spec: WorkerSpec, index: int) -> None:
         await self.workers.restart(spec, index)
+        await remember_hooks(self, spec)
+
+    async def run_install_hook(self, spec: WorkerSpec) -> None:
+        await run_install_hook(self, spec)
+
+    async def run_uninstall_hook(self, plugin_id: str) -> None:
+        await run_uninstall_hook(self, plugin_id)
 
     async def stop_worker(self, plugin_id: str, index: int) -> None:
         await self.workers.stop(plugin_id, index)
@@ -194,6 +206,7 @@ class RunningSystem:
             routes=tuple(ObservedRoute(k, v) for k, v in self.routes.items()),
             packages=tuple(ObservedPackage(p.plugin_id, p.version, p.sha256) for p in self.packages.installed()),
             envs=self.observe_envs(desired),
+            hooks=observe_hooks(self),
             now=time.time(),
             pulls=frozenset(pulls),
         )
@@ -255,6 +268,7 @@ class RunningSystem:
         """Stops proxy, workers and router (each even if another fails) and records that nothing runs (the last
         ports stay, as preferences for the next daemon)."""
         await _quietly(self._stop_proxy())
+        await _quietly(self._stop_dependents_first())
         await _quietly(self.workers.close())
         await _quietly(self.router.stop())
 
@@ -263,6 +277,20 @@ class RunningSystem:
             state.workers, state.routes = {}, {}
 
         await asyncio.to_thread(update_state, self.state_dir, clear, recover=True)
+
+
+    async def _stop_dependents_first(self) -> None:
+        """Workers stop in reverse dependency order (a plugin before the plugins it needs), one level of the
+        dependency graph at a time, each level's pools together."""
+        if self._desired is None:
+            return
+        depth: dict[str, int] = {}
+        for plugin in self._desired.plugins:  # dependency order: dependencies are seen first
+            depth[plugin.id] = 1 + max((depth.get(d, -1) for d in plugin.dependencies), default=-1)
+        running = {(w.plugin_id, w.index) for w in self.workers.observe()[0] if w.pid is not None}
+        for level in sorted(set(depth.values()), reverse=True):
+            await asyncio.gather(*(self.workers.stop(pid, index) for pid, index in sorted(running)
+                                   if depth.get(pid) == level), return_exceptions=True)
 
 
 async def _quietly(coro) -> None:

@@ -21,6 +21,7 @@ from ..util.atomic import atomic_write_text
 __all__ = [
     "DaemonRecord",
     "EndpointRecord",
+    "HookRecord",
     "ModelRecord",
     "StateDamaged",
     "StateFile",
@@ -71,6 +72,19 @@ class WorkerRecord(_Record):
     pids: list[int | None] = Field(default_factory=list)
 
 
+class HookRecord(_Record):
+    """How to run a plugin's uninstall hook once the plugin has left the declaration, and which version's install
+    hook ran. Settings are not kept (secrets never go to state.json): uninstall sees the schema defaults."""
+
+    installed: str | None = None  # the version whose install hook ran
+    uninstall: bool = False  # its backend defines uninstall(ctx)
+    version: str
+    entry: str
+    plugin_dir: str
+    python: str | None = None
+    timeout_s: float = 60.0
+
+
 class StateFile(_Record):
     format_version: Literal[1] = 1
     daemon: DaemonRecord | None = None
@@ -82,6 +96,7 @@ class StateFile(_Record):
     models: dict[str, ModelRecord] = Field(default_factory=dict)
     workers: dict[str, WorkerRecord] = Field(default_factory=dict)
     routes: dict[str, str] = Field(default_factory=dict)  # plugin id -> route config hash
+    hooks: dict[str, HookRecord] = Field(default_factory=dict)  # plugin id -> its lifecycle hooks' record
     # The ports last listened on ("api", "proxy"), kept after a stop so auto-allocated ports stay stable across
     # restarts while free. Unlike api/proxy above, they say nothing about what runs now.
     last_ports: dict[str, int] = Field(default_factory=dict)

@@ -220,15 +220,16 @@ def test_dependency_on_missing_plugin(tmp_path: Path, write_plugin: Callable[...
     write_plugin(tmp_path / "plugins", "sentiment")
     folder = write_plugin(tmp_path / "plugins", "app", dependencies=["sentimnet"])
     (found,) = spec_problems(declaration(tmp_path))
-    assert found == (f"{folder / 'manifest.json'}: dependencies: depends on missing plugin 'sentimnet' "
-                     "(did you mean 'sentiment'?)")
+    assert found == (f"{folder / 'manifest.json'}: dependencies.0: app needs sentimnet, which is missing: no plugin "
+                     "folder or [plugins.sentimnet] source declares it (did you mean 'sentiment'?)")
 
 
 def test_dependency_on_disabled_plugin(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
     write_plugin(tmp_path / "plugins", "base")
     write_plugin(tmp_path / "plugins", "app", dependencies=["base"])
     (found,) = spec_problems(declaration(tmp_path, "[plugins.base]\nenabled = false\n"))
-    assert "dependencies: depends on disabled plugin 'base'" in found
+    assert found.endswith("aiplugs.toml:3:11: plugins.base.enabled: app needs base, which is disabled here (enable "
+                          "base, or disable app too)")
     # disabling the dependent plugin too makes the declaration valid again
     _, desired = load_desired_state(
         declaration(tmp_path, "[plugins.base]\nenabled = false\n[plugins.app]\nenabled = false\n"), env={}

@@ -159,8 +159,15 @@ def summarize(raw: Mapping[str, Any], *, source: str, sha256: str, size: int) ->
         mode=_str(inference.get("default_mode", "local")), matches=matches,
         decrypts_all=any(_host_of(p) == "*" for p in matches), models=models,
         requirements=tuple(str(r) for r in _list(_dict(data.get("python")).get("requirements"))),
-        dependencies=tuple(str(d) for d in _list(data.get("dependencies"))),
+        dependencies=tuple(_dependency(d) for d in _list(data.get("dependencies"))),
         update_url=_str(data.get("update_url")), problems=problems, manifest=dict(raw))
+
+
+def _dependency(value: Any) -> str:
+    """``"base"`` or ``{"id": "base", "version": ">=1.2"}`` as one requirement text: ``base>=1.2``."""
+    if isinstance(value, dict):
+        return f"{value.get('id')}{value.get('version') or ''}"
+    return str(value)
 
 
 def _host_of(pattern: str) -> str:

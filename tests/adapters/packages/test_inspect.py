@@ -22,7 +22,7 @@ from .conftest import file, make_zip
 SHA = "ab" * 32
 BROAD = {
     "manifest_version": 3, "id": "reader", "name": "Reader", "version": "2.1.0", "description": "reads everything",
-    "dependencies": ["word-count"],
+    "dependencies": ["word-count", {"id": "sentiment", "version": ">=1.2"}],
     "update_url": "https://updates.example/reader/index.json",
     "inference": {"default_mode": "local", "local_entry": "backend.py", "models": [
         {"key": "EMBEDDINGS", "filename": "embed.bin", "source_url": "https://user:pw@models.example/embed.bin",
@@ -64,7 +64,7 @@ def test_a_broad_manifest_says_so(tmp_path: Path) -> None:
     assert [(m.filename, m.size) for m in seen.models] == [("embed.bin", 3 * 1024 * 1024), ("vocab.txt", 512)]
     assert seen.models_size == 3 * 1024 * 1024 + 512
     assert seen.requirements == ("numpy>=1.26", "tokenizers==0.19.1")
-    assert seen.dependencies == ("word-count",) and seen.update_url == BROAD["update_url"]
+    assert seen.dependencies == ("word-count", "sentiment>=1.2") and seen.update_url == BROAD["update_url"]
     text = seen.permissions()
     assert "EVERY HTTPS SITE" in text and "<all_urls>" in text
     assert "embed.bin (3.0 MiB) from https://" in text and "pw@" not in text  # credentials never shown
