@@ -294,7 +294,7 @@ def test_an_edit_that_does_not_validate_is_restored(cli: Run, project: Path, wri
     declare(project, "needy", enabled=False)
     before = (project / "aiplugs.toml").read_bytes()
     result = cli("plugins", "enable", "needy", cwd=project)
-    failed(result, "depends on disabled plugin 'summarize'")
+    failed(result, "needy needs summarize, which is disabled here")
     assert "aiplugs.toml was restored" in result.stderr and "+enabled = true" in result.stdout
     assert (project / "aiplugs.toml").read_bytes() == before and no_daemon(project)
 
