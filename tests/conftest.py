@@ -42,6 +42,14 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def desired(project: Path, clean_env: dict[str, str]):  # -> DesiredState
+    """The shipped project's desired state."""
+    from aiplugs.plan import load_desired_state
+
+    return load_desired_state(project / "aiplugs.toml", env=clean_env)[1]
+
+
+@pytest.fixture
 def run_cli(clean_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Runs ``aiplugs ARGS...`` in a subprocess (cwd and extra env optional) and returns the finished process."""
 

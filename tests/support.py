@@ -1,4 +1,5 @@
-"""Small helpers the test packages share: free loopback ports, process liveness, waiting for a condition."""
+"""Small helpers the test packages share: free loopback ports, process liveness, waiting for a condition, and the
+ActualState a converge leaves."""
 
 from __future__ import annotations
 
@@ -50,3 +51,21 @@ async def wait_for_async(predicate: Callable[[], Any], timeout: float = 20.0, in
             return value
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def converged(desired: Any, now: float = 1000.0) -> Any:
+    """The ActualState a successful converge of ``desired`` leaves (auto ports take the first in range)."""
+    from aiplugs.plan import ActualState, ModelState, ObservedEndpoint, ObservedModel, ObservedRoute, ObservedWorker
+
+    def endpoint(spec: Any) -> ObservedEndpoint:
+        return ObservedEndpoint(spec.host, spec.port if spec.port is not None else spec.port_range[0])
+
+    return ActualState(
+        daemon_pid=1, api=endpoint(desired.api), api_hash=desired.api_hash, proxy=endpoint(desired.proxy.endpoint),
+        rules_hash=desired.proxy.rules_hash,
+        models=tuple(ObservedModel(m.filename, ModelState.READY, m.sha256) for m in desired.models if not m.lazy),
+        workers=tuple(ObservedWorker(w.plugin_id, i, 100 + i, True, w.config_hash)
+                      for w in desired.workers for i in range(w.count)
+                      if desired.plugin(w.plugin_id).provision == "eager"),
+        routes=tuple(ObservedRoute(r.plugin_id, r.config_hash) for r in desired.routes),
+        now=now)

@@ -111,7 +111,7 @@ def imports_of(path: Path) -> list[Import]:
             continue
         for name in names:
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top in ("aiplugs", "__future__"):
+            if top in sys.stdlib_module_names or top in ("aiplugs", "__future__", "_aiplugs_worker"):  # harness siblings
                 continue
             found.append(Import(path, node.lineno, top, id(node) in lazy))
     return found

@@ -7,13 +7,13 @@ import sys
 from typing import Sequence
 
 from ..errors import AiplugsError, ConfigError
-from . import _bench, _browser, _declare, _lifecycle, _models, _plugins, _proxy
+from . import _bench, _browser, _declare, _graph, _interact, _lifecycle, _models, _plugins, _proxy
 from ._common import add_config_option
 
 __all__ = ["build_parser", "main"]
 
 # Each module adds its subcommands; handlers import what they need when they run.
-COMMAND_MODULES = [_declare, _lifecycle, _plugins, _browser, _models, _proxy, _bench]
+COMMAND_MODULES = [_declare, _lifecycle, _interact, _graph, _plugins, _browser, _models, _proxy, _bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except AiplugsError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return getattr(e, "exit_code", 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

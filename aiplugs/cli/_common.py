@@ -10,7 +10,8 @@ from typing import Any
 
 from ..errors import AiplugsError
 
-__all__ = ["add_config_option", "add_locked_option", "load", "print_json", "use_color"]
+__all__ = ["add_config_option", "add_locked_option", "daemon_client", "load", "print_json", "state_dir_of",
+           "use_color"]
 
 
 def add_config_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
@@ -51,3 +52,26 @@ def print_json(data: Any) -> None:
 
 def use_color(stream=sys.stdout) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def state_dir_of(args: argparse.Namespace):  # -> Path
+    """The state dir from the declaration; commands over the running system work even when the file no longer
+    validates."""
+    from ..declaration.config import load_config
+
+    return load_config(args.config, require_file=False).state_dir
+
+
+def daemon_client(args: argparse.Namespace):  # -> DaemonClient
+    """The running daemon of this project; an error saying how to start one when none runs."""
+    from ..client import DaemonClient
+
+    state_dir = state_dir_of(args)
+    client = DaemonClient.find(state_dir)
+    if client is None:
+        raise NoDaemon(f"no aiplugs daemon runs for {state_dir}; `aiplugs apply` starts one")
+    return client
+
+
+class NoDaemon(AiplugsError):
+    exit_code = 4  # as `aiplugs status` says it

@@ -1,4 +1,4 @@
-"""Commands over the running system: apply, status, restart, down, logs."""
+"""Commands over the running system: apply, status, down, logs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import argparse
 import re
 import sys
 import time
-from pathlib import Path
 
 from ..client.progress import ModelBars
 from ..errors import AiplugsError
 from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, WORKER_EXITED, WORKER_FAILED, WORKER_STARTED
-from ._common import add_config_option, add_locked_option, load, print_json, use_color
+from ._common import add_config_option, add_locked_option, load, print_json, state_dir_of, use_color
 
 __all__ = ["register"]
 
@@ -38,15 +37,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_config_option(p)
     p.add_argument("--json", action="store_true", help="print the status as JSON (format_version 1)")
     p.set_defaults(handler=cmd_status)
-
-    p = commands.add_parser("restart", help="replace a plugin's workers (and retry what failed for it)",
-                            description="Replace every worker of PLUGIN, one at a time, each after its calls "
-                            "drained; forgets its crash-loop history and a failed build of its Python environment. "
-                            "Exit 0 when its workers run again.")
-    add_config_option(p)
-    p.add_argument("plugin", help="a plugin id (see `aiplugs status`)")
-    p.add_argument("--json", action="store_true", help="print the plugin's status row as JSON")
-    p.set_defaults(handler=cmd_restart)
 
     p = commands.add_parser("down", help="stop everything apply started (models and CA stay)",
                             description="Gracefully stop the proxy, the router and every worker of this state dir.")
@@ -211,18 +201,11 @@ def _foreground(args, desired) -> int:
 # ---- status / down / logs ------------------------------------------------------------------------------------
 
 
-def _state_dir(args: argparse.Namespace) -> Path:
-    """The state dir from the declaration; status/down/logs work even when the file no longer validates."""
-    from ..declaration.config import load_config
-
-    return load_config(args.config, require_file=False).state_dir
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from ..client import DaemonClient
     from ..runtime.status import EXIT_NO_DAEMON, exit_code, format_status
 
-    state_dir = _state_dir(args)
+    state_dir = state_dir_of(args)
     client = DaemonClient.find(state_dir)
     if client is None:
         if args.json:
@@ -238,30 +221,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     return exit_code(status)
 
 
-def cmd_restart(args: argparse.Namespace) -> int:
-    from ..client import DaemonClient
-    from ..runtime.status import EXIT_NO_DAEMON
-
-    state_dir = _state_dir(args)
-    client = DaemonClient.find(state_dir)
-    if client is None:
-        print(f"No aiplugs daemon runs for {state_dir}; `aiplugs apply` starts one.", file=sys.stderr)
-        return EXIT_NO_DAEMON
-    client.restart(args.plugin)
-    row = next((p for p in client.status()["plugins"] if p["id"] == args.plugin), None)
-    if args.json:
-        print_json(row)
-    elif row is not None:
-        pids = ", ".join(str(p) for p in row["worker_pids"]) or "none"
-        print(f"Restarted {args.plugin}: {row['state']}, workers {row['workers_ready']}/{row['workers_desired']} "
-              f"(pids {pids}).")
-    return 0
-
-
 def cmd_down(args: argparse.Namespace) -> int:
     from ..client.lifecycle import down
 
-    state_dir = _state_dir(args)
+    state_dir = state_dir_of(args)
     pid = down(state_dir, timeout=args.timeout)
     if pid is None:
         print(f"No aiplugs daemon runs for {state_dir}; nothing to stop.")
@@ -273,7 +236,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_logs(args: argparse.Namespace) -> int:
     from ..client import DAEMON_LOG, LOG_DIR
 
-    logs = _state_dir(args) / LOG_DIR
+    logs = state_dir_of(args) / LOG_DIR
     if args.plugin:
         name = re.compile(rf"{re.escape(args.plugin)}-\d+\.log")  # <plugin>-<index>.log; not rotated .log.1
         files = sorted(p for p in logs.glob(f"{args.plugin}-*.log") if name.fullmatch(p.name))

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AiplugsError
-from ._plugins_shared import (PluginFacts, checked_sha256, config_path, confirm, facts, manifest_version,
-                              save_and_apply, show_diff)
+from ._plugins_shared import (PluginFacts, checked_sha256, config_path, confirm, facts, save_and_apply, show_diff)
 from ._plugins_view import inspect_uri
 
 __all__ = ["cmd_disable", "cmd_enable", "cmd_install", "cmd_remove"]
@@ -32,7 +31,9 @@ def cmd_install(args: argparse.Namespace) -> int:
     config = load_config(path)
     seen = inspect_uri(args.uri, checked_sha256(args.sha256), config.state_dir)
     plugin_id = _checked_id(args, seen)
-    current, installed = _current(config, plugin_id)
+    from ..plan.packages import current_declaration
+
+    current, installed = current_declaration(config, plugin_id)
     verdict = install_verdict(current, seen.version, seen.sha256, force=args.force)
     if verdict == "already-installed":
         how = "installed" if installed else "declared; `aiplugs apply` installs it"
@@ -67,27 +68,6 @@ def _checked_id(args: argparse.Namespace, seen: Any) -> str:
                            "installed package's manifest id must equal its [plugins.<id>] table. Leave --id out, "
                            f"or pass --id {seen.plugin_id}. Nothing was changed.")
     return str(seen.plugin_id)
-
-
-def _current(config: Any, plugin_id: str) -> tuple[Any, bool]:
-    """What the declaration holds for ``plugin_id`` now (a package and what it pins, a plugin folder, or nothing),
-    and whether that package is installed; read from aiplugs.toml, aiplugs.lock and the state dir alone."""
-    from ..declaration.lockfile import lock_path, read_lock
-    from ..declaration.plugins import Current
-    from ..errors import Problem
-    from ..plan.packages import sourced_plugins
-
-    problems: list[Problem] = []
-    _, packages = sourced_plugins(config, problems)
-    package = next((p for p in packages if p.plugin_id == plugin_id), None)
-    if package is not None:
-        entry = read_lock(lock_path(config.path)).plugins.get(plugin_id)
-        locked = entry.version if entry is not None and entry.sha256 == package.sha256 else None
-        return Current("package", package.installed_version or locked, package.sha256), package.path is not None
-    folder = config.plugins_dir / plugin_id
-    if (folder / "manifest.json").is_file():
-        return Current("folder", manifest_version(folder, plugin_id), None), True
-    return None, False
 
 
 def _what_changes(verdict: str, current: Any, seen: Any, folder: Path) -> str:

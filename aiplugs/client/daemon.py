@@ -155,15 +155,31 @@ class DaemonClient:
 
     # ---- plugin calls and events -----------------------------------------------------------------------------
 
-    def call(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Any:
-        return self.request("POST", f"/v1/plugins/{plugin_id}/run", payload, timeout=timeout, page=True)
+    def call(self, plugin_id: str, payload: Any, *, tool: str | None = None, timeout: float | None = 120.0) -> Any:
+        """``tool`` (default ``run``) of the plugin's backend, as a content script calls it."""
+        return self.request("POST", _tool_path(plugin_id, tool), payload, timeout=timeout, page=True)
 
-    def stream(self, plugin_id: str, payload: Any, *, timeout: float | None = 120.0) -> Feed:
+    def stream(self, plugin_id: str, payload: Any, *, tool: str | None = None,
+               timeout: float | None = 120.0) -> Feed:
         """The items of a streaming plugin call, for ``for`` or ``async for``; a backend error raises DaemonError."""
-        return Feed(self, "POST", f"/v1/plugins/{plugin_id}/run", payload, page=True, timeout=timeout)
+        return Feed(self, "POST", _tool_path(plugin_id, tool), payload, page=True, timeout=timeout)
+
+    def plugin(self, plugin_id: str) -> dict[str, Any]:
+        """One plugin as the router serves it: its tools with their input schemas, dependencies, subscriptions."""
+        return self.request("GET", f"/api/plugins/{quote(plugin_id, safe='')}")
+
+    def recent_events(self) -> list[dict[str, Any]]:
+        """The daemon's recent events (its history), without waiting for new ones."""
+        with Feed(self, "GET", "/api/events?follow=0", timeout=30.0) as feed:
+            return list(feed)
 
     def events(self, *, replay: bool = False, convert: Any = None, timeout: float | None = None) -> Feed:
         """Events from ``/api/events`` (``replay``: the recent history first) as dicts — or what ``convert`` makes
         of each — for ``for`` or ``async for``, until closed. The one opener of the event stream."""
         path = "/api/events?replay=1" if replay else "/api/events"
         return Feed(self, "GET", path, convert=convert, timeout=timeout)
+
+
+def _tool_path(plugin_id: str, tool: str | None) -> str:
+    plugin = quote(plugin_id, safe="")
+    return f"/v1/plugins/{plugin}/run" if tool in (None, "run") else f"/v1/plugins/{plugin}/tools/{quote(tool, safe='')}"

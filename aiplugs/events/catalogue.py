@@ -28,6 +28,8 @@ worker.failed          plugin_id, index, error, stderr_tail            ... it di
 worker.exited          plugin_id, index, pid, code, signal             a running worker exited by itself
 worker.stopped         plugin_id, index, pid                           a worker was stopped on purpose
 plugin.state           plugin_id, state, reason                        a plugin's state changed (ready, failed...)
+plugin.event           topic, source, data                             a plugin (or page) published an event
+plugin.event_dropped   subscriber, topic, dropped                      a subscriber's queue was full: not queued
 route.changed          plugin_id, route                                the router now serves it (local|cloud|none)
 proxy.started          host, port                                      the proxy listens
 proxy.rules_swapped    plugins                                         new rules took effect in the live proxy
@@ -41,11 +43,12 @@ daemon.stopping        pid                                             the daemo
 from __future__ import annotations
 
 __all__ = [
-    "APPLY_ACTION_FINISHED", "APPLY_ACTION_STARTED", "APPLY_FAILED", "APPLY_FINISHED", "APPLY_PLANNED",
-    "CATALOGUE", "DAEMON_STOPPING", "EventType", "INSTALL_PROGRESS", "INSTALL_STATE", "MODEL_DOWNLOADING", "MODEL_FAILED", "MODEL_PROGRESS",
-    "MODEL_READY", "PACKAGE_FETCHING", "PACKAGE_INSTALLED", "PACKAGE_PROGRESS", "PACKAGE_REMOVED", "PLUGIN_STATE", "PROXY_INJECT_FAILED", "PROXY_RULES_SWAPPED", "PROXY_STARTED", "PROXY_STOPPED",
-    "ROUTER_STARTED", "ROUTE_CHANGED", "WORKER_EXITED", "WORKER_FAILED", "WORKER_STARTED", "WORKER_STARTING",
-    "WORKER_STOPPED", "event_type",
+    "APPLY_ACTION_FINISHED", "APPLY_ACTION_STARTED", "APPLY_FAILED", "APPLY_FINISHED", "APPLY_PLANNED", "CATALOGUE",
+    "DAEMON_STOPPING", "EventType", "INSTALL_PROGRESS", "INSTALL_STATE", "MODEL_DOWNLOADING", "MODEL_FAILED",
+    "MODEL_PROGRESS", "MODEL_READY", "PACKAGE_FETCHING", "PACKAGE_INSTALLED", "PACKAGE_PROGRESS", "PACKAGE_REMOVED",
+    "PLUGIN_EVENT", "PLUGIN_EVENT_DROPPED", "PLUGIN_STATE", "PROXY_INJECT_FAILED", "PROXY_RULES_SWAPPED",
+    "PROXY_STARTED", "PROXY_STOPPED", "ROUTER_STARTED", "ROUTE_CHANGED", "WORKER_EXITED", "WORKER_FAILED",
+    "WORKER_STARTED", "WORKER_STARTING", "WORKER_STOPPED", "event_type",
 ]
 
 
@@ -101,6 +104,8 @@ WORKER_FAILED = _event("worker.failed", "plugin_id", "index", "error", "stderr_t
 WORKER_EXITED = _event("worker.exited", "plugin_id", "index", "pid", "code", "signal")
 WORKER_STOPPED = _event("worker.stopped", "plugin_id", "index", "pid")
 PLUGIN_STATE = _event("plugin.state", "plugin_id", "state", "reason")
+PLUGIN_EVENT = _event("plugin.event", "topic", "source", "data")
+PLUGIN_EVENT_DROPPED = _event("plugin.event_dropped", "subscriber", "topic", "dropped")
 ROUTE_CHANGED = _event("route.changed", "plugin_id", "route")
 PROXY_STARTED = _event("proxy.started", "host", "port")
 PROXY_RULES_SWAPPED = _event("proxy.rules_swapped", "plugins")

@@ -7,9 +7,10 @@ ipywidgets loads only when ``Session.dashboard()`` is called; pandas only on ``t
 from __future__ import annotations
 
 from ..client.feed import Feed
+from ._installs import InstallJobView
 from .bench import InjectionLatency
 from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, TableView, VerifyView
 from .session import Session
 
-__all__ = sorted(["ApplyView", "ConfigView", "Feed", "InjectionLatency", "ModelsView", "PlanView", "PluginsView",
+__all__ = sorted(["ApplyView", "ConfigView", "Feed", "InjectionLatency", "InstallJobView", "ModelsView", "PlanView", "PluginsView",
                   "Session", "StatusView", "TableView", "VerifyView"])

@@ -194,13 +194,18 @@ class Session:
 
     # ---- calls and events ------------------------------------------------------------------------------------
 
-    def call(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0) -> Any:
-        """One call of a plugin's backend (as a content script would make it); returns its JSON answer."""
-        return self._require_client().call(plugin_id, {} if payload is None else payload, timeout=timeout)
+    def call(self, plugin_id: str, payload: Any = None, *, tool: str | None = None,
+             timeout: float | None = 120.0) -> Any:
+        """One call of a plugin's backend (as a content script would make it): ``tool`` (default ``run``) with
+        ``payload``; returns its JSON answer."""
+        return self._require_client().call(plugin_id, {} if payload is None else payload, tool=tool,
+                                           timeout=timeout)
 
-    def stream(self, plugin_id: str, payload: Any = None, *, timeout: float | None = 120.0):
+    def stream(self, plugin_id: str, payload: Any = None, *, tool: str | None = None,
+               timeout: float | None = 120.0):
         """The items of a streaming plugin call: ``for item in s.stream(...)`` or ``async for``."""
-        return self._require_client().stream(plugin_id, {} if payload is None else payload, timeout=timeout)
+        return self._require_client().stream(plugin_id, {} if payload is None else payload, tool=tool,
+                                             timeout=timeout)
 
     def events(self, replay: bool = False):
         """Daemon events (:class:`aiplugs.events.Event`) from now on (``replay``: the recent history first), until

@@ -45,6 +45,7 @@ class ObservedPlugin:
     restarts: int = 0
     last_error: str | None = None
     stderr_tail: tuple[str, ...] = ()
+    failed_hook: str | None = None  # the last failure was this hook's ("init"): the plugin is failed meanwhile
     demanded: bool = False  # a call arrived for a lazy plugin: start it
     restart_requested: bool = False  # `aiplugs restart`: replace its workers
 

@@ -13,10 +13,11 @@ from ..declaration.config import Config
 from ..declaration.lockfile import LOCK_FILE, LockedPlugin, LockFile, lock_path, read_lock
 from ..declaration.manifest import LoadedPlugin, load_manifest
 from ..declaration.packages import find_installed, resolve_source
+from ..declaration.plugins import Current
 from ..errors import ConfigError, Problem
 from .desired import DesiredState, PackageSpec
 
-__all__ = ["lock_differences", "sourced_plugins"]
+__all__ = ["current_declaration", "lock_differences", "sourced_plugins"]
 
 
 def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, LoadedPlugin],
@@ -67,3 +68,26 @@ def lock_differences(desired: DesiredState, lock: LockFile) -> list[str]:
     declared = {p.plugin_id for p in desired.packages} | set(desired.disabled)
     lines += [f"{plugin_id}: locked but no longer declared" for plugin_id in sorted(set(lock.plugins) - declared)]
     return lines
+
+
+def current_declaration(config: Config, plugin_id: str) -> tuple[Current | None, bool]:
+    """What the declaration holds for ``plugin_id`` now — a package and what it pins, a plugin folder, or nothing —
+    and whether that package is installed; from aiplugs.toml, aiplugs.lock and the state dir alone (what
+    ``plugins install`` and the daemon's install jobs decide on)."""
+    _, packages = sourced_plugins(config, [])
+    package = next((p for p in packages if p.plugin_id == plugin_id), None)
+    if package is not None:
+        try:
+            entry = read_lock(lock_path(config.path)).plugins.get(plugin_id)
+        except ConfigError:
+            entry = None
+        locked = entry.version if entry is not None and entry.sha256 == package.sha256 else None
+        return Current("package", package.installed_version or locked, package.sha256), package.path is not None
+    folder = config.plugins_dir / plugin_id
+    if (folder / "manifest.json").is_file():
+        try:
+            version: str | None = load_manifest(folder, plugin_id).manifest.version
+        except (ConfigError, OSError):
+            version = None
+        return Current("folder", version, None), True
+    return None, False

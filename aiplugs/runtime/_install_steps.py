@@ -1,87 +1,38 @@
 """The steps of one install job, as ``aiplugs plugins install --yes`` takes them: fetch the package, verify it,
-read its manifest, decide, edit ``aiplugs.toml``, apply, and check that the plugin really runs.
+read its manifest, edit ``aiplugs.toml``, apply, and check that the plugin really runs (the decisions in between
+are ``_install_decide``'s). Each function does one thing.
 
-The decisions are pure functions of plain values (:func:`decide`, :func:`readiness_problem`); the rest does one
-thing each. The package is fetched through the daemon's own package store, so the install that ``apply`` does
-afterwards finds the archive verified in place and does not download it again.
+The package is fetched through the daemon's own package store, so the install that ``apply`` does afterwards finds
+the archive verified in place and does not download it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
-from ..adapters.packages import Fetched, PackageError, PackageMismatch, read_manifest
+from ..adapters.packages import Fetched, Inspection, PackageError, PackageMismatch, inspect_archive
 from ..declaration.edit import ConfigEdit
-from ..declaration.lockfile import lock_path, read_lock
-from ..declaration.manifest import PLUGIN_ID
-from ..declaration.packages import find_installed, resolve_source
+from ..declaration.lockfile import lock_path
+from ..declaration.packages import resolve_source
+from ..declaration.plugins import declare_package
 from ..errors import AiplugsError, ConfigError
-from ..plan import DesiredState, PluginState, load_desired_state
+from ..plan import load_desired_state
 from ..store.installjobs import InstallJob
 from ..util.atomic import atomic_write_text
 from ..util.redact import redact_url
-from .converge import ConvergeResult
+from ._install_decide import readiness_problem
 
-__all__ = ["Current", "Edited", "InstallFailed", "SCRATCH", "activate", "clear_scratch", "current_package", "declare", "decide",
-           "fetch", "identify", "keep_as", "readiness_problem", "stop_fetching", "take_back"]
+__all__ = ["Edited", "InstallFailed", "SCRATCH", "activate", "clear_scratch", "declare", "fetch", "identify",
+           "keep_as", "stop_fetching", "take_back"]
 
 SCRATCH = "_install"  # the download's name while the plugin id is unknown (no plugin id starts with "_")
-Decision = Literal["install", "already", "refuse"]
 
 
 class InstallFailed(AiplugsError):
     """A step refused or failed; the message is the job's error."""
-
-
-@dataclass(frozen=True)
-class Current:
-    """What aiplugs.toml (or aiplugs.lock, when the table pins nothing) declares for a sourced plugin now."""
-
-    sha256: str | None
-    version: str | None  # of the installed package with that sha256, when known
-
-
-# ---- deciding ---------------------------------------------------------------------------------------------------
-
-def decide(current: Current | None, sha256: str, version: str, force: bool) -> tuple[Decision, str | None]:
-    """Install, or not: the same content declared is "already installed" (a success that edits nothing); the same
-    version with other content is refused unless ``force`` (a version number should name one content)."""
-    if current is None or current.sha256 is None:
-        return "install", None
-    if current.sha256 == sha256:
-        return "already", "already installed: aiplugs.toml declares this sha256"
-    if current.version == version and not force:
-        return "refuse", (f"version {version} is installed with sha256 {current.sha256}, and this package has the "
-                          f"same version with other content (sha256 {sha256}); pass force to replace it")
-    return "install", None
-
-
-def readiness_problem(plugin_id: str, desired: DesiredState, result: ConvergeResult, status: dict[str, Any],
-                      routed: bool) -> str | None:
-    """Why ``plugin_id`` is not serving after the apply, or None: its units failed, it is not ready, or the router
-    has no route for it. A package that is in place but whose plugin does not start is not installed."""
-    models = {f"model {m.filename}" for m in desired.models if plugin_id in m.used_by}
-    mine = [f for f in result.failures
-            if f.unit in {f"package {plugin_id}", f"route {plugin_id}"} | models
-            or f.unit.startswith(f"worker {plugin_id}#")]
-    if mine:
-        return "; ".join(f"{f.unit}: {f.error}" for f in mine)
-    row = next((p for p in status.get("plugins", ()) if p.get("id") == plugin_id), None)
-    if row is None:
-        return f"{plugin_id} is not in the applied declaration"
-    state = row.get("state")
-    if state == PluginState.DISABLED.value:
-        return f"{plugin_id} is installed but disabled (enabled = false in [plugins.{plugin_id}])"
-    if state not in (PluginState.READY.value, PluginState.IDLE.value, PluginState.STOPPED.value):
-        detail = row.get("last_error") or "; ".join(row.get("stderr_tail") or ()) or "no error recorded"
-        return f"{plugin_id} is {state} after the apply: {detail}"
-    if not routed:
-        return f"{plugin_id} has no route in the router after the apply"
-    return None
 
 
 # ---- doing ------------------------------------------------------------------------------------------------------
@@ -99,21 +50,19 @@ async def fetch(packages: Any, job: InstallJob, config_dir: Path,
         raise InstallFailed(str(e).replace(f"{SCRATCH}: package ", "package ", 1)) from None
 
 
-def identify(archive: Path, requested_id: str | None) -> tuple[str, str]:
-    """The plugin id and version the package's manifest declares (the id must be the one asked for)."""
+def identify(archive: Path, uri: str, sha256: str, requested_id: str | None) -> Inspection:
+    """What the package is (its manifest, read without unpacking): a valid plugin, the one asked for."""
     try:
-        manifest = read_manifest(archive)
+        seen = inspect_archive(archive, source=uri, sha256=sha256)
     except PackageError as e:
         raise InstallFailed(str(e)) from None
-    plugin_id, version = manifest.get("id"), manifest.get("version")
-    if not isinstance(plugin_id, str) or not re.match(PLUGIN_ID, plugin_id):
-        raise InstallFailed(f"the package's manifest.json has no valid plugin id (got {plugin_id!r})")
-    if not isinstance(version, str) or not version:
-        raise InstallFailed(f"the package's manifest.json has no version (got {version!r})")
-    if requested_id is not None and plugin_id != requested_id:
-        raise InstallFailed(f"the package holds plugin {plugin_id!r}, not {requested_id!r} as asked; nothing was "
-                            "installed")
-    return plugin_id, version
+    if seen.problems or not seen.plugin_id or not seen.version:
+        problems = "; ".join(seen.problems) or "no id or version"
+        raise InstallFailed(f"the package's manifest is not valid: {problems}. Nothing was changed.")
+    if requested_id is not None and seen.plugin_id != requested_id:
+        raise InstallFailed(f"the package holds plugin {seen.plugin_id!r}, not {requested_id!r} as asked (a package's "
+                            "manifest id must equal its [plugins.<id>] table). Nothing was changed.")
+    return seen
 
 
 async def keep_as(packages: Any, plugin_id: str, fetched: Fetched) -> None:
@@ -123,24 +72,6 @@ async def keep_as(packages: Any, plugin_id: str, fetched: Fetched) -> None:
         if fetched.path.suffix != ".zip":  # .pkg: a download; .zip: a folder packed, which apply packs again
             await packages.fetch(plugin_id, str(fetched.path), fetched.sha256)
         await asyncio.to_thread(fetched.path.unlink, missing_ok=True)
-
-
-def current_package(config_path: Path, state_dir: Path, plugin_id: str) -> Current | None:
-    table = ConfigEdit.load(config_path).get(("plugins", plugin_id))
-    if not isinstance(table, dict) or not table.get("source"):
-        return None
-    sha = table.get("sha256")
-    try:
-        locked = read_lock(lock_path(config_path)).plugins.get(plugin_id)
-    except ConfigError:
-        locked = None
-    sha = (sha or (locked.sha256 if locked is not None else None) or "").lower() or None
-    if sha is None:
-        return Current(None, None)
-    installed = find_installed(state_dir, plugin_id, sha)
-    version = installed.version if installed is not None else (
-        locked.version if locked is not None and locked.sha256 == sha else None)
-    return Current(sha, version)
 
 
 @dataclass(frozen=True)
@@ -160,8 +91,7 @@ def declare(config_path: Path, plugin_id: str, uri: str, sha256: str) -> Edited:
         lock_before = None
     edit = ConfigEdit.load(config_path)
     before = edit.original
-    edit.set(("plugins", plugin_id, "source"), uri)
-    edit.set(("plugins", plugin_id, "sha256"), sha256)
+    declare_package(edit, plugin_id, uri, sha256)
     edit.save()
     return Edited(before, edit.original, lock_before)
 

@@ -32,6 +32,9 @@ from ..events.catalogue import INSTALL_PROGRESS, INSTALL_STATE
 from ..plan import DesiredState
 from ..store.installjobs import INTERRUPTED, InstallJob, JobState, interrupted, load_jobs, write_jobs
 from . import _install_steps as steps
+from ..declaration.config import load_config
+from ..plan.packages import current_declaration
+from ._install_decide import judge
 from .converge import ConvergeResult
 
 __all__ = ["InstallJobs", "JobConflict", "JobNotFound", "parse_request"]
@@ -93,6 +96,7 @@ class InstallJobs:
         self._running: dict[str, asyncio.Task[None]] = {}  # the job being worked on (one at most)
         self._cancelling: set[str] = set()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="aiplugs-installs-file")  # writes in order
+        self._closed = False
 
     async def start(self) -> None:
         """Loads the jobs file (what a previous daemon left unfinished fails as interrupted) and starts working."""
@@ -105,6 +109,7 @@ class InstallJobs:
 
     async def close(self) -> None:
         """Stops working; a job cut short here is failed as interrupted, like one found at the next start."""
+        self._closed = True
         tasks = [t for t in (self._worker, *self._running.values()) if t is not None]
         for task in tasks:
             task.cancel()
@@ -149,6 +154,8 @@ class InstallJobs:
     # ---- working ------------------------------------------------------------------------------------------------
 
     async def _enqueue(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self._closed:
+            raise AiplugsError("the daemon is stopping; start the install again once it runs")
         now = time.time()
         job = InstallJob(job_id=secrets.token_hex(6), created_at=now, updated_at=now, **request)
         self.jobs[job.job_id] = job
@@ -181,7 +188,7 @@ class InstallJobs:
                 await self._move(job_id, JobState.CANCELLED)
             else:
                 await self._move(job_id, JobState.FAILED, error=INTERRUPTED)
-        except steps.InstallFailed as e:
+        except AiplugsError as e:  # a step's refusal (InstallFailed), a broken aiplugs.toml or lock...
             await self._failed(job_id, str(e))
         except Exception as e:  # noqa: BLE001 - a job's bug must end the job, not the worker
             log.exception("install job %s failed", job_id)
@@ -205,11 +212,13 @@ class InstallJobs:
         if job.expected_sha256 not in (None, fetched.sha256):  # the store checked while streaming; never trust twice
             raise steps.InstallFailed(f"sha256 mismatch: expected {job.expected_sha256}, got {fetched.sha256}")
         await self._move(job_id, JobState.UNPACKING)
-        plugin_id, version = await asyncio.to_thread(steps.identify, fetched.path, job.requested_id)
+        seen = await asyncio.to_thread(steps.identify, fetched.path, job.uri, fetched.sha256, job.requested_id)
+        plugin_id, version = str(seen.plugin_id), str(seen.version)
         await self._move(job_id, JobState.UNPACKING, plugin_id=plugin_id, version=version)
         await steps.keep_as(host.system.packages, plugin_id, fetched)
-        current = await asyncio.to_thread(steps.current_package, config, host.state_dir, plugin_id)
-        decision, note = steps.decide(current, fetched.sha256, version, job.force)
+        current, _ = await asyncio.to_thread(
+            lambda: current_declaration(load_config(config, env=host.env), plugin_id))
+        decision, note = judge(current, plugin_id, version, fetched.sha256, job.force)
         if decision == "refuse":
             raise steps.InstallFailed(note or "refused")
         await self._move(job_id, JobState.ACTIVATING, note=note)

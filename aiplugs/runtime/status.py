@@ -70,6 +70,8 @@ def plugin_state(desired: DesiredState, plugin: PluginSpec, workers: list[Observ
         return PluginState.READY
     if needs and ready == 0:
         return PluginState.BLOCKED
+    if history.failed_hook and ready == 0:  # init raised or hung: failed (retried with backoff all the same)
+        return PluginState.FAILED
     if restart_decision(history.failures, now).give_up:
         return PluginState.FAILED
     if not workers and plugin.provision == "lazy":

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ..adapters.ports import pick_port
 from ..errors import AiplugsError
 from ..events import EventBus
-from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, PROXY_STOPPED, ROUTE_CHANGED
+from ..events.catalogue import PLUGIN_STATE, PROXY_RULES_SWAPPED, PROXY_STARTED, PROXY_STOPPED, ROUTE_CHANGED
 from ..plan import (ActualState, DesiredState, EndpointSpec, EnvSpec, ModelSpec, ObservedEndpoint, ObservedEnv,
                     ObservedHooks, ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, PackageSpec,
                     ProxySpec, Route, RouteSpec, WorkerSpec)
@@ -40,6 +40,7 @@ class RunningSystem:
                  started_at: float | None = None) -> None:
         from ..adapters.models import ModelStore
         from ..adapters.packages import PackageStore
+        from ..adapters.plugin_events import PluginEvents
         from ..adapters.router import RouterContext, RouterServer
         from ..adapters.workers import WorkerManager
 
@@ -51,6 +52,10 @@ class RunningSystem:
         self.packages = PackageStore(state_dir)
         self.config_path = config_path  # aiplugs.lock lives beside it
         self.workers = WorkerManager(state_dir, events=events, on_change=on_change)
+        self.plugin_events = PluginEvents(self.workers.deliver, self.workers.wait_serving, events=events)
+        self.workers.on_publish = lambda plugin_id, topic, data: self.plugin_events.emit(topic, data,
+                                                                                              source=plugin_id)
+        events.listen(self._system_event)
         self.ctx = RouterContext(workers=self.workers, events=events, admin_token=admin_token,
                                  page_token=page_token, control=control, demand=control.demand)
         self.router = RouterServer(self.ctx)
@@ -184,8 +189,10 @@ class RunningSystem:
 
     def observe(self, desired: DesiredState, *, demanded: set[str], restarts: set[str],
                 pulls: set[str]) -> ActualState:
-        """What runs now, from the live adapters, plus what people and pages asked for."""
+        """What runs now, from the live adapters, plus what people and pages asked for. (The event
+        subscriptions follow ``desired`` here, before any worker of this pass starts.)"""
         self._desired = desired
+        self.plugin_events.set_plugins(desired.plugins)
         records = read_state(self.state_dir).models
         models = [ObservedModel(m.filename, self.store.status(m), records[m.filename].sha256
                                 if m.filename in records else None) for m in desired.models]
@@ -210,6 +217,13 @@ class RunningSystem:
             now=time.time(),
             pulls=frozenset(pulls),
         )
+
+    def _system_event(self, event: dict[str, Any]) -> None:
+        """A plugin's state change is also a system event plugins can subscribe to: aiplugs/plugin.<state>."""
+        if event["type"] == PLUGIN_STATE:
+            data = event["data"]
+            self.plugin_events.system(f"plugin.{data['state']}", {"plugin_id": data["plugin_id"],
+                                                                  "reason": data["reason"]})
 
     def observe_envs(self, desired: DesiredState) -> tuple[ObservedEnv, ...]:
         return tuple(ObservedEnv(e.id, True) if env_ready(e) else self.env_failures.get(e.id, ObservedEnv(e.id, False))
@@ -268,6 +282,7 @@ class RunningSystem:
         """Stops proxy, workers and router (each even if another fails) and records that nothing runs (the last
         ports stay, as preferences for the next daemon)."""
         await _quietly(self._stop_proxy())
+        await _quietly(self.plugin_events.close())
         await _quietly(self._stop_dependents_first())
         await _quietly(self.workers.close())
         await _quietly(self.router.stop())

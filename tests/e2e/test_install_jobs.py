@@ -2,8 +2,8 @@
 and served by a local HTTP server, the real client talking to the real router.
 
 The steps share one system (module-scoped) and run in order: install → refuse a wrong sha256 → retry a failure
-once its cause is fixed → cancel a slow download → a plugin that cannot start → a restart that finds a job
-cut short → the token.
+once its cause is fixed → cancel a slow download → a plugin that cannot start (the edit taken back) → the same
+version with other content, a broken upgrade rolled back, force → a restart that finds a job cut short → the token.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ SLOW_SIZE = 8 * 1024 * 1024  # bytes the slow route promises; it sends 16 KiB ev
 
 class _Packages(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
+    requests: list[str] = []  # paths asked for, in order
     slow_started = threading.Event()
     slow_aborted = threading.Event()
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         name = self.path.rsplit("/", 1)[-1]
+        self.requests.append(self.path)
         if self.path.startswith("/slow/"):
             return self._trickle()
         body = self.files.get(name)
@@ -112,9 +114,10 @@ class System:
                         ("succeeded", "failed", "cancelled") and job, timeout=timeout)
 
     def leftovers(self) -> list[str]:
-        """Temp, staging and scratch files under <state_dir>/packages."""
+        """Temp and staging files under <state_dir>/packages, and archives fetched under the scratch name."""
         return sorted(str(p) for p in (self.state_dir / "packages").rglob("*")
-                      if p.name.endswith((".part", ".tmp")) or ".staging" in p.name or p.name.startswith("_install"))
+                      if p.name.endswith((".part", ".tmp")) or ".staging" in p.name
+                      or (p.parent.name == ".downloads" and p.name.startswith("_install")))
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +168,7 @@ def test_a_job_fetches_verifies_declares_applies_and_the_plugin_answers(system, 
     locked = read_lock(lock_path(system.config)).plugins["word-tally"]
     assert (locked.source, locked.version, locked.sha256, locked.size) == (url, "1.0.0", packed.sha256, packed.size)
     assert system.client.call("word-tally", {"text": "one two three"})["words"] == 3
+    assert _Packages.requests.count(url.removeprefix(system.base)) == 1, "apply's install reused the job's download"
     assert system.leftovers() == []
     assert system.client.install_jobs()[0]["job_id"] == job["job_id"]
 

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,11 +33,7 @@ from aiplugs.plan import (
 from aiplugs.plan.envs import envs_for
 
 from ..conftest import clean_environ, manifest_data
-
-
-@pytest.fixture
-def desired(project: Path, clean_env: dict[str, str]) -> DesiredState:
-    return load_desired_state(project / "aiplugs.toml", env=clean_env)[1]
+from ..support import converged
 
 
 def lines(plan: Plan) -> list[str]:
@@ -46,23 +42,6 @@ def lines(plan: Plan) -> list[str]:
 
 def with_workers(actual: ActualState, *workers: ObservedWorker) -> ActualState:
     return dataclasses.replace(actual, workers=workers)
-
-
-def converged(desired: DesiredState, now: float = 1000.0) -> ActualState:
-    """The ActualState a successful converge of ``desired`` leaves (auto ports take the first in range)."""
-
-    def endpoint(spec) -> ObservedEndpoint:
-        return ObservedEndpoint(spec.host, spec.port if spec.port is not None else spec.port_range[0])
-
-    return ActualState(
-        daemon_pid=1, api=endpoint(desired.api), api_hash=desired.api_hash, proxy=endpoint(desired.proxy.endpoint),
-        rules_hash=desired.proxy.rules_hash,
-        models=tuple(ObservedModel(m.filename, ModelState.READY, m.sha256) for m in desired.models if not m.lazy),
-        workers=tuple(ObservedWorker(w.plugin_id, i, 100 + i, True, w.config_hash)
-                      for w in desired.workers for i in range(w.count)
-                      if desired.plugin(w.plugin_id).provision == "eager"),
-        routes=tuple(ObservedRoute(r.plugin_id, r.config_hash) for r in desired.routes),
-        now=now)
 
 
 def test_fresh_plan_creates_everything(desired: DesiredState) -> None:
@@ -389,7 +368,9 @@ def test_plan_against_converged_state_is_always_empty(
 
 
 def test_diff_is_pure(desired: DesiredState) -> None:
-    snapshot: Callable[[], str] = lambda: json.dumps(desired.to_dict(), sort_keys=True)
+    def snapshot() -> str:
+        return json.dumps(desired.to_dict(), sort_keys=True)
+
     before = snapshot()
     actual = ActualState()
     diff(desired, actual)

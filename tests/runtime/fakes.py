@@ -146,6 +146,12 @@ class FakeSystem:
             raise
         self.envs[env.id] = ObservedEnv(env.id, True)
 
+    async def run_install_hook(self, spec: WorkerSpec) -> None:
+        await self._do(f"install_hook {spec.plugin_id}", "run_install_hook", spec)
+
+    async def run_uninstall_hook(self, plugin_id: str) -> None:
+        await self._do(f"uninstall_hook {plugin_id}", "run_uninstall_hook", plugin_id)
+
     def forget_failures(self, plugin_id: str | None = None) -> None:
         self.workers.forget_failures(plugin_id)
         self.envs = {k: v for k, v in self.envs.items() if v.ready}

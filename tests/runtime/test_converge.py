@@ -12,7 +12,7 @@ from aiplugs.events import EventBus
 from aiplugs.plan import Action, ActionKind, ActualState, DesiredState, ObservedRoute, ObservedWorker, Plan, diff
 from aiplugs.runtime.converge import ConvergeResult, Failure, converge
 
-from .conftest import converged
+from ..support import converged
 from .fakes import FakeSystem
 
 C, U, R, D = ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE, ActionKind.DELETE
@@ -259,3 +259,40 @@ async def test_an_environment_is_built_before_its_workers_and_its_failure_holds_
     assert errors["route word-count"] == "not switched: its workers did not start"
     assert not any(k.startswith("start_worker word-count") for k in failing.keys)
     assert "start_worker sentiment#0" in failing.keys  # other plugins go on
+
+
+async def test_install_hook_first_and_its_failure_holds_the_workers(desired: DesiredState) -> None:
+    wanted = dataclasses.replace(desired, workers=tuple(
+        dataclasses.replace(w, hooks=("install",)) if w.plugin_id == "word-count" else w for w in desired.workers))
+    system = FakeSystem()
+    assert (await carry_out(wanted, ActualState(), system)).ok
+    assert system.keys.index("install_hook word-count") < system.keys.index("start_worker word-count#0")
+    failing = FakeSystem(fail={"install_hook word-count": "word-count install hook failed: boom"})
+    errors = {f.unit: f.error for f in (await carry_out(wanted, ActualState(), failing)).failures}
+    assert errors == {"hook word-count install": "word-count install hook failed: boom",
+                      "worker word-count#0": "not started: its install hook failed",
+                      "route word-count": "not switched: its workers did not start"}
+
+
+async def test_a_dependency_that_does_not_start_holds_its_dependents_in_that_pass(desired: DesiredState) -> None:
+    needy = dataclasses.replace(desired, plugins=tuple(
+        dataclasses.replace(p, dependencies=("sentiment",)) if p.id == "word-count" else p for p in desired.plugins))
+    system = FakeSystem(fail={"start_worker sentiment#0": "boom"})
+    errors = {f.unit: f.error for f in (await carry_out(needy, ActualState(), system)).failures}
+    assert errors["worker word-count#0"] == "not started: needs sentiment, which did not start"
+    assert not any(k.startswith("start_worker word-count") for k in system.keys)
+
+
+async def test_uninstall_runs_before_the_package_goes_and_a_failure_keeps_the_package(desired: DesiredState) -> None:
+    from aiplugs.plan import ObservedHooks, ObservedPackage
+
+    leftovers = dataclasses.replace(converged(desired), hooks=(ObservedHooks("gone", installed="1.0.0",
+                                                                             uninstall=True),),
+                                    packages=(ObservedPackage("gone", "1.0.0", "a" * 64),))
+    system = FakeSystem()
+    assert (await carry_out(desired, leftovers, system)).ok
+    assert system.keys == ["uninstall_hook gone", "remove_package gone"]
+    failing = FakeSystem(fail={"uninstall_hook gone": "gone uninstall hook failed: no"})
+    errors = {f.unit: f.error for f in (await carry_out(desired, leftovers, failing)).failures}
+    assert errors["package gone"] == "not removed: its uninstall hook failed (its files stay for the next try)"
+    assert "remove_package gone" not in failing.keys

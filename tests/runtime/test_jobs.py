@@ -17,7 +17,11 @@ import pytest
 
 from aiplugs.errors import AiplugsError
 from aiplugs.plan import DesiredState, Plan, load_desired_state
-from aiplugs.runtime._install_steps import Current, decide, readiness_problem
+from aiplugs.declaration.plugins import Current
+from aiplugs.declaration.config import load_config
+from aiplugs.plan.packages import current_declaration
+from aiplugs.runtime._install_decide import judge, readiness_problem
+from aiplugs.runtime._install_steps import InstallFailed, identify
 from aiplugs.runtime.converge import ConvergeResult, Failure
 from aiplugs.runtime.jobs import JobConflict, JobNotFound, parse_request
 from aiplugs.store.installjobs import (INTERRUPTED, InstallJob, JobState, interrupted, jobs_path, load_jobs,
@@ -31,21 +35,52 @@ SHA_A, SHA_B = "a" * 64, "b" * 64
 
 # ---- deciding ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("current, sha, version, force, expected", [
-    (None, SHA_A, "1.0.0", False, "install"),  # not declared with a source
-    (Current(None, None), SHA_A, "1.0.0", False, "install"),  # declared, pinned on first install
-    (Current(SHA_A, "1.0.0"), SHA_A, "1.0.0", False, "already"),
-    (Current(SHA_A, "1.0.0"), SHA_B, "1.0.0", False, "refuse"),  # the same version, other content
-    (Current(SHA_A, "1.0.0"), SHA_B, "1.0.0", True, "install"),
-    (Current(SHA_A, "1.0.0"), SHA_B, "1.1.0", False, "install"),  # an upgrade
-    (Current(SHA_A, None), SHA_B, "1.0.0", False, "install"),  # the installed version is unknown
+@pytest.mark.parametrize("current, sha, version, force, expected, said", [
+    (None, SHA_A, "1.0.0", False, "install", None),  # nothing of that id is declared
+    (Current("package", "1.0.0", SHA_A), SHA_A, "1.0.0", False, "already", "already installed"),
+    (Current("package", "1.0.0", SHA_A), SHA_B, "1.0.0", False, "refuse", "pass force"),  # other content
+    (Current("package", "1.0.0", SHA_A), SHA_B, "1.0", True, "install", "(force)"),
+    (Current("package", "1.0.0", SHA_A), SHA_B, "1.1.0", False, "install", "replaces p 1.0.0"),  # an upgrade
+    (Current("package", None, None), SHA_B, "1.0.0", False, "install", "replaces p (version unknown)"),
+    (Current("folder", "1.0.0", None), SHA_A, "2.0.0", False, "refuse", "plugin folder p"),
+    (Current("folder", "1.0.0", None), SHA_A, "2.0.0", True, "install", "plugin folder p (force)"),
 ])
-def test_decide(current, sha, version, force, expected) -> None:
-    decision, why = decide(current, sha, version, force)
+def test_judge_follows_the_verdict_of_plugins_install(current, sha, version, force, expected, said) -> None:
+    decision, why = judge(current, "p", version, sha, force)
     assert decision == expected
+    assert (why is None) if said is None else (said in why)
     if decision == "refuse":
-        assert SHA_A in why and SHA_B in why and "1.0.0" in why and "force" in why
-    assert (why is not None) == (decision != "install")
+        assert "Nothing was changed" in why
+        if current.kind == "package":
+            assert SHA_A in why and SHA_B in why  # both contents, in full
+
+
+def test_current_declaration_reads_what_plugins_install_reads(project: Path, clean_env: dict[str, str]) -> None:
+    config = project / "aiplugs.toml"
+
+    def current(plugin_id: str):
+        return current_declaration(load_config(config, env=clean_env), plugin_id)
+
+    assert current("word-count") == (Current("folder", "1.0.0", None), True)
+    assert current("nothing-here") == (None, False)
+    config.write_text(config.read_text() + f'\n[plugins.packed]\nsource = "https://x/p.zip"\nsha256 = "{SHA_A}"\n')
+    assert current("packed") == (Current("package", None, SHA_A), False)  # not installed
+
+
+def test_identify_refuses_an_invalid_manifest_and_another_id(tmp_path: Path) -> None:
+    import zipfile
+
+    from aiplugs.adapters.packages import pack
+
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("manifest.json", json.dumps({"manifest_version": 3, "id": "broken", "version": "1"}))
+    with pytest.raises(InstallFailed, match="manifest is not valid: .*name"):
+        identify(broken, "https://x/broken.zip", SHA_A, None)
+    packed = pack(REPO / "plugins" / "word-count", tmp_path)
+    assert identify(packed.path, "u", packed.sha256, "word-count").version == "1.0.0"
+    with pytest.raises(InstallFailed, match="holds plugin 'word-count', not 'other'"):
+        identify(packed.path, "u", packed.sha256, "other")
 
 
 def _row(state: str, **extra) -> dict:

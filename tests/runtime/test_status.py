@@ -75,7 +75,7 @@ def test_healthy_states() -> None:
 
 
 def observed(desired: DesiredState, *, workers=None, plugins=(), models=None, conditions=None,
-             api=("127.0.0.1", 5000), proxy=("127.0.0.1", 8080), stats=None, envs=None) -> Observed:
+             api=("127.0.0.1", 5000), proxy=("127.0.0.1", 8080), stats=None, envs=None, hooks=None) -> Observed:
     return Observed(
         daemon={"pid": 42, "started_at": time.time() - 30, "uptime_s": 30.0}, api=api, proxy=proxy,
         ca_cert="/state/ca/mitmproxy-ca-cert.pem",
@@ -84,7 +84,7 @@ def observed(desired: DesiredState, *, workers=None, plugins=(), models=None, co
         models=models if models is not None else {m.filename: ModelState.READY for m in desired.models},
         model_sizes={m.filename: 910 for m in desired.models},
         conditions=conditions if conditions is not None else (Condition("RouterAnswering", True, "ok", NOW),),
-        now=NOW, envs=envs or {})
+        now=NOW, envs=envs or {}, hooks=hooks or {})
 
 
 def test_a_converged_system_is_healthy_and_the_json_has_its_shape(desired: DesiredState) -> None:
@@ -212,3 +212,38 @@ def test_exit_codes() -> None:
     assert exit_code(None) == EXIT_NO_DAEMON == 4
     assert exit_code({"healthy": True}) == EXIT_HEALTHY == 0
     assert exit_code({"healthy": False}) == EXIT_DEGRADED == 3
+
+
+def test_a_plugin_whose_dependency_is_down_is_blocked_and_says_by_whom(desired: DesiredState) -> None:
+    needy = dataclasses.replace(desired, plugins=tuple(
+        dataclasses.replace(p, dependencies=("sentiment",)) if p.id == "word-count" else p for p in desired.plugins))
+    crashed = ObservedPlugin("sentiment", tuple(NOW - i for i in range(6)), last_error="sentiment#0 exited with code 1")
+    status = build_status(needy, observed(needy, workers=[], plugins=[crashed]))
+    rows = {p["id"]: p for p in status["plugins"]}
+    assert rows["sentiment"]["state"] == "failed"
+    assert rows["word-count"]["state"] == "blocked" and rows["word-count"]["needs"] == ["sentiment"]
+    assert rows["word-count"]["last_error"] == "blocked: needs sentiment"
+    # a dependency that is only starting does not block: both are starting
+    starting = build_status(needy, observed(needy, workers=[], plugins=[]))
+    assert {p["id"]: p["state"] for p in starting["plugins"]}["word-count"] == "starting"
+    # running workers of the dependent keep it ready whatever its dependency does
+    running = build_status(needy, observed(needy, workers=[live(needy, "word-count")], plugins=[crashed]))
+    assert {p["id"]: p["state"] for p in running["plugins"]}["word-count"] == "ready"
+
+
+def test_hook_failures_make_a_plugin_failed_with_the_hooks_words(desired: DesiredState) -> None:
+    from aiplugs.plan import ObservedHooks
+
+    init = ObservedPlugin("word-count", (NOW - 1,), last_error="worker word-count#0 init hook failed: ValueError: x",
+                          failed_hook="init")
+    rows = {p["id"]: p for p in build_status(desired, observed(desired, workers=[live(desired, "sentiment")],
+                                                               plugins=[init]))["plugins"]}
+    assert rows["word-count"]["state"] == "failed"
+    assert rows["word-count"]["last_error"] == "worker word-count#0 init hook failed: ValueError: x"
+    install = ObservedHooks("word-count", failed_hook="install", error="word-count install hook failed: boom",
+                            tail=("Traceback (most recent call last):", "RuntimeError: boom"))
+    status = build_status(desired, observed(desired, workers=[live(desired, "sentiment")],
+                                            hooks={"word-count": install}))
+    row = next(p for p in status["plugins"] if p["id"] == "word-count")
+    assert row["state"] == "failed" and row["last_error"] == "word-count install hook failed: boom"
+    assert row["stderr_tail"] == ["Traceback (most recent call last):", "RuntimeError: boom"]

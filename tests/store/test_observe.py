@@ -8,19 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
-from aiplugs.plan import DesiredState, ModelState, diff, load_desired_state
+from aiplugs.plan import DesiredState, ModelState, diff
 from aiplugs.store.observe import observe
 from aiplugs.store.state import DaemonRecord, EndpointRecord, ModelRecord, StateFile, WorkerRecord, read_state
 from aiplugs.store.state import write_state
 
 
-
-
-@pytest.fixture
-def desired(project: Path, clean_env: dict[str, str]) -> DesiredState:
-    return load_desired_state(project / "aiplugs.toml", env=clean_env)[1]
 
 
 def place_model(desired: DesiredState) -> tuple[Path, ModelRecord]:

@@ -1,4 +1,5 @@
-"""``GET /api/events``: the event bus as Server-Sent Events (``?replay=1`` first sends the recent history)."""
+"""``GET /api/events``: the event bus as Server-Sent Events (``?replay=1`` first sends the recent history;
+``?follow=0`` ends the stream after it: the recent events and nothing more)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ def format_event(event: Event, secrets: tuple[str, ...] = ()) -> bytes:
 async def event_stream(request: Request) -> StreamingResponse:
     ctx: RouterContext = request.app.state.ctx
     replay = request.query_params.get("replay", "") in ("1", "true", "yes")
+    if request.query_params.get("follow", "") in ("0", "false", "no"):
+        recent = ctx.events.history()
+
+        async def once() -> AsyncIterator[bytes]:
+            for event in recent:
+                yield format_event(event, ctx.secrets())
+
+        return StreamingResponse(once(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
     subscription = ctx.events.subscribe(replay=replay)
 
     async def body() -> AsyncIterator[bytes]:

@@ -5,10 +5,11 @@ descriptor, so there is no port to allocate, no path to clean up (or to overflow
 under deep state dirs), and no other local process can connect to a worker. It is also the faster channel:
 ``benchmarks/bench_router.py`` prints a sequential round trip over it (``WorkerManager.call``, ~0.25 ms p50 on
 the 2-core CI box, including the worker's thread hop) next to a bare loopback HTTP echo on uvicorn (~0.8 ms), and
-the worker need not import an HTTP server (cold start ~100 ms). The frame format lives in harness.py (the
-worker side must import nothing but the standard library).
+the worker need not import an HTTP server (cold start ~100 ms). The frame format lives in protocol.py, the frames
+in harness.py's docstring (the worker side must import nothing but the standard library).
 
-One channel multiplexes many concurrent calls by id; each call gets its own deque of frames.
+One channel multiplexes many concurrent calls by id; each call gets its own deque of frames. Frames with id 0
+belong to no call: ``hello`` once, and ``publish`` whenever the backend calls ``ctx.publish``.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import logging
 import socket
-from typing import Any
+from typing import Any, Callable
 
-from .harness import MAX_FRAME, encode_frame, read_frame
+from .protocol import MAX_FRAME, encode_frame, read_frame
 
 __all__ = ["Call", "Channel", "ChannelClosed"]
 
 CLOSED = {"kind": "closed"}
+log = logging.getLogger(__name__)
 
 
 class ChannelClosed(ConnectionError):
@@ -76,10 +79,19 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
+def _unheard(topic: Any, data: Any) -> None:
+    pass
+
+
 class Channel:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """``on_publish(topic, data)`` gets the worker's publish frames, in order, before any answer that follows
+    them; it runs in the read loop, so it must not block (and what it raises is dropped, not fatal)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 on_publish: Callable[[Any, Any], None] = _unheard) -> None:
         self.reader = reader
         self.writer = writer
+        self.on_publish = on_publish
         self.calls: dict[int, Call] = {}
         self.hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.closed = False
@@ -88,10 +100,10 @@ class Channel:
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
-    async def connect(cls, sock: socket.socket) -> Channel:
+    async def connect(cls, sock: socket.socket, on_publish: Callable[[Any, Any], None] = _unheard) -> Channel:
         sock.setblocking(False)
         reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_FRAME)
-        return cls(reader, writer)
+        return cls(reader, writer, on_publish)
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closed:
@@ -126,9 +138,16 @@ class Channel:
                 frame = await read_frame(self.reader)
                 if frame is None:
                     break
-                if frame.get("kind") == "hello":
+                kind = frame.get("kind")
+                if kind == "hello":
                     if not self.hello.done():
                         self.hello.set_result(frame)
+                    continue
+                if kind == "publish":
+                    try:
+                        self.on_publish(frame.get("topic"), frame.get("data"))
+                    except Exception:  # a subscriber's bug must not cut the worker off
+                        log.exception("on_publish failed for %r", frame.get("topic"))
                     continue
                 call = self.calls.get(frame.get("id", -1))
                 if call is not None:

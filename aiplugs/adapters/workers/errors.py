@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ...errors import AiplugsError
 
-__all__ = ["BackendError", "NoSuchPool", "WorkerError", "WorkerGone", "WorkerTimeout", "WorkerUnavailable"]
+__all__ = ["BackendError", "HookFailed", "NoSuchPool", "WorkerError", "WorkerGone", "WorkerTimeout",
+           "WorkerUnavailable"]
 
 
 class WorkerError(AiplugsError):
@@ -44,6 +45,18 @@ class WorkerGone(WorkerError):
 
 class WorkerTimeout(WorkerError):
     status = 504
+
+
+class HookFailed(WorkerError):
+    """A hook of the plugin's backend raised or ran past ``hooks.timeout_s``: ``init`` while a worker started,
+    ``install`` / ``uninstall`` in their one-shot run. ``tail`` holds the last lines it printed (the traceback)."""
+
+    status = 503
+
+    def __init__(self, message: str, *, plugin_id: str, hook: str, tail: tuple[str, ...] = ()) -> None:
+        super().__init__(message, plugin_id=plugin_id, stderr_tail=tail)
+        self.hook = hook
+        self.tail = tuple(tail)
 
 
 class BackendError(WorkerError):

@@ -1,129 +1,117 @@
 """The process a worker runs: imports one plugin's ``backend.py`` and serves it over an inherited socket.
 
-Started as ``python <this file> --entry backend.py --fd N --parent-pid P`` (``python -m aiplugs.adapters.workers.harness``
-works too). It is run by path on purpose: the standard library is all it imports, so a worker does not pay for
-importing the ``aiplugs`` package (pydantic and friends) and starts ~200 ms faster.
+Started as ``python <this file> --entry backend.py --fd N --parent-pid P --hook-timeout S`` (``python -m
+aiplugs.adapters.workers.harness`` works too). It is run by path on purpose: the standard library is all it
+imports, so a worker does not pay for importing the ``aiplugs`` package (pydantic and friends) and starts ~200 ms
+faster. Its siblings (protocol, lifeline, entries, plugin_context) are then loaded as the private package
+``_aiplugs_worker``, so their names never shadow a module of the backend's own.
+
+Start: import backend.py (``run`` required), build ``ctx`` from the environment (plugin_context.py), run
+``init(ctx)`` when defined, within --hook-timeout, and only then say hello: a worker counts as started only once
+init succeeded. An init that raises prints its traceback and then, as the last stderr line, ``init hook failed:
+<Type>: <message>``, exit code 5; one past the timeout prints where it was stuck, then ``init hook timed out after
+<N>s``, exit code 6 (protocol.py).
 
 Protocol (see channel.py): 4-byte big-endian length + one UTF-8 JSON object per frame, multiplexed by ``id``.
-  manager -> worker: {"id", "op": "ping" | "run" | "message" | "cancel", "payload"?, "client_id"?, "target"?}
-  worker -> manager: {"id": 0, "kind": "hello", "pid", "on_message"} once the backend imported, then per call
-                     {"id", "kind": "result", "value"} or {"id", "kind": "stream"} {"kind": "item", "value"}...
-                     {"kind": "end"}, or at any point {"id", "kind": "error", "type", "message"}.
-``run(payload)`` may be sync (runs in a thread), async, a generator or an async generator; ``on_message(message)``
-or ``on_message(message, client_id)`` (optional) answers WebSocket messages the same way.
+  manager -> worker:
+    {"id", "op": "ping"}                                      -> result "pong"
+    {"id", "op": "run", "payload", "tool"?}                   -> the answer of that tool ("run" when absent)
+    {"id", "op": "message", "payload", "client_id", "tool"?}  -> the answer of on_message, or of the named tool
+    {"id", "op": "event", "event": {"type", "source", "data", "time"}}  -> result null once on_event returned
+    {"id", "op": "shutdown"}                                  -> result null once shutdown(ctx) returned (it runs
+                                                                 once per worker, within --hook-timeout)
+    {"id": 0, "op": "cancel", "target"}                       -> call ``target`` is cancelled; no answer
+  worker -> manager:
+    {"id": 0, "kind": "hello", "pid", "on_message": bool, "on_event": bool, "hooks": [names], "tools": [names]}
+        once, after init;
+    per call: {"id", "kind": "result", "value"}, or {"id", "kind": "stream"}, {"id", "kind": "item", "value"}...,
+        {"id", "kind": "end"}; or at any point {"id", "kind": "error", "type", "message"}, ``type`` being the
+        backend's exception class or one of NoSuchTool, NoEventHandler, HookTimedOut, ProtocolError;
+    {"id": 0, "kind": "publish", "topic": "<plugin-id>/<name>", "data"} whenever the backend calls ctx.publish.
+
+What backend.py may define (only ``run`` is required; each may be sync or async):
+  ``run(payload[, ctx])`` and tools ``<name>(payload[, ctx])`` — a tool is any public function defined in
+  backend.py itself (not imported into it) whose name is not reserved: init, shutdown, install, uninstall,
+  on_event, on_message. Both may be (async) generators, which stream. ``on_message(message[, client_id[, ctx]])``
+  answers WebSocket messages the same way; ``on_event(event[, ctx])``; hooks ``init``, ``shutdown``, ``install``
+  and ``uninstall``, each ``(ctx)``. A function gets ``ctx`` last when it names one more positional parameter
+  than the base call. Sync code runs in a thread, so the loop keeps serving concurrent calls.
+
+One-shot hooks: ``python <this file> --entry backend.py --hook install|uninstall --hook-timeout S [--parent-pid
+P]`` opens no socket: it imports backend.py, builds ctx and runs the hook; exit 0 (also when backend.py does not
+define it), 1 with the traceback when it raised, 6 when it timed out. ctx.publish there validates, then only logs.
 
 The worker exits when its parent dies: PR_SET_PDEATHSIG on Linux, a parent-pid watchdog thread, and EOF on the
-channel; any one of them is enough.
+channel; any one of them is enough. It ends with os._exit: threads still running sync backend code are not
+waited for.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import inspect
-import json
 import os
 import signal
 import socket
-import struct
 import sys
-import threading
-import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-HEADER = struct.Struct("!I")
-PARENT_DIED = signal.SIGUSR2  # what the kernel sends us when the parent dies (PR_SET_PDEATHSIG)
-MAX_FRAME = 256 * 1024 * 1024
+if __package__:  # imported (channel.py and process.py use the protocol) or run with -m
+    from .entries import (HOOKS, Caller, HookTimedOut, NoEventHandler, NoSuchTool, call_hook, find_tool, invoke,
+                          load_backend, tools)
+    from .lifeline import die_with_parent, exit_now
+    from .plugin_context import Context
+    from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, encode_frame, read_frame
+else:  # run by path: our siblings as a private package, neither importing aiplugs nor shadowing backend modules
+    import types
 
+    _package = types.ModuleType("_aiplugs_worker")
+    _package.__path__ = [str(Path(__file__).resolve().parent)]
+    sys.modules["_aiplugs_worker"] = _package
+    from _aiplugs_worker.entries import (HOOKS, Caller, HookTimedOut, NoEventHandler, NoSuchTool, call_hook,
+                                         find_tool, invoke, load_backend, tools)
+    from _aiplugs_worker.lifeline import die_with_parent, exit_now
+    from _aiplugs_worker.plugin_context import Context
+    from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, encode_frame,
+                                          read_frame)
 
-def encode_frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    if len(body) > MAX_FRAME:
-        raise ValueError(f"message of {len(body)} bytes exceeds the channel's {MAX_FRAME}-byte frame limit")
-    return HEADER.pack(len(body)) + body
-
-
-async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """The next message, or None at EOF."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-        (size,) = HEADER.unpack(header)
-        if size > MAX_FRAME:
-            raise ValueError(f"frame of {size} bytes exceeds {MAX_FRAME}")
-        return json.loads(await reader.readexactly(size))
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
+__all__ = ["HEADER", "MAX_FRAME", "Harness", "encode_frame", "main", "read_frame"]
 
 
-def end_group() -> None:
-    """Kills this worker's whole process group — itself and whatever the backend started — at once."""
-    try:
-        os.killpg(0, signal.SIGKILL)
-    finally:
-        os._exit(3)
+def _handler(module: Any, name: str) -> Callable[..., Any] | None:
+    func = getattr(module, name, None)
+    return func if callable(func) else None
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Exit as soon as the process that started us is gone, even if it was SIGKILLed — taking the processes the
-    backend started along (they share our process group: we lead it)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            signal.signal(PARENT_DIED, lambda *_: end_group())
-            libc.prctl(PR_SET_PDEATHSIG, PARENT_DIED, 0, 0, 0)
-        except (OSError, AttributeError, ValueError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        end_group()
-
-    def watchdog() -> None:  # for non-Linux, for parents that were threads which exited, and a busy main thread
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent_pid:
-                end_group()
-
-    threading.Thread(target=watchdog, name="aiplugs-parent-watchdog", daemon=True).start()
+def build_context(entry: Path, sink: Callable[[bytes], None]) -> Context:
+    return Context.from_env(os.environ, sink=sink, fallback_id=entry.parent.name)
 
 
-def load_backend(entry: Path) -> Any:
-    """Imports ``entry`` as module ``backend`` with its folder first on sys.path (so it can import siblings)."""
-    folder = str(entry.parent)
-    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-        sys.path[0] = folder  # run by path: hide our own folder from the backend
-    else:
-        sys.path.insert(0, folder)
-    spec = importlib.util.spec_from_file_location("backend", entry)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {entry}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["backend"] = module
-    spec.loader.exec_module(module)
-    if not callable(getattr(module, "run", None)):
-        raise AttributeError(f"{entry} defines no run(payload) function")
-    return module
+def report_timeout(e: HookTimedOut) -> int:
+    """Where the hook is stuck, then the one-line reason last (what the manager quotes)."""
+    print("\n".join([*e.where, str(e)]), file=sys.stderr, flush=True)
+    return EXIT_HOOK_TIMEOUT
 
 
 class Harness:
-    def __init__(self, module: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, module: Any, entry: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 hook_timeout: float) -> None:
         self.module = module
         self.reader = reader
         self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        self.hook_timeout = hook_timeout
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
-        on_message = getattr(module, "on_message", None)
-        self.on_message = on_message if callable(on_message) else None
-        self.on_message_takes_client = False
-        if self.on_message is not None:
-            try:
-                self.on_message_takes_client = len(inspect.signature(self.on_message).parameters) >= 2
-            except (TypeError, ValueError):
-                pass
+        self.ctx = build_context(entry, self.post)
+        self.caller = Caller(self.ctx)
+        self.hooks = {name: getattr(module, name) for name in HOOKS if _handler(module, name) is not None}
+        self.on_message = _handler(module, "on_message")
+        self.on_event = _handler(module, "on_event")
+        self._shutdown_ran = False
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -131,16 +119,48 @@ class Harness:
         except (TypeError, ValueError) as e:  # the backend returned something that is not JSON
             frame = encode_frame({"id": message["id"], "kind": "error", "type": "TypeError",
                                   "message": f"result is not JSON serializable: {e}"})
+        self._queue(frame)
+
+    def post(self, frame: bytes) -> None:
+        """Queues an encoded frame from any thread: ctx.publish runs in the loop (async code, in order with the
+        call's answer) or in the threads that run sync code (handed over, in order, by call_soon_threadsafe)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self._queue(frame)
+        else:
+            self.loop.call_soon_threadsafe(self._queue, frame)
+
+    def _queue(self, frame: bytes) -> None:
         if not self._pending:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._pending.append(frame)
 
     def _flush(self) -> None:
         data, self._pending = b"".join(self._pending), []
         self.writer.write(data)
 
+    async def start(self) -> int:
+        """init, then serving until the manager closes the channel; the process's exit code."""
+        init = self.hooks.get("init")
+        if init is not None:
+            try:
+                await call_hook(self.caller, init, "init", self.hook_timeout)
+            except HookTimedOut as e:
+                return report_timeout(e)
+            except Exception as e:
+                traceback.print_exc(file=sys.stderr)
+                reason = str(e).replace("\n", " ")
+                print(f"init hook failed: {type(e).__name__}: {reason}", file=sys.stderr, flush=True)
+                return EXIT_HOOK_FAILED
+        await self.serve()
+        return 0
+
     async def serve(self) -> None:
-        self.send({"id": 0, "kind": "hello", "pid": os.getpid(), "on_message": self.on_message is not None})
+        self.send({"id": 0, "kind": "hello", "pid": os.getpid(), "on_message": self.on_message is not None,
+                   "on_event": self.on_event is not None, "hooks": sorted(self.hooks), "tools": tools(self.module)})
         while True:
             message = await read_frame(self.reader)
             if message is None:
@@ -152,54 +172,78 @@ class Harness:
                 task = self.tasks.get(message.get("target"))
                 if task is not None:
                     task.cancel()
-            elif op in ("run", "message"):
-                task = asyncio.get_running_loop().create_task(self.call(call_id, op, message))
+            elif op in ("run", "message", "event", "shutdown"):
+                task = self.loop.create_task(self.call(call_id, op, message))
                 self.tasks[call_id] = task
                 task.add_done_callback(lambda _t, i=call_id: self.tasks.pop(i, None))
             else:
                 self.send({"id": call_id, "kind": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"})
 
+    def resolve(self, op: str, message: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The backend function a frame asks for, with its arguments."""
+        if op == "event":
+            if self.on_event is None:
+                raise NoEventHandler("this plugin's backend defines no on_event(event) to receive events")
+            return self.on_event, self.caller.args(self.on_event, (message.get("event"),))
+        payload, tool = message.get("payload"), message.get("tool")
+        if op == "message" and tool is None:
+            if self.on_message is None:
+                raise NotImplementedError("this plugin's backend defines no on_message(message) for WebSockets")
+            base = (payload, message.get("client_id")) if self.caller.capacity(self.on_message) >= 2 else (payload,)
+            return self.on_message, self.caller.args(self.on_message, base)
+        func = find_tool(self.module, "run" if tool is None else tool)
+        return func, self.caller.args(func, (payload,))
+
     async def call(self, call_id: int, op: str, message: dict[str, Any]) -> None:
         try:
-            if op == "run":
-                func, args = self.module.run, (message.get("payload"),)
-            elif self.on_message is None:
-                raise NotImplementedError("this plugin's backend defines no on_message(message) for WebSockets")
+            if op == "shutdown":
+                await self.shutdown()
+                self.send({"id": call_id, "kind": "result", "value": None})
+                return
+            func, args = self.resolve(op, message)
+            result = await invoke(func, args)
+            if op == "event":  # on_event's return value answers nobody
+                self.send({"id": call_id, "kind": "result", "value": None})
             else:
-                func = self.on_message
-                args = (message.get("payload"), message.get("client_id")) if self.on_message_takes_client \
-                    else (message.get("payload"),)
-            if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
-                result = func(*args)
-            else:
-                result = await asyncio.to_thread(func, *args)
-            if inspect.isawaitable(result):
-                result = await result
-            if inspect.isasyncgen(result):
-                self.send({"id": call_id, "kind": "stream"})
-                async for item in result:
-                    self.send({"id": call_id, "kind": "item", "value": item})
-                    await self.writer.drain()
-                self.send({"id": call_id, "kind": "end"})
-            elif inspect.isgenerator(result):
-                self.send({"id": call_id, "kind": "stream"})
-                done = object()
-                while (item := await asyncio.to_thread(next, result, done)) is not done:
-                    self.send({"id": call_id, "kind": "item", "value": item})
-                    await self.writer.drain()
-                self.send({"id": call_id, "kind": "end"})
-            else:
-                self.send({"id": call_id, "kind": "result", "value": result})
+                await self.answer(call_id, result)
         except asyncio.CancelledError:
             return  # the manager gave up on this call (timeout or client gone)
         except SystemExit as e:  # the backend asked the process to end: end it with the backend's code
             exit_now(e)
+        except (NoSuchTool, NoEventHandler, HookTimedOut) as e:  # the protocol's errors: no backend traceback
+            if isinstance(e, HookTimedOut):
+                print(e, file=sys.stderr, flush=True)
+            self.send({"id": call_id, "kind": "error", "type": type(e).__name__, "message": str(e)})
         except Exception as e:  # the backend raised: report it, keep serving
             traceback.print_exc(file=sys.stderr)
             self.send({"id": call_id, "kind": "error", "type": type(e).__name__, "message": str(e)})
 
+    async def answer(self, call_id: int, result: Any) -> None:
+        if inspect.isasyncgen(result):
+            self.send({"id": call_id, "kind": "stream"})
+            async for item in result:
+                self.send({"id": call_id, "kind": "item", "value": item})
+                await self.writer.drain()
+            self.send({"id": call_id, "kind": "end"})
+        elif inspect.isgenerator(result):
+            self.send({"id": call_id, "kind": "stream"})
+            done = object()
+            while (item := await asyncio.to_thread(next, result, done)) is not done:
+                self.send({"id": call_id, "kind": "item", "value": item})
+                await self.writer.drain()
+            self.send({"id": call_id, "kind": "end"})
+        else:
+            self.send({"id": call_id, "kind": "result", "value": result})
 
-async def amain(args: argparse.Namespace) -> int:
+    async def shutdown(self) -> None:
+        hook = self.hooks.get("shutdown")
+        if hook is None or self._shutdown_ran:
+            return
+        self._shutdown_ran = True
+        await call_hook(self.caller, hook, "shutdown", self.hook_timeout)
+
+
+async def serve(args: argparse.Namespace) -> int:
     sock = socket.socket(fileno=args.fd)
     sock.setblocking(False)
     reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_FRAME)
@@ -207,45 +251,56 @@ async def amain(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    module = load_backend(Path(args.entry).resolve())
-    harness = Harness(module, reader, writer)
-    serving = loop.create_task(harness.serve())
+    entry = Path(args.entry).resolve()
+    harness = Harness(load_backend(entry), entry, reader, writer, hook_timeout=args.hook_timeout)
+    serving = loop.create_task(harness.start())
     stopping = loop.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if serving.done() and serving.exception() is not None:
-        raise serving.exception()  # type: ignore[misc]
+    return serving.result() if serving.done() else 0
+
+
+async def one_shot(args: argparse.Namespace) -> int:
+    """Runs the install or uninstall hook once; an exception propagates (main prints it, exit code 1)."""
+    entry = Path(args.entry).resolve()
+    hook = _handler(load_backend(entry, require_run=False), args.hook)
+    if hook is None:
+        return 0
+
+    def unheard(frame: bytes) -> None:  # no manager listens to a one-shot run; the log tells what was published
+        print(f"ctx.publish during the {args.hook} hook is not delivered: {frame[HEADER.size:][:500].decode()}",
+              file=sys.stderr)
+
+    try:
+        await call_hook(Caller(build_context(entry, unheard)), hook, args.hook, args.hook_timeout)
+    except HookTimedOut as e:
+        return report_timeout(e)
     return 0
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="aiplugs-worker", description=__doc__.split("\n")[0])
     parser.add_argument("--entry", required=True, help="the plugin's backend.py")
-    parser.add_argument("--fd", type=int, required=True, help="inherited socket to the manager")
-    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--fd", type=int, help="inherited socket to the manager (serving)")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    parser.add_argument("--hook", choices=("install", "uninstall"), help="run this hook once instead of serving")
+    parser.add_argument("--hook-timeout", type=float, default=60.0, help="seconds each hook may take")
     args = parser.parse_args(argv)
-    die_with_parent(args.parent_pid)
+    if args.hook is None and (args.fd is None or args.parent_pid is None):
+        parser.error("serving needs --fd and --parent-pid (or --hook for a one-shot hook run)")
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
+    # run_until_complete rather than asyncio.run: at the end asyncio.run would wait for the threads of sync
+    # backend code (a hung hook, a long call) that os._exit is meant to leave behind.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        code = asyncio.run(amain(args))
+        code = loop.run_until_complete(one_shot(args) if args.hook else serve(args))
     except SystemExit as e:  # sys.exit() in the backend, also while it was imported
         exit_now(e)
     except BaseException:  # an import error of the backend lands here: its traceback is the stderr tail
         traceback.print_exc(file=sys.stderr)
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # do not wait for threads still running a sync run()
-
-
-def exit_now(e: SystemExit) -> None:
-    """Ends the worker with the code the backend passed to sys.exit (a message goes to stderr, code 1)."""
-    code = e.code
-    if not isinstance(code, int):
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(code)
 
 
 if __name__ == "__main__":

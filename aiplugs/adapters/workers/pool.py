@@ -65,6 +65,7 @@ class Pool:
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.failures: collections.deque[float] = collections.deque(maxlen=HISTORY)
         self.last_error: str | None = None
+        self.failed_hook: str | None = None  # the last failure was this hook's (init): failed, not starting
         self.failed_tail: tuple[str, ...] = ()  # stderr of the last failed start or crash
         self.restarts = 0
         self.requests = 0
@@ -78,9 +79,11 @@ class Pool:
             slot = self.slots[index] = Slot(self, index)
         return slot
 
-    def record_failure(self, message: str) -> None:
+    def record_failure(self, message: str, hook: str | None = None) -> None:
+        """``hook``: the hook whose failure this was ("init"), None for a crash or a failed start."""
         self.failures.append(time.time())
         self.last_error = message
+        self.failed_hook = hook
         self.failed_tail = tuple(self.tail)
         self.notify()
 
@@ -90,7 +93,7 @@ class Pool:
 
     def history(self) -> ObservedPlugin:
         return ObservedPlugin(self.spec.plugin_id, tuple(self.failures), self.restarts, self.last_error,
-                              self.failed_tail)
+                              self.failed_tail, failed_hook=self.failed_hook)
 
     def notify(self) -> None:
         async def _notify() -> None:

@@ -25,7 +25,10 @@ async def next_frame(pool: Pool, call: Call, timeout: float) -> dict[str, Any]:
                             plugin_id=plugin_id) from None
     kind = frame.get("kind")
     if kind == "error":
-        raise BackendError(plugin_id, str(frame.get("type")), str(frame.get("message")))
+        error = BackendError(plugin_id, str(frame.get("type")), str(frame.get("message")))
+        if error.type_name == "NoSuchTool":
+            error.status = 404  # the caller named a tool this backend does not have
+        raise error
     if kind == "closed":
         raise WorkerGone(f"plugin {plugin_id!r}: the worker exited during the call", plugin_id=plugin_id,
                          stderr_tail=tuple(pool.tail)[-10:])

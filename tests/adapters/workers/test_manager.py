@@ -258,3 +258,8 @@ async def test_stopping_a_worker_lets_its_calls_finish(manager, make_spec):
     results = await asyncio.gather(*calls)
     assert len(results) == 4 and all(r["echo"] == {"sleep": 0.5} for r in results)
     assert len(manager.stats("echo-sync")["pids"]) == 1
+
+
+async def test_a_backend_imports_its_own_module_named_like_a_harness_module(manager, make_spec):
+    await manager.start(make_spec("imports_sibling"), 0)
+    assert await manager.call("imports-sibling", {}) == "the backend's own protocol module"

@@ -1,0 +1,5 @@
+import protocol
+
+
+def run(payload):
+    return protocol.NAME
