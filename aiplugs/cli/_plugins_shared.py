@@ -95,6 +95,7 @@ class PluginFacts:
 def facts(config: Any, desired: Any) -> dict[str, PluginFacts]:
     """Every plugin the declaration knows, by id: enabled and disabled, folders and packages (installed or not)."""
     from ..declaration.lockfile import lock_path, read_lock
+    from ..declaration.packages import find_installed
 
     locked = read_lock(lock_path(config.path)).plugins
     specs = {p.id: p for p in desired.plugins}
@@ -103,15 +104,18 @@ def facts(config: Any, desired: Any) -> dict[str, PluginFacts]:
     for pid in sorted(set(specs) | set(desired.disabled) | set(packages)):
         pconf = config.settings.plugins.get(pid)
         package, spec = packages.get(pid), specs.get(pid)
-        folder = spec.dir if spec else (package.path if package else config.plugins_dir / pid)
+        sourced = pconf is not None and pconf.source is not None  # a package, even when disabled (not planned)
+        pin = package.sha256 if package else (locked[pid].sha256 if sourced and pid in locked else None)
+        installed = find_installed(config.state_dir, pid, pin) if sourced else None
+        folder = spec.dir if spec else (installed.path if installed else None if sourced else config.plugins_dir / pid)
         version = spec.version if spec else manifest_version(folder, pid) if folder is not None else None
-        if package is not None and version is None and pid in locked and locked[pid].sha256 == package.sha256:
+        if sourced and version is None and pid in locked and locked[pid].sha256 == pin:
             version = locked[pid].version
         found[pid] = PluginFacts(
-            id=pid, kind="package" if package else "folder", enabled=pconf.enabled if pconf else True,
-            version=version, source=pconf.source if pconf and package else None,
-            sha256=package.sha256 if package else None, installed=package is None or package.path is not None,
-            folder=folder, dependencies=spec.dependencies if spec else ())
+            id=pid, kind="package" if sourced else "folder", enabled=pconf.enabled if pconf else True,
+            version=version, source=pconf.source if sourced else None, sha256=pin,
+            installed=not sourced or installed is not None, folder=folder,
+            dependencies=spec.dependencies if spec else ())
     return found
 
 

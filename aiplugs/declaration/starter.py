@@ -1,8 +1,10 @@
 """``aiplugs init``: a commented starter ``aiplugs.toml``, and (``--examples``) the example plugins beside it.
 
 Both come from the package itself (``aiplugs/examples/``: in a checkout these are links to the repository's own
-``aiplugs.toml`` and ``plugins/``, which a wheel carries as real files), so ``pip install aiplugs && aiplugs init
---examples && aiplugs apply`` runs the same example a clone runs. Nothing existing is ever overwritten.
+``aiplugs.toml``, ``plugins/`` and ``examples/``, which a wheel carries as real files), so ``pip install aiplugs &&
+aiplugs init --examples && aiplugs apply`` runs the same example a clone runs. ``examples/`` holds plugin folders
+that aiplugs.toml installs as packages (``source = "examples/page-topic"``); they land beside it at the same
+relative path. Nothing existing is ever overwritten.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from ..errors import AiplugsError
 from ..util.atomic import temp_path_for
 
-__all__ = ["InitResult", "example_plugins", "init_project", "starter_text"]
+__all__ = ["InitResult", "example_plugins", "example_sources", "init_project", "starter_text"]
 
 EXAMPLES = resources.files("aiplugs") / "examples"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -30,12 +32,24 @@ NO_PLUGINS = """
 @dataclass(frozen=True)
 class InitResult:
     config: Path
-    plugins: tuple[Path, ...]  # example plugin folders written
+    plugins: tuple[Path, ...]  # example plugin folders written: plugins/ ones, then examples/ ones
+
+
+def _folders(parent: str) -> list[str]:
+    folder = EXAMPLES / parent
+    if not folder.is_dir():
+        return []
+    return sorted(entry.name for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith((".", "_")))
 
 
 def example_plugins() -> list[str]:
-    return sorted(entry.name for entry in (EXAMPLES / "plugins").iterdir()
-                  if entry.is_dir() and not entry.name.startswith((".", "_")))
+    """The example plugin folders under ``plugins/`` (each is a plugin of the project)."""
+    return _folders("plugins")
+
+
+def example_sources() -> list[str]:
+    """The example plugin folders under ``examples/`` (aiplugs.toml installs them from there as packages)."""
+    return _folders("examples")
 
 
 def starter_text(*, with_examples: bool) -> str:
@@ -53,24 +67,25 @@ def starter_text(*, with_examples: bool) -> str:
 def init_project(config_path: Path, *, examples: bool = False) -> InitResult:
     """Writes the starter (and the example plugins); refuses before writing anything if any target exists."""
     config_path = Path(config_path)
-    plugins_dir = config_path.parent / "plugins"
-    targets = [config_path] + ([plugins_dir / name for name in example_plugins()] if examples else [])
+    folders = ([("plugins", name) for name in example_plugins()]
+               + [("examples", name) for name in example_sources()]) if examples else []
+    targets = [config_path] + [config_path.parent / parent / name for parent, name in folders]
     taken = [str(t) for t in targets if t.exists()]
     if taken:
         raise AiplugsError(f"not overwriting what exists: {', '.join(taken)}")
     text = starter_text(with_examples=examples)
     config_path.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    if examples:
-        for name in example_plugins():
-            staging = temp_path_for(plugins_dir / name)  # a folder appears whole or not at all
-            try:
-                with resources.as_file(EXAMPLES / "plugins" / name) as source:
-                    shutil.copytree(source, staging, ignore=IGNORED)
-                os.replace(staging, plugins_dir / name)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            written.append(plugins_dir / name)
+    for parent, name in folders:
+        target = config_path.parent / parent / name
+        staging = temp_path_for(target)  # a folder appears whole or not at all
+        try:
+            with resources.as_file(EXAMPLES / parent / name) as source:
+                shutil.copytree(source, staging, ignore=IGNORED)
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        written.append(target)
     fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -153,6 +153,11 @@ class PackageSpec:
     pinned_by: Literal["aiplugs.toml", "aiplugs.lock", "first install"]
     installed_version: str | None = None  # the wanted content is installed (its manifest is in this state)
     path: Path | None = None  # its folder, when installed
+    declared: str = ""  # the source as aiplugs.toml writes it: what aiplugs.lock records (a relative path stays so)
+
+    @property
+    def locked_source(self) -> str:
+        return self.declared or self.source
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
         entry = locked.get(plugin_id)
         if pconf.sha256 is not None:
             sha, pinned_by = pconf.sha256, "aiplugs.toml"
-        elif entry is not None and entry.source == source:
+        elif entry is not None and entry.source in (pconf.source, source):
             sha, pinned_by = entry.sha256, "aiplugs.lock"
         else:
             sha, pinned_by = None, "first install"
@@ -49,7 +49,8 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
             except ConfigError as e:
                 problems.extend(e.problems)
         specs.append(PackageSpec(plugin_id, source, sha, pinned_by,  # type: ignore[arg-type]
-                                 package.version if package else None, package.path if package else None))
+                                 package.version if package else None, package.path if package else None,
+                                 pconf.source))
     return loaded, tuple(specs)
 
 
@@ -61,8 +62,8 @@ def lock_differences(desired: DesiredState, lock: LockFile) -> list[str]:
         entry = lock.plugins.get(package.plugin_id)
         if entry is None:
             lines.append(f"{package.plugin_id}: not in {LOCK_FILE}")
-        elif entry.source != package.source:
-            lines.append(f"{package.plugin_id}: source {entry.source} locked, {package.source} declared")
+        elif entry.source not in (package.locked_source, package.source):
+            lines.append(f"{package.plugin_id}: source {entry.source} locked, {package.locked_source} declared")
         elif package.sha256 is not None and package.sha256 != entry.sha256:
             lines.append(f"{package.plugin_id}: sha256 {entry.sha256[:12]}… locked, {package.sha256[:12]}… declared")
     declared = {p.plugin_id for p in desired.packages} | set(desired.disabled)

@@ -43,15 +43,16 @@ async def install(system: Any, package: PackageSpec) -> None:
         installed = await system.packages.install(pid, package.source, package.sha256, on_bytes=progress)
     except PackageMismatch as e:
         raise PackageError(mismatch_message(package, e)) from None
-    await asyncio.to_thread(_lock, system.config_path, installed)
+    await asyncio.to_thread(_lock, system.config_path, installed, package.locked_source)
     events.publish(PACKAGE_INSTALLED, plugin_id=pid, version=installed.version, sha256=installed.sha256,
                    size=installed.size)
 
 
-def _lock(config_path: Any, installed: InstalledPackage) -> None:
+def _lock(config_path: Any, installed: InstalledPackage, source: str) -> None:
+    """``source`` as aiplugs.toml declares it: a lock with a relative path works in every checkout."""
     path = lock_path(config_path)
     models = {m.filename: m.sha256 for m in load_manifest(installed.path, installed.plugin_id).manifest.inference.models}
-    entry = LockedPlugin(source=installed.source, version=installed.version, sha256=installed.sha256,
+    entry = LockedPlugin(source=source, version=installed.version, sha256=installed.sha256,
                          size=installed.size, models=models)
     lock = read_lock(path)
     if lock.plugins.get(installed.plugin_id) != entry:

@@ -147,7 +147,8 @@ def test_list_shows_folders_packages_states_and_cached_updates(cli: Run, project
     assert plain.returncode == 0, plain.stderr
     lines = plain.stdout.splitlines()
     assert lines[0].split() == ["ID", "VERSION", "SOURCE", "STATE", "UPDATE"]
-    assert lines[2].split() == ["summarize", "1.0.0", "folder", "plugins/summarize", "disabled"]
+    assert lines[1].split() == ["page-topic", "?", "examples/page-topic", "disabled"]  # a package, not fetched
+    assert lines[3].split() == ["summarize", "1.0.0", "folder", "plugins/summarize", "disabled"]
     moved = shutil.move(project / "plugins" / "word-count", project.parent / "word-count")
     (project / "dist").mkdir()
     installed = install_package(project, Path(moved))

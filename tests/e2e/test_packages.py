@@ -199,7 +199,9 @@ def test_outdated_and_update_from_the_release_index(project, packed, origin):
 def test_remove_leaves_no_trace(project):
     pids = project.plugin("word-count")["worker_pids"]
     assert pids and (project.state_dir / "packages" / "word-count").is_dir()
-    (project.state_dir / "data" / "word-count").mkdir(parents=True)
+    data = project.state_dir / "data" / "word-count"
+    assert data.is_dir()  # its workers' cwd, made before they started
+    (data / "notes.txt").write_text("kept by the plugin")
     result = project.cli("plugins", "remove", "word-count", "--yes", "--purge")
     assert "-[plugins.word-count]" in result.stdout
     assert project.table("word-count") is None and "[plugins.word-count]" not in project.config.read_text()

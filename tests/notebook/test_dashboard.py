@@ -31,7 +31,7 @@ def test_construction_shows_ports_plugins_and_models(session):
         header = state_of(board.header)["value"]
         assert f"{status.api[0]}:{status.api[1]}" in header and f":{status.proxy[1]}" in header
         assert "healthy" in header
-        assert set(board.plugin_rows) == {"sentiment", "word-count", "ticker", "summarize"}
+        assert set(board.plugin_rows) == {"sentiment", "word-count", "ticker", "summarize", "page-topic"}
         row = board.plugin_rows["word-count"]
         assert "ready" in state_of(row.cells["state"])["value"]
         assert state_of(row.cells["workers"])["value"] == "1/1"

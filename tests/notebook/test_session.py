@@ -141,7 +141,7 @@ def test_async_twins(session):
 def test_plugins_and_models_views_come_from_the_daemon(session):
     session.call("word-count", {"text": "counted"})
     plugins = session.plugins
-    assert set(plugins.ids()) == {"sentiment", "word-count", "ticker", "summarize"}
+    assert set(plugins.ids()) == {"sentiment", "word-count", "ticker", "summarize", "page-topic"}
     assert plugins["word-count"]["requests"] >= 1
     assert plugins["word-count"]["p50_ms"] is not None
     models = session.models

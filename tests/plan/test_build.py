@@ -35,7 +35,8 @@ def worker(desired: DesiredState, plugin_id: str) -> WorkerSpec:
 def test_shipped_declaration(project: Path, clean_env: dict[str, str]) -> None:
     config, desired = load_desired_state(project / "aiplugs.toml", env=clean_env)
     assert [p.id for p in desired.plugins] == ["sentiment", "word-count"]
-    assert desired.disabled == ("summarize",)
+    assert desired.disabled == ("page-topic", "summarize")  # page-topic: a disabled package, not fetched
+    assert desired.packages == ()
     assert desired.relays == ()
     (lexicon,) = desired.models
     assert lexicon.path == project / "models" / lexicon.filename

@@ -97,3 +97,14 @@ def test_locked_refuses_what_would_change_the_lock(tmp_path: Path) -> None:
         f"b: sha256 {SHA_A[:12]}… locked, {SHA_B[:12]}… declared", "gone: locked but no longer declared"]
     lock(config, a=("https://x.example/a.zip", SHA_A), b=("https://x.example/b.zip", SHA_B))
     assert lock_differences(desired_of(config), read_lock(lock_path(config))) == []
+
+
+def test_a_relative_folder_source_is_locked_as_written(tmp_path: Path) -> None:
+    config = project(tmp_path, '[plugins.a]\nsource = "vendor/a"\n')
+    lock(config, a=("vendor/a", SHA_A))  # as another checkout wrote it
+    (package,) = desired_of(config).packages
+    assert package.source == str(tmp_path / "vendor" / "a") and package.locked_source == "vendor/a"
+    assert (package.sha256, package.pinned_by) == (SHA_A, "aiplugs.lock")
+    from aiplugs.declaration.lockfile import read_lock
+
+    assert lock_differences(desired_of(config), read_lock(lock_path(config))) == []

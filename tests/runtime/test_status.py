@@ -98,7 +98,7 @@ def test_a_converged_system_is_healthy_and_the_json_has_its_shape(desired: Desir
     assert status["pac_url"] == "http://127.0.0.1:5000/proxy.pac"
     assert status["config"] == str(desired.config_path) and status["daemon"]["pid"] == 42
     rows = {p["id"]: p for p in status["plugins"]}
-    assert list(rows) == ["sentiment", "word-count", "summarize"]
+    assert list(rows) == ["sentiment", "word-count", "page-topic", "summarize"]
     assert rows["word-count"] == {
         "id": "word-count", "name": "Word count", "version": "1.0.0", "mode": "local", "provision": "eager",
         "state": "ready", "workers_desired": 1, "workers_ready": 1, "worker_pids": [500], "restarts": 0,
@@ -164,7 +164,7 @@ def test_lazy_models_and_idle_plugins_are_healthy(desired: DesiredState) -> None
         desired, plugins=tuple(dataclasses.replace(p, provision="lazy") for p in desired.plugins),
         models=tuple(dataclasses.replace(m, lazy=True) for m in desired.models))
     status = build_status(lazy, observed(lazy, workers=[], models={}))
-    assert [p["state"] for p in status["plugins"]] == ["idle", "idle", "disabled"]
+    assert [p["state"] for p in status["plugins"]] == ["idle", "idle", "disabled", "disabled"]
     assert status["models"][0]["state"] == "missing" and status["healthy"] is True
 
 
@@ -196,7 +196,8 @@ def test_format_status_text(desired: DesiredState) -> None:
     row = next(i for i, line in enumerate(lines) if line.startswith("word-count "))
     assert lines[row].split() == ["word-count", "local", "starting", "0/1", "2", "exited", "with", "code", "1"]
     assert lines[row + 1:row + 6] == [f"    | line {i}" for i in range(3, 8)]  # the last five, under its row
-    assert lines[row + 6].startswith("summarize ") and lines[row + 6].split()[1:3] == ["-", "disabled"]
+    assert lines[row + 6].startswith("page-topic ") and lines[row + 6].split()[1:3] == ["-", "disabled"]
+    assert lines[row + 7].startswith("summarize ") and lines[row + 7].split()[1:3] == ["-", "disabled"]
     assert any(line.split()[:2] == [MODEL, "ready"] for line in lines)
     assert lines[-2:] == ["conditions:", "  ProxyListening: nothing listens (since 5s ago)"]
     assert "RouterAnswering" not in "\n".join(lines)
