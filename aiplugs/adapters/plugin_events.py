@@ -41,7 +41,7 @@ class SubscriberStats:
 
 @dataclass
 class _Subscriber:
-    name: str  # a plugin id, or "page:<n>"
+    name: str  # a plugin id, or "page#<n>"
     patterns: tuple[str, ...]
     page_events: bool
     send: Callable[[dict[str, Any]], Awaitable[None]]
@@ -74,7 +74,7 @@ class PluginEvents:
         """The plugin subscriptions of the desired state: new ones start empty, kept ones keep their queue (and
         what waits in it), gone ones stop."""
         wanted = {p.id: p for p in plugins if p.subscribes and p.mode == "local"}
-        for name in [n for n in self._subscribers if not n.startswith("page:") and n not in wanted]:
+        for name in [n for n in self._subscribers if not n.startswith("page#") and n not in wanted]:
             self._stop(self._subscribers.pop(name))
         for plugin in wanted.values():
             seen = self._subscribers.get(plugin.id)
@@ -86,7 +86,7 @@ class PluginEvents:
     def subscribe_page(self, patterns: Iterable[str], send: Callable[[dict[str, Any]], Awaitable[None]]) -> str:
         """A page's subscription (its WebSocket sends what arrives); returns the handle for ``unsubscribe``."""
         self._pages += 1
-        name = f"page:{self._pages}"
+        name = f"page#{self._pages}"  # not "page:<id>", the source of what a page publishes
         self._add(name, tuple(patterns), True, send)
         return name
 

@@ -57,7 +57,8 @@ class RunningSystem:
                                                                                               source=plugin_id)
         events.listen(self._system_event)
         self.ctx = RouterContext(workers=self.workers, events=events, admin_token=admin_token,
-                                 page_token=page_token, control=control, demand=control.demand)
+                                 page_token=page_token, control=control, demand=control.demand,
+                                 plugin_events=self.plugin_events)
         self.router = RouterServer(self.ctx)
         self.proxy: Any = None
         self.api: tuple[str, int] | None = None

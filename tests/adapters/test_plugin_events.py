@@ -124,7 +124,7 @@ async def test_page_events_reach_only_plugins_that_accept_them_and_pages(system,
     events.unsubscribe(handle)
     events.emit("pub/tick", {"i": 1}, source="pub")
     await asyncio.sleep(0.1)
-    assert len(got) == 3 and "page:1" not in events.stats()
+    assert len(got) == 3 and "page#1" not in events.stats()
 
 
 async def test_subscriptions_follow_the_desired_state(system, tmp_path: Path) -> None:

@@ -83,36 +83,37 @@
     });
   }
 
-  function errorMessage(res, body) {
-    var msg = null;
+  function failure(res, body) {
+    var msg = null, err = null;
     try {
       var j = JSON.parse(body);
-      var err = j && (j.error !== undefined ? j.error : j.detail);
+      err = j && (j.error !== undefined ? j.error : j.detail);
       msg = err && typeof err === "object" ? (err.message || JSON.stringify(err)) : (err || j.message || null);
     } catch (e) { msg = null; }
-    return msg || body || ("HTTP " + res.status);
+    var error = new Error(String(msg || body || ("HTTP " + res.status)));
+    error.status = res.status;
+    if (err && typeof err === "object" && err.errors) { error.errors = err.errors; } // 422: [{path, message}]
+    return error;
   }
-  function post(pluginId, payload, accept) {
+  function post(pluginId, payload, accept, opts) {
     if (!fetchFn) { return Promise.reject(new Error("aiplugs: fetch is not available")); }
-    return fetchFn(C.base + "/v1/plugins/" + encodeURIComponent(pluginId) + "/run", {
+    var tool = opts && opts.tool ? String(opts.tool) : "run";
+    return fetchFn(C.base + "/v1/plugins/" + encodeURIComponent(pluginId) +
+        (tool === "run" ? "/run" : "/tools/" + encodeURIComponent(tool)), {
       method: "POST",
       credentials: "omit",
       headers: { "Content-Type": "application/json", "Accept": accept, "X-AIPlugs-Token": C.token },
       body: JSON.stringify(payload === undefined ? null : payload)
     }).then(function (res) {
       if (res.ok) { return res; }
-      return res.text().then(function (body) {
-        var err = new Error(String(errorMessage(res, body)));
-        err.status = res.status;
-        throw err;
-      });
+      return res.text().then(function (body) { throw failure(res, body); });
     });
   }
-  function call(pluginId, payload) {
-    return post(pluginId, payload, "application/json").then(function (res) { return res.json(); });
+  function call(pluginId, payload, opts) {
+    return post(pluginId, payload, "application/json", opts).then(function (res) { return res.json(); });
   }
-  function stream(pluginId, payload, onEvent) {
-    return post(pluginId, payload, "text/event-stream").then(function (res) {
+  function stream(pluginId, payload, onEvent, opts) {
+    return post(pluginId, payload, "text/event-stream", opts).then(function (res) {
       // Resolves with the last event's data; an "event: error" (the router's mid-stream failure) rejects.
       var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "", last, failed = null;
       function dispatch(block) {
@@ -160,10 +161,75 @@
     return new WS(url);
   }
 
+  // Page events: one WebSocket, opened on first use; on reconnect it subscribes to every topic listened to.
+  var listeners = Object.create(null), outbox = [], evWs = null, evOpen = false, retry = 500;
+  function topicMatches(p, t) {
+    if (p.slice(-2) === "/*") { return t.length > p.length - 1 && t.indexOf(p.slice(0, -1)) === 0; }
+    return p === t;
+  }
+  function evSend(msg) { evWs.send(JSON.stringify(msg)); }
+  function deliver(ev) {
+    Object.keys(listeners).forEach(function (p) {
+      if (!topicMatches(p, ev.type)) { return; }
+      listeners[p].slice().forEach(function (fn) {
+        try { fn(ev); } catch (e) { setTimeout(function () { throw e; }, 0); } // one failing listener stops none
+      });
+    });
+  }
+  function evConnect() {
+    if (evWs) { return; }
+    var l = w.location;
+    evWs = new WS((l.protocol === "https:" ? "wss://" : "ws://") + l.host + C.base + "/v1/events/ws?token=" +
+      encodeURIComponent(C.token));
+    evWs.onopen = function () {
+      evOpen = true;
+      var topics = Object.keys(listeners);
+      if (topics.length) { evSend({ op: "subscribe", topics: topics }); }
+      outbox.splice(0).forEach(evSend);
+    };
+    evWs.onmessage = function (m) {
+      var msg;
+      try { msg = JSON.parse(m.data); } catch (e) { return; }
+      retry = 500; // (not on open: a server that accepts and closes at once must not be hammered)
+      if (msg.op === "event") { deliver(msg.event); }
+      else if (msg.op === "error") { w.dispatchEvent(new Ev("aiplugs:error", { detail: msg })); }
+    };
+    evWs.onclose = function () {
+      evWs = null;
+      evOpen = false;
+      if (Object.keys(listeners).length || outbox.length) {
+        setTimeout(evConnect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    };
+  }
+  function on(topic, fn) {
+    if (typeof topic !== "string" || typeof fn !== "function") { throw new TypeError("aiplugs.on(topic, fn)"); }
+    var fns = listeners[topic] || (listeners[topic] = []);
+    fns.push(fn);
+    if (fns.length === 1 && evOpen) { evSend({ op: "subscribe", topics: [topic] }); }
+    evConnect(); // (opening: it subscribes to every topic once open)
+    return function () {
+      var i = fns.indexOf(fn);
+      if (i < 0) { return; }
+      fns.splice(i, 1);
+      if (!fns.length && listeners[topic] === fns) {
+        delete listeners[topic];
+        if (evOpen) { evSend({ op: "unsubscribe", topics: [topic] }); }
+      }
+    };
+  }
+  function publish(topic, data) {
+    var msg = { op: "publish", topic: String(topic), data: data === undefined ? null : data };
+    if (evOpen) { evSend(msg); return; }
+    if (outbox.length < 1000) { outbox.push(msg); }
+    evConnect();
+  }
+
   w.AIPLUGS_API_PORT = C.port;
   var api = {
     token: C.token, apiPort: C.port, base: C.base, version: C.v, loaded: loaded,
-    call: call, stream: stream, connect: connect
+    call: call, stream: stream, connect: connect, on: on, publish: publish
   };
   Object.defineProperty(api, "__loader", { value: true });
   w.aiplugs = api;

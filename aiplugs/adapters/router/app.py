@@ -5,6 +5,7 @@ Routes (see guard/tokens.py for who may call what):
   GET  /proxy.pac                       proxy auto-config: matched hosts to the proxy, the rest DIRECT; no token
   GET  /welcome                         what `aiplugs browser` opens: enabled plugins and pages to try; no token
   GET  /api/state  /api/plugins         desired + observed state (secrets masked); plugin list
+  GET  /api/plugins/{id}                one plugin: mode, dependencies, subscriptions, tools with input schemas
   GET  /api/events                      SSE of the event bus
   GET  /metrics                         Prometheus text
   GET  /api/status                      control.status()
@@ -14,9 +15,11 @@ Routes (see guard/tokens.py for who may call what):
   POST /api/installs                    control.start_install(json): 202 {job_id}  (installs.py)
   GET  /api/installs[/{job_id}]         install jobs, newest first; one job       (installs.py)
   POST /api/installs/{job_id}/cancel|retry  stop a job; a new attempt (retry_of)    (installs.py)
-  POST /v1/plugins/{id}/run             the plugin's run(payload)        (plugins.py)
-  GET  /v1/plugins/{id}/assets/{path}   declared content scripts / css  (plugins.py)
-  WS   /v1/plugins/{id}/ws?client_id=   the plugin's on_message          (ws.py)
+  POST /v1/plugins/{id}/run             the plugin's run(payload): its default tool      (plugins.py)
+  POST /v1/plugins/{id}/tools/{tool}    a declared tool; input checked against its schema (plugins.py, tools.py)
+  GET  /v1/plugins/{id}/assets/{path}   declared content scripts / css                    (plugins.py)
+  WS   /v1/plugins/{id}/ws?client_id=   the plugin's on_message                           (ws.py)
+  WS   /v1/events/ws                    a page's events: subscribe, publish, receive      (page_events.py)
 Through the proxy the same routes answer same-origin under ``/__aiplugs__/`` on intercepted sites.
 """
 
@@ -40,8 +43,10 @@ from .guard import guard_middleware
 from .installs import install_routes
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .plugins import error_response, run_plugin, serve_asset
+from .page_events import EventSockets, events_endpoint
+from .plugins import error_response, not_routed, run_plugin, run_tool, serve_asset
 from .relay import Relay
+from .tools import ToolValidators, tool_info
 from .welcome import welcome
 from .ws import ConnectionManager, websocket_endpoint
 
@@ -96,6 +101,21 @@ async def plugins(request: Request) -> Response:
         items.append(item)
     disabled = list(ctx.desired.disabled) if ctx.desired is not None else []
     return _json(request, {"plugins": items, "disabled": disabled})
+
+
+async def plugin_detail(request: Request) -> Response:
+    """One plugin the router serves: what it offers (tools with their input schemas) and what it listens to."""
+    ctx = _ctx(request)
+    plugin_id = request.path_params["plugin_id"]
+    route = ctx.route(plugin_id)
+    if route is None:
+        return not_routed(ctx, plugin_id)
+    plugin = route.plugin
+    return _json(request, {
+        "id": plugin.id, "name": plugin.name, "version": plugin.version, "description": plugin.description,
+        "mode": plugin.mode, "dependencies": list(plugin.dependencies), "subscribes": list(plugin.subscribes),
+        "page_events": plugin.page_events, "tools": [tool_info(t) for t in plugin.tools],
+    })
 
 
 async def proxy_pac(request: Request) -> Response:
@@ -162,13 +182,16 @@ async def _pull(ctx: RouterContext, request: Request) -> Any:
 def create_app(ctx: RouterContext) -> Starlette:
     routes = [  # page routes first: they are the hot path
         Route("/v1/plugins/{plugin_id}/run", run_plugin, methods=["POST"]),
+        Route("/v1/plugins/{plugin_id}/tools/{tool}", run_tool, methods=["POST"]),
         Route("/v1/plugins/{plugin_id}/assets/{path:path}", serve_asset, methods=["GET", "HEAD"]),
         WebSocketRoute("/v1/plugins/{plugin_id}/ws", websocket_endpoint),
+        WebSocketRoute("/v1/events/ws", events_endpoint),
         Route("/api/health", health, methods=["GET"]),
         Route("/proxy.pac", proxy_pac, methods=["GET"]),
         Route("/welcome", welcome, methods=["GET"]),
         Route("/api/state", state, methods=["GET"]),
         Route("/api/plugins", plugins, methods=["GET"]),
+        Route("/api/plugins/{plugin_id}", plugin_detail, methods=["GET"]),
         Route("/api/events", event_stream, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/status", _control(lambda c, r: c.control.status()), methods=["GET"]),  # type: ignore[union-attr]
@@ -184,6 +207,8 @@ def create_app(ctx: RouterContext) -> Starlette:
     app.state.ctx = ctx
     app.state.relay = Relay()
     app.state.connections = ConnectionManager()
+    app.state.event_sockets = EventSockets()
+    app.state.validators = ToolValidators()
     app.state.metrics = Metrics(ctx, app.state.connections)
     return app
 

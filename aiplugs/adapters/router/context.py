@@ -8,11 +8,14 @@ declaration, for the informational endpoints only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from ...events import EventBus
 from ...plan import DesiredState, RouteSpec
 from ..workers import WorkerManager
+
+if TYPE_CHECKING:
+    from ..plugin_events import PluginEvents
 
 __all__ = ["Controller", "RouterContext"]
 
@@ -57,6 +60,8 @@ class RouterContext:
     max_body_bytes: int = DEFAULT_MAX_BODY
     routes: dict[str, RouteSpec] = field(default_factory=dict)
     desired: DesiredState | None = None  # the last applied declaration: /api/state and /metrics read it
+    # events between plugins and pages (WS /v1/events/ws, /metrics); None: this router has no event hub
+    plugin_events: PluginEvents | None = None
 
     def set_route(self, route: RouteSpec) -> None:
         self.routes = {**self.routes, route.plugin_id: route}  # one assignment: readers see old or new

@@ -1,5 +1,6 @@
 """``/metrics`` on prometheus_client: plugin calls are counted as they happen; worker pools, model sizes, the proxy's
-counters and open WebSockets are read at scrape time, so they can never drift from what they describe.
+counters, plugin-event delivery per subscriber and open WebSockets are read at scrape time, so they can never drift
+from what they describe.
 
 Each router app owns one ``CollectorRegistry`` (never the process-global default one): several routers run in one
 test process, and a daemon that rebuilds its app must not meet "Duplicated timeseries" from the previous one.
@@ -27,6 +28,14 @@ PROXY_COUNTERS = (
     ("aiplugs_proxy_injected_pages_total", "Pages the loader was injected into.", "injected"),
     ("aiplugs_proxy_inject_failures_total", "Matched pages left alone after an error.", "failed"),
 )
+# (exposed name, help, PluginEvents.stats() key); per subscriber: a plugin id or "page#<n>"
+EVENT_COUNTERS = (
+    ("aiplugs_plugin_events_delivered_total", "Plugin events handed to a subscriber.", "delivered"),
+    ("aiplugs_plugin_events_dropped_total", "Plugin events dropped because a subscriber's queue was full.",
+     "dropped"),
+    ("aiplugs_plugin_events_failed_total", "Plugin events a subscriber failed to take (on_event raised, or the "
+     "page's socket was gone).", "failed"),
+)
 
 
 class PoolCounts(NamedTuple):
@@ -51,7 +60,7 @@ class Metrics:
         self._duration = Histogram("aiplugs_request_duration_seconds", "Plugin call latency until the answer started.",
                                    ("plugin", "mode"), buckets=BUCKETS, registry=self.registry)
         self.registry.register(ScrapeCollector(pools=lambda: _pools(ctx), models=lambda: _model_files(ctx),
-                                               proxy=lambda: ctx.proxy))
+                                               proxy=lambda: ctx.proxy, plugin_events=lambda: _event_stats(ctx)))
         Gauge("aiplugs_websocket_connections", "Open plugin WebSocket connections.",
               registry=self.registry).set_function(lambda: len(connections))
 
@@ -90,12 +99,20 @@ def _model_files(ctx: RouterContext) -> Iterator[tuple[str, int]]:
         yield model.filename, size
 
 
+def _event_stats(ctx: RouterContext) -> Mapping[str, Mapping[str, int]] | None:
+    """Per subscriber delivery counts of the event hub; None when the router has none."""
+    hub = ctx.plugin_events
+    return hub.stats() if hub is not None else None
+
+
 class ScrapeCollector(Collector):
-    """Values owned by someone else, read when Prometheus asks: worker pools, model files, the proxy's counters."""
+    """Values owned by someone else, read when Prometheus asks: worker pools, model files, the proxy's counters,
+    plugin-event delivery."""
 
     def __init__(self, pools: Callable[[], Mapping[str, PoolCounts]], models: Callable[[], Iterable[tuple[str, int]]],
-                 proxy: Callable[[], Any]) -> None:
-        self._pools, self._models, self._proxy = pools, models, proxy
+                 proxy: Callable[[], Any],
+                 plugin_events: Callable[[], Mapping[str, Mapping[str, int]] | None] = lambda: None) -> None:
+        self._pools, self._models, self._proxy, self._plugin_events = pools, models, proxy, plugin_events
 
     def collect(self) -> Iterator[Metric]:
         pools = sorted(self._pools().items())
@@ -115,8 +132,24 @@ class ScrapeCollector(Collector):
         for filename, size in self._models():
             sizes.add_metric((filename,), size)
         yield sizes
+        yield from self._event_families()
         proxy = self._proxy()
         if proxy is None:  # stopped: no series rather than zeros that would read as a counter reset
             return
         for name, help_text, attribute in PROXY_COUNTERS:
             yield CounterMetricFamily(name, help_text, value=getattr(proxy.injector, attribute))
+
+    def _event_families(self) -> Iterator[Metric]:
+        stats = self._plugin_events()
+        if stats is None:  # no event hub: no series
+            return
+        families = [(CounterMetricFamily(name, help_text, labels=("subscriber",)), key)
+                    for name, help_text, key in EVENT_COUNTERS]
+        queued = GaugeMetricFamily("aiplugs_plugin_events_queued", "Plugin events waiting in a subscriber's queue.",
+                                   labels=("subscriber",))
+        for subscriber, counts in sorted(stats.items()):
+            for family, key in families:
+                family.add_metric((subscriber,), counts.get(key, 0))
+            queued.add_metric((subscriber,), counts.get("queued", 0))
+        yield from (family for family, _ in families)
+        yield queued

@@ -1,11 +1,15 @@
-"""Page-facing plugin routes: ``POST /v1/plugins/{id}/run`` and ``GET /v1/plugins/{id}/assets/{path}``.
+"""Page-facing plugin routes: ``POST /v1/plugins/{id}/run``, ``POST /v1/plugins/{id}/tools/{tool}`` and
+``GET /v1/plugins/{id}/assets/{path}``.
 
-A run answers with the backend's return value as JSON (``null`` included). When ``run`` returns a (async)
-generator, or the client sends ``Accept: text/event-stream``, the answer is SSE: one ``data: <json>`` per item;
-the stream ends when the response does (no end marker, so the page loader's ``stream()`` resolves with the last
-item); a failure mid-stream is an ``event: error`` whose data is ``{"type", "message", "plugin"}``.
+``run`` is the default tool: ``/run`` is the tool route with tool ``run``, and both answer the same way. A call
+answers with the tool's return value as JSON (``null`` included). When the tool returns a (async) generator, or
+the client sends ``Accept: text/event-stream``, the answer is SSE: one ``data: <json>`` per item; the stream ends
+when the response does (no end marker, so the page loader's ``stream()`` resolves with the last item); a failure
+mid-stream is an ``event: error`` whose data is ``{"type", "message", "plugin"}``.
 Errors before the answer starts are JSON ``{"error": {"type", "message", ...}}`` with the status of the failure:
-404 unknown plugin, 400 bad JSON, 500 backend raised (type + message), 502 worker died, 503 no worker, 504 timeout.
+404 unknown plugin or tool (tools.py), 400 bad JSON, 422 input not fitting the tool's ``input_schema`` (with
+``errors``: every field by path), 500 backend raised (type + message), 502 worker died, 503 no worker, 504 timeout.
+Cloud-mode plugins relay ``run`` only.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from typing import Any, AsyncIterator
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from ...errors import AiplugsError
+from ...errors import AiplugsError, did_you_mean
 from ..workers import Reply, WorkerError
 from ...plan import RouteSpec
 from ...util.sse import encode
 from .context import RouterContext
+from .tools import DEFAULT_TOOL, Refusal, resolve_tool
 
-__all__ = ["error_response", "not_routed", "provision", "run_plugin", "serve_asset"]
+__all__ = ["call_tool", "error_response", "not_routed", "provision", "run_plugin", "run_tool", "serve_asset"]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -39,34 +44,52 @@ def worker_error_response(e: WorkerError, plugin_id: str) -> JSONResponse:
 
 
 async def run_plugin(request: Request) -> Response:
+    """``POST /v1/plugins/{id}/run``: the default tool."""
+    return await call_tool(request, request.path_params["plugin_id"], DEFAULT_TOOL)
+
+
+async def run_tool(request: Request) -> Response:
+    """``POST /v1/plugins/{id}/tools/{tool}``."""
+    return await call_tool(request, request.path_params["plugin_id"], request.path_params["tool"])
+
+
+async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
     ctx: RouterContext = request.app.state.ctx
     metrics = request.app.state.metrics
-    plugin_id = request.path_params["plugin_id"]
     started = time.monotonic()
     route = ctx.route(plugin_id)
     if route is None:
         return not_routed(ctx, plugin_id)
+    mode = "cloud" if route.relay is not None else "local"
+    tool = resolve_tool(route, name)
+    if isinstance(tool, Refusal):
+        metrics.observe(plugin_id, mode, time.monotonic() - started, tool.status)
+        return error_response(tool.status, tool.kind, tool.message, **tool.extra)
     body = await request.body()
     try:
         payload = json.loads(body) if body.strip() else {}
     except ValueError as e:
         return error_response(400, "bad_json", f"request body is not JSON: {e}")
+    refusal = await request.app.state.validators.refusal(route, tool, payload, size=len(body))
+    if refusal is not None:
+        metrics.observe(plugin_id, mode, time.monotonic() - started, refusal.status)
+        return error_response(refusal.status, refusal.kind, refusal.message, **refusal.extra)
     wants_sse = "text/event-stream" in request.headers.get("accept", "")
     if route.relay is not None:
         response = await request.app.state.relay.forward(route.relay, payload, wants_sse)
-        metrics.observe(plugin_id, "cloud", time.monotonic() - started, response.status_code)
+        metrics.observe(plugin_id, mode, time.monotonic() - started, response.status_code)
         return response
     problem = await provision(ctx, route)
     if problem is not None:
-        metrics.observe(plugin_id, "local", time.monotonic() - started, 503)
+        metrics.observe(plugin_id, mode, time.monotonic() - started, 503)
         return error_response(503, "unavailable", problem, plugin=plugin_id)
-    try:
-        reply = await ctx.workers.request(plugin_id, payload)
+    try:  # run goes out without a tool name: the frame a backend without named tools has always seen
+        reply = await ctx.workers.request(plugin_id, payload, tool=None if name == DEFAULT_TOOL else name)
     except WorkerError as e:
         response = worker_error_response(e, plugin_id)
-        metrics.observe(plugin_id, "local", time.monotonic() - started, response.status_code)
+        metrics.observe(plugin_id, mode, time.monotonic() - started, response.status_code)
         return response
-    metrics.observe(plugin_id, "local", time.monotonic() - started, 200)
+    metrics.observe(plugin_id, mode, time.monotonic() - started, 200)
     if reply.streaming or wants_sse:
         return StreamingResponse(_sse(reply, plugin_id), media_type="text/event-stream", headers=SSE_HEADERS)
     return JSONResponse(reply.value)
@@ -84,7 +107,8 @@ async def _sse(reply: Reply, plugin_id: str) -> AsyncIterator[bytes]:
 
 def not_routed(ctx: RouterContext, plugin_id: str) -> JSONResponse:
     disabled = ctx.desired is not None and plugin_id in ctx.desired.disabled
-    return error_response(404, "not_found", f"plugin {plugin_id!r} {'is disabled' if disabled else 'does not exist'}")
+    why = "is disabled" if disabled else f"does not exist{did_you_mean(plugin_id, ctx.routes)}"
+    return error_response(404, "not_found", f"plugin {plugin_id!r} {why}")
 
 
 async def provision(ctx: RouterContext, route: RouteSpec) -> str | None:

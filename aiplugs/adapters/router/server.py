@@ -79,6 +79,7 @@ class RouterServer:
         if self._task is None:
             return
         await self.app.state.connections.close_all()
+        await self.app.state.event_sockets.close_all()
         self._server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self.graceful_s + 5)

@@ -47,7 +47,8 @@ def test_a_page_gets_only_the_patterns_its_host_can_match() -> None:
 def test_loader_source_defines_the_page_contract() -> None:
     source = loader_source()
     for name in ("AIPLUGS_API_PORT", "call:", "stream:", "connect:", "loaded:", "aiplugs:navigate", "pushState",
-                 "replaceState", "popstate", "hashchange", "navigation", "X-AIPlugs-Token", "createPolicy"):
+                 "replaceState", "popstate", "hashchange", "navigation", "X-AIPlugs-Token", "createPolicy",
+                 "on:", "publish:", "/tools/", "/v1/events/ws", "aiplugs:error"):
         assert name in source
     assert "/*CONFIG*/" in source
     assert not any(line.lstrip().startswith("//") for line in source.splitlines())

@@ -17,27 +17,41 @@ import pytest
 from aiohttp import web
 
 from aiplugs.events import EventBus
+from aiplugs.adapters.plugin_events import PluginEvents
 from aiplugs.adapters.router import RouterContext, RouterServer
 from aiplugs.plan import DesiredState, RouteSpec, load_desired_state
 from aiplugs.adapters.workers import WorkerManager
 
 REPO = Path(__file__).resolve().parents[3]
 BACKENDS = REPO / "tests" / "adapters" / "workers" / "backends"
+OWN_BACKENDS = Path(__file__).resolve().parent / "backends"
+ITEMS_SCHEMA = {"type": "object", "required": ["items"],
+                "properties": {"items": {"type": "array", "items": {
+                    "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}}
+TOOLBOX_TOOLS = [
+    {"name": "run", "description": "echoes an object", "input_schema": {"type": "object"}},
+    {"name": "label", "description": "joins the item names", "input_schema": ITEMS_SCHEMA},
+    {"name": "words", "description": "streams the words of a text",
+     "input_schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}},
+    {"name": "announce", "description": "publishes data under toolbox/<name>"},
+    {"name": "ghost", "description": "declared, but backend.py has no such function"},
+]
 API_KEY = "sk-test-relay-secret-0123456789"
 ADMIN = "admin-token-for-tests"
 PAGE = "page-token-for-tests"
 
 
-def _local(plugin_id: str, backend: str, plugins: Path) -> None:
+def _local(plugin_id: str, backend: str, plugins: Path, source: Path = BACKENDS, **extra: Any) -> None:
+    """A local plugin running ``source/<backend>.py``; ``extra`` adds manifest keys (tools, subscribes, ...)."""
     folder = plugins / plugin_id
     folder.mkdir(parents=True)
-    shutil.copy(BACKENDS / f"{backend}.py", folder / "backend.py")
+    shutil.copy(source / f"{backend}.py", folder / "backend.py")
     (folder / "content.js").write_text(f"window.{plugin_id.replace('-', '_')} = 1;\n")
     (folder / "secret.txt").write_text("not declared, never served\n")
     manifest = {"manifest_version": 3, "id": plugin_id, "name": plugin_id, "version": "1.0.0",
                 "description": f"test plugin {plugin_id}",
                 "inference": {"default_mode": "local", "local_entry": "backend.py"},
-                "content_scripts": [{"matches": [f"https://{plugin_id}.example/*"], "js": ["content.js"]}]}
+                "content_scripts": [{"matches": [f"https://{plugin_id}.example/*"], "js": ["content.js"]}], **extra}
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -109,6 +123,9 @@ def project_dir(tmp_path: Path, upstream: str) -> Path:
     _local("counter", "count_gen", plugins)
     _local("raises", "raises", plugins)
     _local("sleepy", "sleeps", plugins)
+    _local("toolbox", "toolbox", plugins, OWN_BACKENDS, tools=TOOLBOX_TOOLS)
+    _local("listener", "recorder", plugins, OWN_BACKENDS, subscribes=["toolbox/*"], page_events=True)
+    _local("deaf", "recorder", plugins, OWN_BACKENDS, subscribes=["toolbox/*"])
     _cloud("chat", "/v1/chat/completions", plugins)
     _cloud("hang", "/hang", plugins)
     _cloud("broken", "/fail", plugins)
@@ -150,6 +167,9 @@ class Router:
     def ws_url(self, plugin_id: str, client_id: str, token: str = PAGE) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/plugins/{plugin_id}/ws?client_id={client_id}&token={token}"
 
+    def events_url(self, token: str = PAGE) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/events/ws?token={token}"
+
 
 class Provisioner:
     """Stands in for the daemon on the call path: ``demand`` starts a lazy plugin's workers (the daemon does it
@@ -179,8 +199,11 @@ async def router(desired: DesiredState, tmp_path: Path) -> AsyncIterator[Router]
     """Every plugin routed, local ones as lazy: their workers start on the first call, through ``demand``."""
     bus = EventBus()
     manager = WorkerManager(desired.state_dir, events=bus, grace_s=3.0)
+    hub = PluginEvents(manager.deliver, manager.wait_serving, events=bus)  # wired as the daemon wires it
+    manager.on_publish = lambda plugin_id, topic, data: hub.emit(topic, data, source=plugin_id)
+    hub.set_plugins(desired.plugins)
     ctx = RouterContext(workers=manager, events=bus, admin_token=ADMIN, page_token=PAGE, desired=desired,
-                        max_body_bytes=desired.max_body_bytes)
+                        max_body_bytes=desired.max_body_bytes, plugin_events=hub)
     ctx.demand = Provisioner(manager, desired).demand
     for route in desired.routes:
         ctx.set_route(lazy(route))
@@ -192,4 +215,5 @@ async def router(desired: DesiredState, tmp_path: Path) -> AsyncIterator[Router]
     finally:
         await client.aclose()
         await server.stop()
+        await hub.close()
         await manager.close()

@@ -13,14 +13,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from aiplugs.adapters.router.metrics import BUCKETS, Metrics
 
 
-def _ctx(tmp_path: Path, proxy: Any = None) -> Any:
+def _ctx(tmp_path: Path, proxy: Any = None, plugin_events: Any = None) -> Any:
     (tmp_path / "here.bin").write_bytes(b"x" * 123)
     models = [SimpleNamespace(filename="here.bin", path=tmp_path / "here.bin"),
               SimpleNamespace(filename="missing.bin", path=tmp_path / "missing.bin")]
     stats = {"echo": {"ready": 2, "restarts": 4}}
     desired = SimpleNamespace(models=models, worker=lambda pid: SimpleNamespace(count=3))
     return SimpleNamespace(workers=SimpleNamespace(stats=stats.get), desired=desired, proxy=proxy,
-                           routes={"echo": SimpleNamespace(relay=None)})
+                           plugin_events=plugin_events, routes={"echo": SimpleNamespace(relay=None)})
 
 
 def _values(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -85,3 +85,19 @@ def test_proxy_counters_only_while_a_proxy_runs(tmp_path: Path) -> None:
     assert all(families[name[:-len("_total")]].type == "counter" for name in exposed)
     ctx.proxy = None
     assert not any(name.startswith("aiplugs_proxy") for name, _ in _values(metrics))
+
+
+def test_plugin_event_delivery_per_subscriber_only_with_an_event_hub(tmp_path: Path) -> None:
+    stats = {"listener": {"queued": 2, "delivered": 5, "dropped": 1, "failed": 3},
+             "page:4": {"queued": 0, "delivered": 7, "dropped": 0, "failed": 0}}
+    ctx = _ctx(tmp_path, plugin_events=SimpleNamespace(stats=lambda: stats))
+    metrics = Metrics(ctx, [])
+    assert _value(metrics, "aiplugs_plugin_events_delivered_total", subscriber="listener") == 5
+    assert _value(metrics, "aiplugs_plugin_events_dropped_total", subscriber="listener") == 1
+    assert _value(metrics, "aiplugs_plugin_events_failed_total", subscriber="listener") == 3
+    assert _value(metrics, "aiplugs_plugin_events_queued", subscriber="listener") == 2
+    assert _value(metrics, "aiplugs_plugin_events_delivered_total", subscriber="page:4") == 7
+    stats["page:4"]["delivered"] = 8  # read at scrape time
+    assert _value(metrics, "aiplugs_plugin_events_delivered_total", subscriber="page:4") == 8
+    ctx.plugin_events = None
+    assert not any(name.startswith("aiplugs_plugin_events") for name, _ in _values(metrics))

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 
 from ..context import RouterContext
 from .body import BodyLimit
-from .cors import CorsGuard, origin_allowed
+from .cors import CorsGuard, origin_allowed, origin_matches
 from .host import HostGuard, check_host
 from .routes import RouteClass, route_class
 from .tokens import TokenGuard
@@ -33,6 +33,7 @@ __all__ = sorted([
     "check_host",
     "guard_middleware",
     "origin_allowed",
+    "origin_matches",
     "route_class",
 ])
 

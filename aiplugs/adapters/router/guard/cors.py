@@ -26,7 +26,7 @@ from ._asgi import Ambiguous, deny, guarded, one, respond
 from .host import is_loopback
 from .routes import route_class
 
-__all__ = ["CorsGuard", "origin_allowed"]
+__all__ = ["CorsGuard", "origin_allowed", "origin_matches"]
 
 PAGE_HEADERS = ("content-type", "x-aiplugs-token", "accept", "last-event-id")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -44,6 +44,12 @@ def _pattern(text: str) -> MatchPattern:
 
 def origin_allowed(origin: str, ctx: RouterContext) -> bool:
     """Whether a page at ``origin`` may call page routes directly: some enabled plugin's patterns match it."""
+    return origin_matches(origin, _patterns(ctx))
+
+
+def origin_matches(origin: str, patterns: Iterable[str]) -> bool:
+    """Whether some of ``patterns`` (content-script match patterns) can match a page at ``origin``: scheme, host
+    and port, never the path (an Origin has none). One plugin's patterns: may this page use that plugin?"""
     try:
         parts = urlsplit(origin)
         scheme, name, port = parts.scheme, (parts.hostname or ""), parts.port
@@ -52,7 +58,7 @@ def origin_allowed(origin: str, ctx: RouterContext) -> bool:
     if not scheme or not name:
         return False
     port = port or DEFAULT_PORTS.get(scheme)
-    for text in _patterns(ctx):
+    for text in patterns:
         pattern = _pattern(text)
         if (scheme in pattern.schemes and pattern.matches_host(name)
                 and (pattern.port is None or pattern.port == port)):
