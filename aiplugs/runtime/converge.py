@@ -206,7 +206,7 @@ async def _plugin_steps(run: _Run, actions: list[Action], failed: set[str]) -> N
         await asyncio.gather(*(run.step(a) for a in workers))
     if any(a.unit in run.failed_units for a in workers):
         run.not_serving.add(actions[0].plugin_id)
-    for action in (a for a in actions if a not in workers):
+    for action in (a for a in actions if a not in workers and a not in hooks):
         if action.type == "route" and action.kind is not D and any(a.unit in run.failed_units for a in workers):
             run.fail(action.unit, "not switched: its workers did not start")
             continue

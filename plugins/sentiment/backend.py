@@ -32,3 +32,16 @@ def run(payload):
     if texts is None:
         return score(str(payload.get("text", "")))
     return {"results": [score(str(t)) for t in texts]}
+
+
+SEEN = {"texts": 0, "words": 0}
+
+
+def on_event(event):
+    """word-count/counted (this plugin subscribes to it in its manifest): a tally of what word-count saw."""
+    SEEN["texts"] += 1
+    SEEN["words"] += int(event["data"].get("words", 0))
+
+
+def seen(payload):
+    return dict(SEEN)

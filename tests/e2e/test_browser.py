@@ -106,7 +106,10 @@ def word_count_backend():
     spec = importlib.util.spec_from_file_location("wc_backend", REPO / "plugins" / "word-count" / "backend.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.run
+    from aiplugs.adapters.workers.plugin_context import Context
+
+    ctx = Context.from_env({"AIPLUGS_PLUGIN_ID": "word-count"}, sink=lambda frame: None, fallback_id="word-count")
+    return lambda payload: module.run(payload, ctx)  # the worker's own ctx; its events go nowhere here
 
 
 def _run(wc_run, plugin_id: str, payload: Any) -> Any:

@@ -267,6 +267,7 @@ async def test_install_hook_first_and_its_failure_holds_the_workers(desired: Des
     system = FakeSystem()
     assert (await carry_out(wanted, ActualState(), system)).ok
     assert system.keys.index("install_hook word-count") < system.keys.index("start_worker word-count#0")
+    assert system.keys.count("install_hook word-count") == 1
     failing = FakeSystem(fail={"install_hook word-count": "word-count install hook failed: boom"})
     errors = {f.unit: f.error for f in (await carry_out(wanted, ActualState(), failing)).failures}
     assert errors == {"hook word-count install": "word-count install hook failed: boom",

@@ -94,3 +94,18 @@ def test_model_record_matches_by_size_mtime_inode(tmp_path: Path) -> None:
     os.utime(replaced, ns=(st.st_atime_ns, st.st_mtime_ns))
     os.replace(replaced, path)
     assert not record.matches_file(path.stat())  # same size and mtime, new inode
+
+
+def test_hook_records_are_observed_so_plan_shows_uninstall_hooks(desired: DesiredState, tmp_path: Path) -> None:
+    from aiplugs.store.state import HookRecord
+
+    entry = tmp_path / "gone" / "backend.py"
+    entry.parent.mkdir()
+    entry.write_text("def uninstall(ctx): pass\n")
+    state = StateFile(hooks={"gone": HookRecord(installed="1.0.0", uninstall=True, version="1.0.0", entry=str(entry),
+                                                 plugin_dir=str(entry.parent))})
+    lines = [str(a).strip() for a in diff(desired, observe(state, desired)).changes]
+    assert "+ hook gone uninstall  (plugin removed: runs before its files are deleted)" in lines
+    entry.unlink()
+    lines = [str(a).strip() for a in diff(desired, observe(state, desired)).changes]
+    assert "+ hook gone uninstall  (plugin removed; its files are gone: only its record is dropped)" in lines
