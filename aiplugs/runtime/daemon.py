@@ -55,6 +55,7 @@ class Daemon:
         self._conditions: dict[str, Condition] = {}
         self._stop: asyncio.Event | None = None
         self.installs: InstallJobs | None = None  # install jobs (POST /api/installs) while serving
+        self.collector: Any = None  # the MetricsCollector (collect.py) while serving
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
@@ -75,6 +76,7 @@ class Daemon:
             lock.release()
 
     async def _serve(self, on_ready: Callable[[Daemon], Any] | None) -> None:
+        from .collect import MetricsCollector
         from .system import RunningSystem
 
         self._stop = asyncio.Event()
@@ -86,6 +88,7 @@ class Daemon:
             on_change=self._changed, started_at=self.started_at)
         system.workers.parent_env = self.env
         self.reconciler = Reconciler(system, self.desired, self.events, interval=self.reconcile_interval)
+        self.collector = MetricsCollector(system.workers, self.state_dir, self.desired.metrics)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -94,6 +97,7 @@ class Daemon:
             await system.record_state(force=True)  # first of all: a damaged state.json is set aside and rewritten
             self.installs = InstallJobs(self)
             await self.installs.start()  # before the API answers: jobs a previous daemon left are failed first
+            await self.collector.start()
             await self._start_api()
             claim_pid_file(self.state_dir)
             write_daemon_file(self.state_dir, *system.api, self.started_at)
@@ -113,6 +117,7 @@ class Daemon:
             log.info("stopping")
             if self.installs is not None:
                 await self.installs.close()
+            await self.collector.close()  # a last sample while the workers still run
             await system.close()
 
     async def _start_api(self) -> None:
@@ -150,6 +155,8 @@ class Daemon:
             raise AiplugsError(f"this daemon serves {self.state_dir}, not {desired.state_dir}")
         result = await self.reconciler.apply(desired, reload=reload)
         self.desired = self.reconciler.desired
+        if self.collector is not None:
+            await self.collector.configure(self.desired.metrics)
         self.applied = True
         self._set_condition("Converged", result.ok, "converged" if result.ok else
                             "; ".join(f"{f.unit}: {f.error}" for f in result.failures))
@@ -194,7 +201,7 @@ class Daemon:
             models={m.filename: system.store.status(m) for m in desired.models}, model_sizes=sizes,
             conditions=tuple(self._conditions.values()), now=time.time(),
             envs={e.id: e for e in system.observe_envs(desired)},
-            hooks={h.plugin_id: h for h in observe_hooks(system)})
+            hooks={h.plugin_id: h for h in observe_hooks(system)}, events=system.plugin_events.stats())
         return build_status(desired, seen)
 
     async def down(self) -> dict[str, Any]:

@@ -45,6 +45,7 @@ class Observed:
     now: float
     envs: Mapping[str, ObservedEnv] = field(default_factory=dict)  # env id -> as observed
     hooks: Mapping[str, ObservedHooks] = field(default_factory=dict)  # plugin id -> its hooks' record/failure
+    events: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # subscriber -> queued/delivered/dropped
 
 
 _UNAVAILABLE = (PluginState.FAILED, PluginState.STOPPED, PluginState.BLOCKED)
@@ -124,6 +125,7 @@ def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed, state
         "python_env": spec.python_env if spec is not None else None,
         "needs": list(needs),
         "requests": stats.get("requests", 0), "errors": stats.get("errors", 0), "p50_ms": stats.get("p50_ms"),
+        "events": dict(seen.events[plugin.id]) if plugin.id in seen.events else None,  # as a subscriber
     }
 
 

@@ -75,7 +75,8 @@ def test_healthy_states() -> None:
 
 
 def observed(desired: DesiredState, *, workers=None, plugins=(), models=None, conditions=None,
-             api=("127.0.0.1", 5000), proxy=("127.0.0.1", 8080), stats=None, envs=None, hooks=None) -> Observed:
+             api=("127.0.0.1", 5000), proxy=("127.0.0.1", 8080), stats=None, envs=None, hooks=None,
+             events=None) -> Observed:
     return Observed(
         daemon={"pid": 42, "started_at": time.time() - 30, "uptime_s": 30.0}, api=api, proxy=proxy,
         ca_cert="/state/ca/mitmproxy-ca-cert.pem",
@@ -84,7 +85,7 @@ def observed(desired: DesiredState, *, workers=None, plugins=(), models=None, co
         models=models if models is not None else {m.filename: ModelState.READY for m in desired.models},
         model_sizes={m.filename: 910 for m in desired.models},
         conditions=conditions if conditions is not None else (Condition("RouterAnswering", True, "ok", NOW),),
-        now=NOW, envs=envs or {}, hooks=hooks or {})
+        now=NOW, envs=envs or {}, hooks=hooks or {}, events=events or {})
 
 
 def test_a_converged_system_is_healthy_and_the_json_has_its_shape(desired: DesiredState) -> None:
@@ -102,7 +103,8 @@ def test_a_converged_system_is_healthy_and_the_json_has_its_shape(desired: Desir
     assert rows["word-count"] == {
         "id": "word-count", "name": "Word count", "version": "1.0.0", "mode": "local", "provision": "eager",
         "state": "ready", "workers_desired": 1, "workers_ready": 1, "worker_pids": [500], "restarts": 0,
-        "last_error": None, "stderr_tail": [], "python_env": None, "needs": [], "requests": 7, "errors": 1, "p50_ms": 2.5}
+        "last_error": None, "stderr_tail": [], "python_env": None, "needs": [], "requests": 7, "errors": 1, "p50_ms": 2.5,
+        "events": None}
     assert rows["summarize"] == {"id": "summarize", "mode": None, "state": "disabled", "workers_desired": 0,
                                  "workers_ready": 0, "worker_pids": [], "restarts": 0, "last_error": None,
                                  "stderr_tail": [], "python_env": None, "needs": []}
@@ -248,3 +250,10 @@ def test_hook_failures_make_a_plugin_failed_with_the_hooks_words(desired: Desire
     row = next(p for p in status["plugins"] if p["id"] == "word-count")
     assert row["state"] == "failed" and row["last_error"] == "word-count install hook failed: boom"
     assert row["stderr_tail"] == ["Traceback (most recent call last):", "RuntimeError: boom"]
+
+
+def test_a_subscribers_event_counts_show_in_its_row(desired: DesiredState) -> None:
+    counts = {"queued": 3, "delivered": 40, "dropped": 7, "failed": 1}
+    status = build_status(desired, observed(desired, events={"sentiment": counts}))
+    rows = {p["id"]: p for p in status["plugins"]}
+    assert rows["sentiment"]["events"] == counts and rows["word-count"]["events"] is None
