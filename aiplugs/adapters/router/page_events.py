@@ -34,6 +34,7 @@ from ...errors import did_you_mean
 from ...util.redact import redact
 from .context import RouterContext
 from .guard import origin_matches
+from .ws import received_texts
 
 __all__ = ["MAX_TOPICS", "NO_HUB", "EventSockets", "PageSession", "events_endpoint", "publish_problem",
            "subscribe_problem"]
@@ -208,13 +209,7 @@ async def events_endpoint(websocket: WebSocket) -> None:
     session = PageSession(ctx, websocket)
     sockets.add(websocket)
     try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            if text is None:
-                text = (message.get("bytes") or b"").decode("utf-8", "replace")
+        async for text in received_texts(websocket):
             await session.handle_text(text)
     except (RuntimeError, ConnectionError, WebSocketDisconnect):  # closed under us (or the router stopping)
         return

@@ -10,7 +10,7 @@ value it returns or yields (None excepted) goes back as one JSON text message. E
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, AsyncIterator
 
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -18,7 +18,7 @@ from ..workers import WorkerError
 from .plugins import provision
 from .context import RouterContext
 
-__all__ = ["REPLACED", "ConnectionManager", "websocket_endpoint"]
+__all__ = ["REPLACED", "ConnectionManager", "received_texts", "websocket_endpoint"]
 
 REPLACED = 4000
 REPLACED_REASON = "replaced by a newer connection with the same client_id"
@@ -73,13 +73,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await connections.register(plugin_id, client_id, websocket)
     try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            if text is None:
-                text = (message.get("bytes") or b"").decode("utf-8", "replace")
+        async for text in received_texts(websocket):
             try:
                 payload: Any = json.loads(text)
             except ValueError:
@@ -90,6 +84,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     finally:
         connections.unregister(plugin_id, client_id, websocket)
+
+
+async def received_texts(websocket: WebSocket) -> AsyncIterator[str]:
+    """Each message as text (bytes read as UTF-8) until the client disconnects."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        yield text if text is not None else (message.get("bytes") or b"").decode("utf-8", "replace")
 
 
 async def _answer(ctx: RouterContext, websocket: WebSocket, plugin_id: str, client_id: str, payload: Any) -> bool:
