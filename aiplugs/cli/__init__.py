@@ -7,13 +7,15 @@ import sys
 from typing import Sequence
 
 from ..errors import AiplugsError, ConfigError
-from . import _bench, _browser, _declare, _graph, _interact, _lifecycle, _models, _plugins, _proxy
+from . import (_bench, _browser, _dashboard, _declare, _graph, _interact, _lifecycle, _models, _plugins, _proxy,
+               _suggest, _top)
 from ._common import add_config_option
 
 __all__ = ["build_parser", "main"]
 
 # Each module adds its subcommands; handlers import what they need when they run.
-COMMAND_MODULES = [_declare, _lifecycle, _interact, _graph, _plugins, _browser, _models, _proxy, _bench]
+COMMAND_MODULES = [_declare, _lifecycle, _interact, _graph, _plugins, _browser, _dashboard, _models, _proxy, _bench,
+                   _top, _suggest]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,6 @@ import re
 import sys
 import time
 
-from ..client.progress import ModelBars
 from ..errors import AiplugsError
 from ..events.catalogue import PROXY_RULES_SWAPPED, PROXY_STARTED, WORKER_EXITED, WORKER_FAILED, WORKER_STARTED
 from ._common import add_config_option, add_locked_option, load, print_json, state_dir_of, use_color
@@ -136,6 +135,8 @@ class _Progress:
     LINES = {WORKER_STARTED: "started", WORKER_FAILED: "failed to start", WORKER_EXITED: "exited"}
 
     def __init__(self) -> None:
+        from ..client.progress import ModelBars  # only apply draws bars: other commands skip tqdm
+
         self.bars = ModelBars()
 
     def show(self, event: dict) -> None:

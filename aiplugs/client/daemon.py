@@ -11,7 +11,7 @@ import http.client
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from ..store.daemonfile import read_daemon_file
 from ..store.state import StateDamaged, read_state
@@ -152,6 +152,50 @@ class DaemonClient:
     def retry_install(self, job_id: str) -> dict[str, Any]:
         """A new job for the same request (``retry_of`` links it); ``{"job_id", "job"}``."""
         return self.request("POST", f"/api/installs/{quote(job_id, safe='')}/retry", {})
+
+    # ---- metrics ---------------------------------------------------------------------------------------------
+
+    def top(self) -> dict[str, Any]:
+        """Live, cumulative counters of every local plugin (``GET /api/top``); ``client.top`` turns two into rates."""
+        return self.request("GET", "/api/top")
+
+    def metrics(self, plugin_id: str, *, since: str | float = "1h", until: str | float | None = None,
+                step: str | float = 60) -> dict[str, Any]:
+        """The plugin's history (``GET /api/metrics/{id}``): ``since``/``until`` a duration back from now ("15m")
+        or an ISO-8601 time, ``step`` a duration (whole minutes)."""
+        query = {"since": since, "step": step, **({"until": until} if until is not None else {})}
+        return self.request("GET", f"/api/metrics/{quote(plugin_id, safe='')}?{urlencode(query)}")
+
+    # ---- suggestions -----------------------------------------------------------------------------------------
+
+    def suggestions(self, evaluate: bool = False) -> dict[str, Any]:
+        """The standing suggestions (each with its diff) and the autoscaled plugins; ``evaluate``: run the rules
+        now rather than use the last evaluation."""
+        if evaluate:
+            return self.request("POST", "/api/suggestions/evaluate", {})
+        return self.request("GET", "/api/suggestions")
+
+    def suggestion(self, ref: str) -> dict[str, Any]:
+        """``{"suggestion": ...}`` while it stands, else ``{"history": ...}`` (its newest history entry)."""
+        return self.request("GET", f"/api/suggestions/{quote(ref, safe='')}")
+
+    def apply_suggestion(self, ref: str, config_sha256: str | None = None, timeout: float | None = 600.0
+                         ) -> dict[str, Any]:
+        """Edits aiplugs.toml as the suggestion proposes and applies it; ``config_sha256`` (of the file its diff
+        was shown for) refuses a file changed since."""
+        body = {"config_sha256": config_sha256} if config_sha256 else {}
+        return self.request("POST", f"/api/suggestions/{quote(ref, safe='')}/apply", body, timeout=timeout)
+
+    def reject_suggestion(self, ref: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/suggestions/{quote(ref, safe='')}/reject", {})
+
+    def revert_suggestion(self, ref: str, timeout: float | None = 600.0) -> dict[str, Any]:
+        """Undoes an applied suggestion (by suggestion id or history number): the opposite edit, then apply."""
+        return self.request("POST", f"/api/suggestions/{quote(ref, safe='')}/revert", {}, timeout=timeout)
+
+    def suggestion_history(self) -> list[dict[str, Any]]:
+        """Applied suggestions, newest first: diff, config hashes, metrics before and after, verdict."""
+        return self.request("GET", "/api/suggestions/history")["history"]
 
     # ---- plugin calls and events -----------------------------------------------------------------------------
 

@@ -54,6 +54,13 @@ def plan_for(desired: DesiredState) -> Plan:
         state = read_state(desired.state_dir)
     except StateDamaged:
         state = StateFile()
+    if any(w.count_range for w in desired.workers):  # plugins the daemon scales: plan with its counts, as it does
+        from ..plan.autotune import with_counts
+        from ..store.suggestions import SuggestionStore, suggestions_path
+
+        path = suggestions_path(desired.state_dir)
+        if path.exists():
+            desired = with_counts(desired, {p: c for p, (c, _, _) in SuggestionStore(path).scaling().items()})
     return diff(desired, observe(state, desired))
 
 

@@ -30,16 +30,24 @@ from .sources import (
     split_origin,
     toml_source,
 )
+from .autotune import AutotuneConfig, WorkersRange, validate_workers
+from .metrics import MetricsConfig
+from .placement import RayConfig, ResourcesConfig
 from .validation import problems_from_validation_error
 
 __all__ = [
     "ApiConfig",
+    "AutotuneConfig",
     "CloudConfig",
     "Config",
     "DEFAULT_CONFIG_NAME",
+    "MetricsConfig",
     "PluginConfig",
     "ProxyConfig",
+    "RayConfig",
+    "ResourcesConfig",
     "Settings",
+    "WorkersRange",
     "load_config",
 ]
 
@@ -124,7 +132,11 @@ class CloudConfig(_Section):
 class PluginConfig(_Section):
     enabled: bool = True
     mode: Literal["local", "cloud"] | None = Field(default=None, description="overrides the manifest's default_mode")
-    workers: int = Field(default=1, ge=0)
+    workers: int | WorkersRange = Field(default=1, description="a count, or {min, max}: the daemon scales within it")
+    max_calls_per_worker: int | None = Field(default=None, ge=1,
+                                             description="recycle a worker (drain, replace) after this many calls")
+    cache_ttl_s: float = Field(default=0.0, ge=0, description="answers kept per (tool, payload); 0 = no cache")
+    cache_max_entries: int = Field(default=1024, ge=1, description="the most answers the cache holds")
     env: dict[str, str] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     provision: Literal["eager", "lazy"] = "eager"
@@ -133,6 +145,14 @@ class PluginConfig(_Section):
                                description="a package to install: any fsspec URL, a path or a plugin folder")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$",
                                description="the package's sha256; unset: pinned in aiplugs.lock on first install")
+    backend: Literal["process", "ray"] = Field(default="process", description="where local workers run: "
+                                               "processes on this machine, or replicas of a Ray Serve deployment")
+    resources: ResourcesConfig = ResourcesConfig()
+
+    @field_validator("workers", mode="wrap")
+    @classmethod
+    def _workers(cls, value: Any, handler: Any) -> int | WorkersRange:
+        return validate_workers(value)
 
     @field_validator("sha256")
     @classmethod
@@ -160,6 +180,9 @@ class Settings(BaseSettings):
     api: ApiConfig = ApiConfig()
     proxy: ProxyConfig = ProxyConfig()
     cloud: CloudConfig = CloudConfig()
+    autotune: AutotuneConfig = AutotuneConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    ray: RayConfig = RayConfig()
     plugins: dict[str, PluginConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -9,8 +9,10 @@ from __future__ import annotations
 from ..client.feed import Feed
 from ._installs import InstallJobView
 from .bench import InjectionLatency
-from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, TableView, VerifyView
+from .results import (ApplyView, ConfigView, MetricsView, ModelsView, PlanView, PluginsView, StatusView, TableView,
+                      VerifyView)
+from ._suggestions import SuggestionsView
 from .session import Session
 
-__all__ = sorted(["ApplyView", "ConfigView", "Feed", "InjectionLatency", "InstallJobView", "ModelsView", "PlanView", "PluginsView",
-                  "Session", "StatusView", "TableView", "VerifyView"])
+__all__ = sorted(["ApplyView", "ConfigView", "Feed", "InjectionLatency", "InstallJobView", "MetricsView", "ModelsView",
+                  "PlanView", "PluginsView", "Session", "StatusView", "SuggestionsView", "TableView", "VerifyView"])

@@ -8,7 +8,8 @@ declaration's views (config, plan, apply) live in ``_plan_views``, the running s
 
 from __future__ import annotations
 
+from ._metrics import MetricsView
 from ._plan_views import ApplyView, ConfigView, PlanView
 from ._status_views import ModelsView, PluginsView, StatusView, TableView, VerifyView
 
-__all__ = ["ApplyView", "ConfigView", "ModelsView", "PlanView", "PluginsView", "StatusView", "TableView", "VerifyView"]
+__all__ = ["ApplyView", "ConfigView", "MetricsView", "ModelsView", "PlanView", "PluginsView", "StatusView", "TableView", "VerifyView"]

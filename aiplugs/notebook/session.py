@@ -18,7 +18,8 @@ from ..errors import AiplugsError
 from ._events import to_event
 from ._installs import InstallJobView
 from ._models import model_store, offline_report, pull_here, pull_through, verify_rows
-from .results import ApplyView, ConfigView, ModelsView, PlanView, PluginsView, StatusView, VerifyView
+from ._suggestions import SuggestionsView
+from .results import ApplyView, ConfigView, MetricsView, ModelsView, PlanView, PluginsView, StatusView, VerifyView
 
 __all__ = ["Session"]
 
@@ -213,6 +214,25 @@ class Session:
         (sync or async) context manager to close it."""
         return self._require_client().events(replay=replay, convert=to_event)
 
+    def metrics(self, plugin_id: str, since: str | float = "1h", *, until: str | float | None = None,
+                step: str | float = "1m") -> MetricsView:
+        """The plugin's metrics history — a row per ``step`` (whole minutes) from ``since`` (a duration back from
+        now, "6h", or an ISO-8601 time) — with ``.plot()``; from the daemon, or from the state dir's
+        ``metrics.sqlite`` when none runs."""
+        client = self.client()
+        if client is not None:
+            return MetricsView(client.metrics(plugin_id, since=since, until=until, step=step))
+        from ._metrics import offline_history
+
+        return MetricsView(offline_history(self.state_dir, plugin_id, since, until, step))
+
+    def suggestions(self, evaluate: bool = False) -> SuggestionsView:
+        """The daemon's suggestions — evidence, expected effect, the diff of aiplugs.toml — each with Apply and
+        Reject buttons, the autoscaled plugins, and the history of applied ones (verdicts, Revert);
+        ``evaluate``: run the rules now instead of showing the last evaluation."""
+        client = self._require_client()
+        return SuggestionsView(client, client.suggestions(evaluate=evaluate))
+
     def dashboard(self, *, start: bool = True):
         """A live ipywidgets dashboard of this session (see :mod:`aiplugs.notebook.dashboard`)."""
         from .dashboard import Dashboard
@@ -244,6 +264,12 @@ class Session:
 
     async def apull_models(self, keys: Iterable[str] = (), **kwargs: Any) -> ModelsView:
         return await asyncio.to_thread(self.pull_models, keys, **kwargs)
+
+    async def ametrics(self, plugin_id: str, since: str | float = "1h", **kwargs: Any) -> MetricsView:
+        return await asyncio.to_thread(self.metrics, plugin_id, since, **kwargs)
+
+    async def asuggestions(self, evaluate: bool = False) -> SuggestionsView:
+        return await asyncio.to_thread(self.suggestions, evaluate)
 
     async def ainstall(self, uri: str, **kwargs: Any) -> InstallJobView:
         """``install`` in a worker thread; ``await`` the job it returns to wait for it."""

@@ -24,6 +24,7 @@ from .desired import (
     ScriptSpec,
     ToolSpec,
     WorkerSpec,
+    MetricsSpec,
 )
 from .diff import diff
 from .states import DaemonState, ModelState, PluginState, Route
@@ -38,6 +39,7 @@ __all__ = [
     "EndpointSpec",
     "EnvSpec",
     "ModelSpec",
+    "MetricsSpec",
     "ModelState",
     "ObservedEndpoint",
     "ObservedEnv",

@@ -17,6 +17,7 @@ from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
 from .envs import envs_for
 from .packages import sourced_plugins
 from .workers import worker_spec
+from .ray_specs import ray_placement, ray_problems
 from .desired import (
     PackageSpec,
     CloudSpec,
@@ -30,6 +31,7 @@ from .desired import (
     RouteSpec,
     ScriptSpec,
     ToolSpec,
+    MetricsSpec,
     _hash,
 )
 
@@ -95,6 +97,8 @@ def build_desired_state(
             problems.append(Problem(source, message, f"plugins.{plugin_id}", line, col))
     enabled = {pid for pid in plugins if _plugin_config(config, pid).enabled}
     problems.extend(_backend_problems(config, plugins, enabled))
+    problems.extend(ray_problems(config, {pid: _plugin_config(config, pid) for pid in enabled
+                                          if _mode(config, plugins[pid]) == "local"}))
     order, order_problems = dependency_order(plugins, enabled, unloadable=unloadable, locate=config.position)
     problems.extend(order_problems)
     settings_of, settings_problems = resolve_plugin_settings(config, {p: plugins[p] for p in enabled}, env=env)
@@ -105,8 +109,9 @@ def build_desired_state(
         raise ConfigError(problems)
 
     plugin_specs, scripts, workers, relays, routes = [], [], [], [], []
-    envs = envs_for({pid: plugins[pid].manifest.python.requirements for pid in order
-                     if (_plugin_config(config, pid).mode or plugins[pid].manifest.inference.default_mode) == "local"},
+    envs = envs_for({pid: plugins[pid].manifest.python.requirements for pid in order  # on Ray: its runtime_env
+                     if (_plugin_config(config, pid).mode or plugins[pid].manifest.inference.default_mode) == "local"
+                     and _plugin_config(config, pid).backend != "ray"},
                     config.state_dir)
     for pid in order:
         loaded, pconf = plugins[pid], _plugin_config(config, pid)
@@ -122,11 +127,13 @@ def build_desired_state(
         relay = None
         if mode == "local":
             workers.append(worker_spec(config, loaded, _plugin_config(config, pid), models, envs.get(pid),
-                                       settings_of[pid].to_json()))
+                                       settings_of[pid].to_json(),
+                                       ray=ray_placement(config, pconf, manifest.python.requirements,
+                                                         [(r.key, models[r.filename]) for r in manifest.inference.models])))
         else:
             relay = _relay(config, loaded)
             relays.append(relay)
-        routes.append(_route(plugin_specs[-1], own, relay))
+        routes.append(_route(plugin_specs[-1], own, relay, pconf if mode == "local" else None))
     return DesiredState(
         config_path=config.path,
         state_dir=config.state_dir,
@@ -148,7 +155,27 @@ def build_desired_state(
         routes=tuple(routes),
         packages=packages,
         envs=tuple({e.id: e for e in envs.values()}.values()),
+        metrics=MetricsSpec(settings.metrics.enabled, settings.metrics.sample_s, settings.metrics.retention_days),
+        autotune=settings.autotune,
+        secret_values=_secret_values(settings_of.values()),
     )
+
+
+def _secret_values(resolved: Any) -> tuple[str, ...]:
+    """The text of every writeOnly setting that is set, for masking (numbers and short values too: a secret)."""
+    found = []
+    for settings in resolved:
+        for dotted in settings.secrets:
+            node: Any = settings.values
+            for key in dotted.split("."):
+                node = node.get(key) if isinstance(node, dict) else None
+            if node is not None and not isinstance(node, (dict, list)) and str(node):
+                found.append(str(node))
+    return tuple(sorted(set(found)))
+
+
+def _mode(config: Config, loaded: LoadedPlugin) -> Mode:
+    return _plugin_config(config, loaded.id).mode or loaded.manifest.inference.default_mode
 
 
 def _plugin_config(config: Config, plugin_id: str):  # -> PluginConfig
@@ -233,9 +260,12 @@ def _relay(config: Config, loaded: LoadedPlugin) -> RelaySpec:
     return RelaySpec(loaded.id, inference.cloud_path, inference.cloud_model, pconf.timeout_s, config_hash, cloud_spec)
 
 
-def _route(plugin: PluginSpec, scripts: list[ScriptSpec], relay: RelaySpec | None) -> RouteSpec:
+def _route(plugin: PluginSpec, scripts: list[ScriptSpec], relay: RelaySpec | None, pconf: Any = None) -> RouteSpec:
+    """``pconf``: a local plugin's settings, for its response cache (the router's business: no worker restarts)."""
     assets = tuple(dict.fromkeys(path for s in scripts for path in (*s.js, *s.css)))
     matches = tuple(dict.fromkeys(p for s in scripts for p in s.matches))
+    ttl, entries = (pconf.cache_ttl_s, pconf.cache_max_entries) if pconf is not None else (0.0, 1024)
     config_hash = _hash({"plugin": asdict(plugin), "assets": assets, "matches": matches,
-                         "relay": relay.config_hash if relay else None})
-    return RouteSpec(plugin, assets, matches, relay, config_hash)
+                         "relay": relay.config_hash if relay else None,
+                         **({"cache": [ttl, entries]} if ttl else {})})
+    return RouteSpec(plugin, assets, matches, relay, config_hash, ttl, entries)

@@ -8,9 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
+from ..declaration.autotune import AutotuneConfig
 from ..declaration.rules import MatchPattern, RuleSet, ScriptRule
+from .placement import Backend, RayPlacement
 
 __all__ = [
     "CloudSpec",
@@ -26,6 +28,7 @@ __all__ = [
     "RelaySpec",
     "ScriptSpec",
     "WorkerSpec",
+    "MetricsSpec",
 ]
 
 Mode = Literal["local", "cloud"]
@@ -120,6 +123,14 @@ class WorkerSpec:
     cache_dir: Path | None = None  # <state_dir>/cache/<id>: may be deleted any time
     hooks: tuple[str, ...] = ()  # sorted names of the hook functions backend.py defines (init, shutdown, ...)
     hooks_timeout_s: float = 60.0  # per hook run (manifest hooks.timeout_s)
+    # workers = {min, max}: ``count`` is the autoscaler's choice inside it (min until it chose); None: fixed
+    count_range: tuple[int, int] | None = None
+    max_calls_per_worker: int | None = None  # a worker is drained and replaced after this many calls
+    ray: RayPlacement | None = None  # backend = "ray": replicas of a Ray Serve deployment; None: processes here
+
+    @property
+    def backend(self) -> Backend:
+        return "process" if self.ray is None else "ray"
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -158,6 +169,15 @@ class PackageSpec:
     @property
     def locked_source(self) -> str:
         return self.declared or self.source
+
+
+@dataclass(frozen=True)
+class MetricsSpec:
+    """``[metrics]``: the daemon's collector (a change takes effect on apply, restarting nothing else)."""
+
+    enabled: bool = True
+    sample_s: float = 5.0
+    retention_days: float = 7.0
 
 
 @dataclass(frozen=True)
@@ -220,6 +240,8 @@ class RouteSpec:
     matches: tuple[str, ...]  # every content-script match pattern (pages that may call it directly)
     relay: RelaySpec | None
     config_hash: str
+    cache_ttl_s: float = 0.0  # answers of a local plugin kept per (tool, payload); 0: none
+    cache_max_entries: int = 1024
 
     @property
     def plugin_id(self) -> str:
@@ -249,6 +271,10 @@ class DesiredState:
     routes: tuple[RouteSpec, ...] = ()  # one per enabled plugin, dependency order
     packages: tuple[PackageSpec, ...] = ()  # plugins with a source, installed or not yet
     envs: tuple[EnvSpec, ...] = ()  # Python environments of plugins with requirements
+    metrics: MetricsSpec = MetricsSpec()  # the daemon's metrics collection and history
+    autotune: AutotuneConfig = AutotuneConfig()  # [autotune]: the suggestion rules and the autoscaler (runtime)
+    # values of writeOnly (secret) plugin settings: masked wherever the daemon shows data (never serialized)
+    secret_values: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def plugin(self, plugin_id: str) -> PluginSpec | None:
         return next((p for p in self.plugins if p.id == plugin_id), None)
@@ -287,6 +313,7 @@ class DesiredState:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; the API key is masked."""
         data = _jsonable(asdict(self))
+        data.pop("secret_values", None)
         if self.cloud.api_key is not None:
             data["cloud"]["api_key"] = "**********"
         return data
@@ -297,6 +324,8 @@ def api_settings_hash(max_body_bytes: int) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):  # a frozen section of the declaration kept as it is (autotune)
+        return _jsonable(value.model_dump(mode="json"))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

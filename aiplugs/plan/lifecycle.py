@@ -43,7 +43,14 @@ def plugin_actions(desired: DesiredState, plugin: PluginSpec, actual: ActualStat
         for a in workers if a.kind is not D))
     in_place = all(i in running and running[i].alive for i in range(spec.count))
     held = not in_place and all(a.kind is N for a in workers)  # backing off, given up, blocked or failed
-    return hooks + workers + _route_actions(desired, plugin.id, actual, held=held)
+    return hooks + _placed(spec, workers) + _route_actions(desired, plugin.id, actual, held=held)
+
+
+def _placed(spec: WorkerSpec, workers: list[Action]) -> list[Action]:
+    """Worker lines of a plugin on Ray say where it runs: ``+ worker detector#0  (start, ray: local)``."""
+    if spec.ray is None:
+        return workers
+    return [Action(a.kind, a.type, a.name, f"{a.reason}, {spec.ray.where}") for a in workers]
 
 
 def _alive(running: dict[int, ObservedWorker], index: int) -> bool:

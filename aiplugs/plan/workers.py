@@ -9,11 +9,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+from dataclasses import asdict
 from typing import Any, Mapping
 
 from ..declaration.config import Config
 from ..declaration.manifest import LoadedPlugin
 from .desired import EnvSpec, ModelSpec, WorkerSpec, _hash
+from .placement import RayPlacement
 
 __all__ = ["HOOKS", "backend_hooks", "worker_spec"]
 
@@ -33,9 +35,9 @@ def backend_hooks(source: bytes) -> tuple[str, ...]:
 
 
 def worker_spec(config: Config, loaded: LoadedPlugin, pconf: Any, models: Mapping[str, ModelSpec],
-                python: EnvSpec | None, settings_json: str) -> WorkerSpec:
+                python: EnvSpec | None, settings_json: str, ray: RayPlacement | None = None) -> WorkerSpec:
     """``settings_json``: the plugin's resolved settings (schema defaults filled, secrets from the environment);
-    they reach its own workers only."""
+    they reach its own workers only. ``ray``: where its replicas run when ``backend = "ray"``."""
     pid, manifest = loaded.id, loaded.manifest
     inference = manifest.inference
     entry = loaded.dir / (inference.local_entry or "backend.py")
@@ -64,11 +66,23 @@ def worker_spec(config: Config, loaded: LoadedPlugin, pconf: Any, models: Mappin
         "env": sorted(env.items()), "pass_env": inference.pass_env,
         "models": sorted((m.filename, m.sha256) for m in used), "timeout_s": pconf.timeout_s,
         "python": python.id if python else None, "hooks_timeout_s": hooks_timeout_s,
+        **({"max_calls_per_worker": pconf.max_calls_per_worker} if pconf.max_calls_per_worker else {}),
+        # on Ray the range is Ray Serve's autoscaling bounds: part of the deployment
+        **({"ray": [asdict(ray), _range(pconf.workers)]} if ray is not None else {}),
     })
+    ranged = not isinstance(pconf.workers, int)  # workers = {min, max}: the autoscaler picks, from min
+    count = pconf.workers.min if ranged else pconf.workers
     return WorkerSpec(
-        pid, pconf.workers, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
+        pid, count, entry, loaded.dir, tuple(sorted(env.items())), inference.pass_env,
         tuple(m.filename for m in used), pconf.timeout_s, config_hash,
         python_env=python.id if python else None, python=python.python if python else None,
         version=manifest.version, data_dir=data_dir, cache_dir=cache_dir, hooks=hooks,
         hooks_timeout_s=hooks_timeout_s,
+        count_range=(pconf.workers.min, pconf.workers.max) if ranged else None,
+        max_calls_per_worker=pconf.max_calls_per_worker,
+        ray=ray,
     )
+
+
+def _range(workers: Any) -> list[int] | None:
+    return None if isinstance(workers, int) else [workers.min, workers.max]

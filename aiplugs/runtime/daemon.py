@@ -55,6 +55,7 @@ class Daemon:
         self._conditions: dict[str, Condition] = {}
         self._stop: asyncio.Event | None = None
         self.installs: InstallJobs | None = None  # install jobs (POST /api/installs) while serving
+        self.autotune: Any = None  # the Autotuner while serving: suggestions, autoscaling (runtime/autotune.py)
         self.collector: Any = None  # the MetricsCollector (collect.py) while serving
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
@@ -88,6 +89,11 @@ class Daemon:
             on_change=self._changed, started_at=self.started_at)
         system.workers.parent_env = self.env
         self.reconciler = Reconciler(system, self.desired, self.events, interval=self.reconcile_interval)
+        from .autotune import Autotuner
+
+        self.autotune = Autotuner(self)
+        self.reconciler.sizer = self.autotune.size  # ranged plugins' counts reach the plan through the desired state
+        autotune_task: asyncio.Task | None = None
         self.collector = MetricsCollector(system.workers, self.state_dir, self.desired.metrics)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -105,6 +111,7 @@ class Daemon:
             self.events.publish(ROUTER_STARTED, host=system.api[0], port=system.api[1])
             log.info("aiplugs daemon %s: api on %s:%s", os.getpid(), *system.api)
             loop_task = asyncio.create_task(self._loop(), name="aiplugs-reconcile")
+            autotune_task = asyncio.create_task(self.autotune.run(), name="aiplugs-autotune")
             if on_ready is not None:
                 on_ready(self)
             await self._stop.wait()
@@ -113,6 +120,8 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             if loop_task is not None:
                 loop_task.cancel()
+            if autotune_task is not None:
+                autotune_task.cancel()
             self.events.publish(DAEMON_STOPPING, pid=os.getpid())
             log.info("stopping")
             if self.installs is not None:
@@ -181,7 +190,8 @@ class Daemon:
         return {**result.to_dict(), "status": await self.status()}
 
     async def status(self) -> dict[str, Any]:
-        system, desired = self.system, self.desired
+        system = self.system
+        desired = self.reconciler.target if self.reconciler is not None else self.desired  # autoscaled counts
         workers, history = system.workers.observe()
         sizes = {}
         for m in desired.models:
@@ -201,7 +211,8 @@ class Daemon:
             models={m.filename: system.store.status(m) for m in desired.models}, model_sizes=sizes,
             conditions=tuple(self._conditions.values()), now=time.time(),
             envs={e.id: e for e in system.observe_envs(desired)},
-            hooks={h.plugin_id: h for h in observe_hooks(system)}, events=system.plugin_events.stats())
+            hooks={h.plugin_id: h for h in observe_hooks(system)}, events=system.plugin_events.stats(),
+            scaling=self.autotune.scaling() if self.autotune is not None else {})
         return build_status(desired, seen)
 
     async def down(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..plan import ObservedHooks, WorkerSpec
 from ..plan.workers import CACHE_DIR, DATA_DIR
-from ..store.state import HookRecord, StateFile, read_state, update_state
+from ..store.state import HookRecord, StateDamaged, StateFile, read_state, update_state
 
 __all__ = ["observe_hooks", "remember_hooks", "run_install_hook", "run_uninstall_hook"]
 
@@ -94,8 +94,12 @@ def _spec_from(state_dir: Path, plugin_id: str, record: HookRecord) -> WorkerSpe
 
 
 def observe_hooks(system: Any) -> tuple[ObservedHooks, ...]:
-    """The records in state.json, with the failures this daemon remembers."""
-    records = read_state(system.state_dir).hooks
+    """The records in state.json, with the failures this daemon remembers (a damaged state.json, which the next
+    pass repairs, shows none)."""
+    try:
+        records = read_state(system.state_dir).hooks
+    except StateDamaged:
+        records = {}
     seen = []
     for plugin_id in sorted(set(records) | set(system.hook_failures)):
         record = records.get(plugin_id)

@@ -38,6 +38,9 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._recheck: float | None = None
         self._states: dict[str, str] = {}
+        # the autoscaler's counts for plugins declared with a worker range, put into the desired state before
+        # each diff (runtime/autotune.py): the plan stays the one decider of what starts and stops
+        self.sizer: Callable[[DesiredState], DesiredState] = lambda desired: desired
 
     def wake(self) -> None:
         """Something changed by itself (a worker exited): look again now rather than at the next tick."""
@@ -49,10 +52,16 @@ class Reconciler:
 
     # ---- passes ----------------------------------------------------------------------------------------------
 
-    def observe_and_plan(self) -> Plan:
-        actual = self.system.observe(self.desired, demanded=self.demanded, restarts=self.restarts,
+    @property
+    def target(self) -> DesiredState:
+        """What passes converge to: the declaration, with the autoscaler's counts of ranged plugins."""
+        return self.sizer(self.desired)
+
+    def observe_and_plan(self, desired: DesiredState | None = None) -> Plan:
+        desired = self.target if desired is None else desired
+        actual = self.system.observe(desired, demanded=self.demanded, restarts=self.restarts,
                                      pulls=self.pulls)
-        return diff(self.desired, actual)
+        return diff(desired, actual)
 
     async def pass_once(self) -> ConvergeResult | None:
         """One observe → diff → converge; None when the plan had nothing to do."""
@@ -62,13 +71,14 @@ class Reconciler:
     async def _pass(self) -> ConvergeResult | None:
         await self.system.record_state()  # a damaged or foreign state.json is rewritten before it is read
         restarts, pulls = set(self.restarts), set(self.pulls)
-        plan = self.observe_and_plan()
+        target = self.target
+        plan = self.observe_and_plan(target)
         self._recheck = plan.recheck_after
         result = None
         if plan.changes_present:
             log.info("%s\n%s", plan.summary(), "\n".join(f"  {a}" for a in plan.changes))
             self.events.publish(APPLY_PLANNED, summary=plan.summary(), changes=[str(a) for a in plan.changes])
-            result = await converge(plan, self.desired, self.system, self.events)
+            result = await converge(plan, target, self.system, self.events)
         # a pass settles the requests it saw: what they called for ran (a failure is then the plugin's state
         # to show), or nothing was there to act on (a restart with no workers running is not kept for later)
         self.restarts -= restarts
@@ -146,9 +156,10 @@ class Reconciler:
 
     def _publish_states(self) -> None:
         """``plugin.state`` for each plugin whose state changed, judged on one observation (and its clock)."""
-        actual = self.system.observe(self.desired, demanded=self.demanded, restarts=self.restarts,
+        target = self.target
+        actual = self.system.observe(target, demanded=self.demanded, restarts=self.restarts,
                                      pulls=self.pulls)
-        states = plugin_states(self.desired, actual.workers, actual.plugins, actual.now,
+        states = plugin_states(target, actual.workers, actual.plugins, actual.now,
                                {e.id: e for e in actual.envs}, {h.plugin_id: h for h in actual.hooks})
         for plugin in self.desired.plugins:
             seen = actual.plugin(plugin.id)

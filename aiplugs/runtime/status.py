@@ -46,6 +46,8 @@ class Observed:
     envs: Mapping[str, ObservedEnv] = field(default_factory=dict)  # env id -> as observed
     hooks: Mapping[str, ObservedHooks] = field(default_factory=dict)  # plugin id -> its hooks' record/failure
     events: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # subscriber -> queued/delivered/dropped
+    # plugins with workers = {min, max}: range, the autoscaler's count and the reason of its last change
+    scaling: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 _UNAVAILABLE = (PluginState.FAILED, PluginState.STOPPED, PluginState.BLOCKED)
@@ -126,6 +128,10 @@ def _plugin_row(desired: DesiredState, plugin: PluginSpec, seen: Observed, state
         "needs": list(needs),
         "requests": stats.get("requests", 0), "errors": stats.get("errors", 0), "p50_ms": stats.get("p50_ms"),
         "events": dict(seen.events[plugin.id]) if plugin.id in seen.events else None,  # as a subscriber
+        "autoscale": dict(seen.scaling[plugin.id]) if plugin.id in seen.scaling else None,
+        # where its workers run ("process", "ray: local", "ray: ray://head:10001"), and Ray's replica states
+        "runs_on": (spec.ray.where if spec.ray is not None else "process") if spec is not None else None,
+        "replicas": stats.get("replicas"),
     }
 
 
@@ -208,6 +214,15 @@ def format_status(status: Mapping[str, Any]) -> str:
                      f"{p.get('restarts', 0):<8} {error}")
         tail = p.get("stderr_tail") or []
         lines += [f"    | {line}" for line in tail[-TAIL_SHOWN:]]
+        if (p.get("runs_on") or "").startswith("ray"):
+            states: dict[str, int] = {}
+            for replica in p.get("replicas") or []:
+                states[replica["state"].lower()] = states.get(replica["state"].lower(), 0) + 1
+            replicas = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no replicas"
+            lines.append(f"    on {p['runs_on']}: {replicas}")
+        if p.get("autoscale"):
+            scale = p["autoscale"]
+            lines.append(f"    autoscaled {scale['min']}-{scale['max']}: {scale['count']} ({scale['reason']})")
     if status["models"]:
         lines += ["", f"{'MODEL':<32} {'STATE':<12} {'SIZE':>10}  PATH"]
         for m in status["models"]:

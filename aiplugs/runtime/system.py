@@ -42,7 +42,13 @@ class RunningSystem:
         from ..adapters.packages import PackageStore
         from ..adapters.plugin_events import PluginEvents
         from ..adapters.router import RouterContext, RouterServer
+        from ..adapters.dispatch import WorkerDispatcher
         from ..adapters.workers import WorkerManager
+
+        def ray_backend() -> Any:  # built when the first plugin on Ray starts: no Ray without one
+            from ..adapters.ray import RayBackend
+
+            return RayBackend(state_dir, models_dir=models_dir, events=events)
 
         self.state_dir = state_dir
         self.events = events
@@ -51,7 +57,9 @@ class RunningSystem:
         self.store = ModelStore(models_dir, state_dir, events=events)
         self.packages = PackageStore(state_dir)
         self.config_path = config_path  # aiplugs.lock lives beside it
-        self.workers = WorkerManager(state_dir, events=events, on_change=on_change)
+        # processes here, or replicas on Ray: the dispatcher routes each plugin to the backend its spec names
+        self.workers = WorkerDispatcher(WorkerManager(state_dir, events=events, on_change=on_change),
+                                        ray_factory=ray_backend)
         self.plugin_events = PluginEvents(self.workers.deliver, self.workers.wait_serving, events=events)
         self.workers.on_publish = lambda plugin_id, topic, data: self.plugin_events.emit(topic, data,
                                                                                               source=plugin_id)
@@ -193,6 +201,7 @@ class RunningSystem:
         """What runs now, from the live adapters, plus what people and pages asked for. (The event
         subscriptions follow ``desired`` here, before any worker of this pass starts.)"""
         self._desired = desired
+        self.ctx.desired = desired  # /api/state, /metrics and the masking of secret settings read it
         self.plugin_events.set_plugins(desired.plugins)
         records = read_state(self.state_dir).models
         models = [ObservedModel(m.filename, self.store.status(m), records[m.filename].sha256
@@ -235,6 +244,8 @@ class RunningSystem:
         file is replaced: the daemon's own record must stay findable."""
         workers: dict[str, WorkerRecord] = {}
         for worker in self.workers.observe()[0]:
+            if self.workers.backend_of(worker.plugin_id) != "process":
+                continue  # a Ray replica's pid is Ray's to manage (and may be on another machine): never swept
             record = workers.setdefault(worker.plugin_id, WorkerRecord(config_hash=worker.config_hash))
             record.pids.extend([None] * (worker.index + 1 - len(record.pids)))
             record.pids[worker.index] = worker.pid

@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,25 @@ async def test_plugin_runs_on_a_plain_page_and_calls_its_backend(system, base) -
                               "token: window.aiplugs.token, loaded: window.aiplugs.loaded})")
     assert api == {"port": system["proxy"].api_address[1], "base": "/__aiplugs__", "token": "page-token",
                    "loaded": ["marker", "word-count"] if base == "http" else ["marker"]}
+    await page.close()
+
+
+async def test_loader_is_a_small_inline_bootstrap_and_one_cached_script(system) -> None:
+    page, response = await open_page(system, system["http"] + "/plain")
+    body = await response.body()
+    inline = re.search(rb'<script nonce="[^"]+" data-aiplugs="loader">.*?</script>', body, re.DOTALL)
+    assert inline is not None
+    rules = re.search(rb',"rx":(\[.*\]),"scripts":(\[.*\])\}\);', inline.group(), re.DOTALL)
+    assert rules is not None and len(json.loads(rules.group(2))) == 4  # this page: 4 plugins, 6 patterns
+    # the fixed part (code, nonce, token, port) leaves room for a typical page's rules within 1,500 bytes
+    assert len(inline.group()) - len(rules.group(1)) - len(rules.group(2)) <= 1000
+    assert await dataset(page, "marker") == "ran"
+    await page.goto(system["http"] + "/spa")  # another page of the same origin: the loader comes from the cache
+    await page.wait_for_function("window.aiplugs !== undefined")
+    sizes = await page.evaluate("""performance.getEntriesByType('resource')
+        .filter(function (e) { return /\\/__aiplugs__\\/loader\\.[0-9a-f]{16}\\.js$/.test(e.name); })
+        .map(function (e) { return e.transferSize; })""")
+    assert sizes == [0]
     await page.close()
 
 

@@ -184,6 +184,12 @@ def test_two_plugins_see_nothing_of_each_other(tmp_path: Path) -> None:
         for args in (["config"], ["config", "--json"], ["status", "--json"], ["plan"]):
             assert secret not in proj.cli(*args).stdout, args
         assert secret not in (proj.state_dir / "state.json").read_text()
+        from aiplugs.client import DaemonClient
+
+        client = DaemonClient.find(proj.state_dir)
+        for path in ("/api/state", "/api/status", "/api/plugins/beta", "/metrics", "/api/events?follow=0"):
+            answer = client.request("GET", path)
+            assert secret not in (answer if isinstance(answer, str) else json.dumps(answer)), path
         logs = "".join(p.read_text(errors="replace") for p in (proj.state_dir / "logs").glob("*.log"))
         assert secret not in logs
     finally:

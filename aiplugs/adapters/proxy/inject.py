@@ -33,7 +33,7 @@ from .classify import API_PREFIX, ResponseVerdict, api_rest, classify_request, c
 from .encoding import decode, encode
 from .hosts import HostFilter
 from .html import Edit, apply_edits, attr_value_edit, meta_csp_content, scan_head
-from .loader import CompiledEntry, LoaderEntry, compile_entry, loader_config, snippet
+from .loader import CompiledEntry, LoaderEntry, compile_entry, loader_asset, loader_config, snippet
 
 __all__ = ["InjectConfig", "Injector", "PageResult", "inject_page"]
 
@@ -169,6 +169,9 @@ class Injector:
             request.stream = True  # the router's own pages: never a plugin's to touch
             return
         if request.path.startswith(API_PREFIX) and config.intercepts(host):
+            if request.path == API_PREFIX + loader_asset().path:
+                self._serve_loader(flow)
+                return
             self._route_to_api(flow, config)
             return
         request.stream = True
@@ -180,6 +183,17 @@ class Injector:
         flow.metadata[_META_KEY] = config
         request.headers.pop("if-none-match", None)
         request.headers.pop("if-modified-since", None)
+
+    def _serve_loader(self, flow) -> None:
+        """The page loader that every injected page's bootstrap asks for, answered here (no router round trip,
+        and it works while the router restarts); its name carries its hash, so browsers may cache it forever."""
+        from mitmproxy import http
+
+        asset = loader_asset()
+        body = asset.body if flow.request.method != "HEAD" else b""
+        flow.response = http.Response.make(200, body, dict(asset.headers))
+        if flow.request.method == "HEAD":
+            flow.response.headers["content-length"] = str(len(asset.body))
 
     def _route_to_api(self, flow, config: InjectConfig) -> None:
         request = flow.request

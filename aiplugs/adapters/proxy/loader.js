@@ -1,31 +1,23 @@
-// aiplugs page loader: injected inline (with a nonce) before the page's own scripts. ASCII only.
-// C = {v, token, port, base, nonce, tt, top, scripts: [{id, m: [regex], x: [regex], js, css, run, all}]}
-(function (C) {
+// aiplugs page loader: served by the proxy at /__aiplugs__/loader.<hash>.js (immutable, cached across pages) and
+// started by the inline bootstrap (bootstrap.js), which hands over B = window.__aiplugs:
+// B = {c: config, f: fetch, W: WebSocket, E: CustomEvent, t: Trusted Types policy or null, n: null}
+// B.c = {v, token, port, base, nonce, tt, rx: [regex], scripts: [{id, m: [i], x?: [i], js, css?, run?, all?}]}
+// Everything the bootstrap captured was taken before the page's own scripts ran. ASCII only.
+(function (B) {
   "use strict";
   var w = window, d = document;
-  if (w.aiplugs && w.aiplugs.__loader) { return; }
-  // Captured now, before page code can replace them.
-  var fetchFn = w.fetch ? w.fetch.bind(w) : null;
-  var WS = w.WebSocket, Ev = w.CustomEvent, push = w.history.pushState, replace = w.history.replaceState;
+  if (!B || !B.c || (w.aiplugs && w.aiplugs.__loader)) { return; }
+  delete w.__aiplugs;
+  var C = B.c, fetchFn = B.f || null, WS = B.W, Ev = B.E, ttPolicy = B.t || null;
   var isTop = (function () { try { return w.top === w.self; } catch (e) { return false; } })();
   var loadedEntries = {}, loaded = [];
-  var ttPolicy = null;
-  if (C.tt && w.trustedTypes && w.trustedTypes.createPolicy) {
-    try {
-      ttPolicy = w.trustedTypes.createPolicy("aiplugs", {
-        createScriptURL: function (s) {
-          if (s.indexOf(C.base + "/") !== 0) { throw new TypeError("aiplugs: refusing " + s); }
-          return s;
-        }
-      });
-    } catch (e) { ttPolicy = null; }
-  }
+  // C.rx holds each distinct pattern once; an entry's m and x name them by index (x, css, all: absent = none)
+  var regexes = C.rx.map(function (r) { return new RegExp(r); });
+  function pick(k) { return regexes[k]; }
   var compiled = C.scripts.map(function (s, i) {
-    return {
-      i: i, s: s,
-      m: s.m.map(function (r) { return new RegExp(r); }),
-      x: s.x.map(function (r) { return new RegExp(r); })
-    };
+    s.css = s.css || [];
+    s.run = s.run || "document_idle";
+    return { i: i, s: s, m: s.m.map(pick), x: (s.x || []).map(pick) };
   });
 
   function urlKey() {
@@ -234,7 +226,8 @@
   Object.defineProperty(api, "__loader", { value: true });
   w.aiplugs = api;
 
-  // SPA navigations: hook history before page code can capture it, and the Navigation API where present.
+  // SPA navigations: the bootstrap wrapped pushState/replaceState before page code could capture them and calls
+  // B.n after each; events and the Navigation API are heard from here on (match() below covers the time between).
   var lastUrl = w.location.href;
   function changed() {
     var href = w.location.href;
@@ -243,19 +236,11 @@
     match();
     w.dispatchEvent(new Ev("aiplugs:navigate", { detail: { url: href } }));
   }
-  function wrap(orig) {
-    return function () {
-      var r = orig.apply(this, arguments);
-      changed();
-      return r;
-    };
-  }
-  w.history.pushState = wrap(push);
-  w.history.replaceState = wrap(replace);
+  B.n = changed;
   w.addEventListener("popstate", changed);
   w.addEventListener("hashchange", changed);
   if (w.navigation && w.navigation.addEventListener) {
     w.navigation.addEventListener("currententrychange", function () { setTimeout(changed, 0); });
   }
   match();
-})(/*CONFIG*/);
+})(window.__aiplugs);

@@ -8,6 +8,9 @@ Routes (see guard/tokens.py for who may call what):
   GET  /api/plugins/{id}                one plugin: mode, dependencies, subscriptions, tools with input schemas
   GET  /api/events                      SSE of the event bus
   GET  /metrics                         Prometheus text
+  GET  /api/metrics[/{id}]  /api/top    metrics history (?since=&until=&step=); live counters  (stats.py)
+  GET  /api/suggestions[/history|/{id}]  suggestions with evidence and diffs; applied ones   (suggestions_api.py)
+  POST /api/suggestions/{id}/apply|reject|revert  act on one; POST /api/suggestions/evaluate (suggestions_api.py)
   GET  /api/status                      control.status()
   POST /api/apply  /api/down            control.apply(json) / control.down()
   POST /api/plugins/{id}/restart        control.restart(id)
@@ -20,6 +23,7 @@ Routes (see guard/tokens.py for who may call what):
   GET  /v1/plugins/{id}/assets/{path}   declared content scripts / css                    (plugins.py)
   WS   /v1/plugins/{id}/ws?client_id=   the plugin's on_message                           (ws.py)
   WS   /v1/events/ws                    a page's events: subscribe, publish, receive      (page_events.py)
+  GET  /  /ui/*  /login                 the web dashboard (session cookie or admin token)  (dashboard/)
 Through the proxy the same routes answer same-origin under ``/__aiplugs__/`` on intercepted sites.
 """
 
@@ -37,7 +41,9 @@ from starlette.routing import Route, WebSocketRoute
 
 from ...errors import AiplugsError, ConfigError
 from ...util.redact import redact
+from .cache import ResponseCaches
 from .context import RouterContext
+from .dashboard import dashboard_routes
 from .events import event_stream
 from .guard import guard_middleware
 from .installs import install_routes
@@ -46,6 +52,8 @@ from .metrics import Metrics
 from .page_events import EventSockets, events_endpoint
 from .plugins import error_response, not_routed, run_plugin, run_tool, serve_asset
 from .relay import Relay
+from .stats import stats_routes
+from .suggestions_api import suggestion_routes
 from .tools import ToolValidators, tool_info
 from .welcome import welcome
 from .ws import ConnectionManager, websocket_endpoint
@@ -202,6 +210,9 @@ def create_app(ctx: RouterContext) -> Starlette:
               methods=["POST"]),
         Route("/api/models/pull", _control(_pull), methods=["POST"]),
         *install_routes(),
+        *stats_routes(),
+        *suggestion_routes(),
+        *dashboard_routes(ctx),
     ]
     app = Starlette(routes=routes, middleware=guard_middleware(ctx))
     app.state.ctx = ctx
@@ -209,6 +220,8 @@ def create_app(ctx: RouterContext) -> Starlette:
     app.state.connections = ConnectionManager()
     app.state.event_sockets = EventSockets()
     app.state.validators = ToolValidators()
+    app.state.caches = ResponseCaches()  # per-plugin answers (cache_ttl_s) and repeat counts
+    app.state.caches.watch(ctx.events)
     app.state.metrics = Metrics(ctx, app.state.connections)
     return app
 

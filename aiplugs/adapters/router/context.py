@@ -15,6 +15,7 @@ from ...plan import DesiredState, RouteSpec
 from ..workers import WorkerManager
 
 if TYPE_CHECKING:
+    from ..dispatch import WorkerDispatcher
     from ..plugin_events import PluginEvents
 
 __all__ = ["Controller", "RouterContext"]
@@ -24,6 +25,9 @@ DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 class Controller(Protocol):
     """The daemon's control surface, served on the admin-token routes."""
+
+    # the environment of the last apply: the dashboard applies its edits of aiplugs.toml with it, as install jobs do
+    env: dict[str, str]
 
     async def status(self) -> dict[str, Any]: ...
 
@@ -49,7 +53,7 @@ class Controller(Protocol):
 
 @dataclass
 class RouterContext:
-    workers: WorkerManager
+    workers: WorkerManager | WorkerDispatcher  # the daemon's: processes or Ray replicas, per plugin
     events: EventBus
     admin_token: str
     page_token: str
@@ -83,4 +87,6 @@ class RouterContext:
             key = route.relay.cloud.api_key if route.relay is not None else None
             if key is not None and key.get_secret_value():
                 values.append(key.get_secret_value())
+        if self.desired is not None:
+            values.extend(self.desired.secret_values)  # writeOnly plugin settings
         return tuple(dict.fromkeys(v for v in values if v))

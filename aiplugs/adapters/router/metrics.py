@@ -15,6 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from .context import RouterContext
+from .ray_metrics import ReplicaCollector
+from .worker_metrics import WorkerCollector
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics", "PoolCounts", "ScrapeCollector"]
 
@@ -61,6 +63,8 @@ class Metrics:
                                    ("plugin", "mode"), buckets=BUCKETS, registry=self.registry)
         self.registry.register(ScrapeCollector(pools=lambda: _pools(ctx), models=lambda: _model_files(ctx),
                                                proxy=lambda: ctx.proxy, plugin_events=lambda: _event_stats(ctx)))
+        self.registry.register(WorkerCollector(lambda: ctx.workers))  # worker_metrics.py
+        self.registry.register(ReplicaCollector(lambda: _replicas(ctx)))  # ray_metrics.py: plugins on Ray
         Gauge("aiplugs_websocket_connections", "Open plugin WebSocket connections.",
               registry=self.registry).set_function(lambda: len(connections))
 
@@ -86,6 +90,12 @@ def _pools(ctx: RouterContext) -> Mapping[str, PoolCounts]:
         spec = ctx.desired.worker(plugin_id) if ctx.desired is not None else None
         counts[plugin_id] = PoolCounts(stats.get("ready", 0), spec.count if spec else 0, stats.get("restarts", 0))
     return counts
+
+
+def _replicas(ctx: RouterContext) -> Iterator[tuple[str, dict[str, Any]]]:
+    for plugin_id, route in ctx.routes.items():
+        if route.relay is None:
+            yield plugin_id, ctx.workers.stats(plugin_id) or {}
 
 
 def _model_files(ctx: RouterContext) -> Iterator[tuple[str, int]]:

@@ -33,6 +33,7 @@ from .tools import DEFAULT_TOOL, Refusal, resolve_tool
 __all__ = ["call_tool", "error_response", "not_routed", "provision", "run_plugin", "run_tool", "serve_asset"]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+CACHE_HIT = {"X-Aiplugs-Cache": "hit"}  # answered by the router's response cache, without a worker
 
 
 def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
@@ -79,6 +80,10 @@ async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
         response = await request.app.state.relay.forward(route.relay, payload, wants_sse)
         metrics.observe(plugin_id, mode, time.monotonic() - started, response.status_code)
         return response
+    key, cached = request.app.state.caches.lookup(route, name, payload)  # cache.py: off unless cache_ttl_s
+    if cached is not None and not wants_sse:
+        metrics.observe(plugin_id, mode, time.monotonic() - started, 200)
+        return Response(cached, media_type="application/json", headers=CACHE_HIT)
     problem = await provision(ctx, route)
     if problem is not None:
         metrics.observe(plugin_id, mode, time.monotonic() - started, 503)
@@ -92,7 +97,9 @@ async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
     metrics.observe(plugin_id, mode, time.monotonic() - started, 200)
     if reply.streaming or wants_sse:
         return StreamingResponse(_sse(reply, plugin_id), media_type="text/event-stream", headers=SSE_HEADERS)
-    return JSONResponse(reply.value)
+    response = JSONResponse(reply.value)
+    request.app.state.caches.store(route, key, response.body)  # a complete answer only: never a stream or error
+    return response
 
 
 async def _sse(reply: Reply, plugin_id: str) -> AsyncIterator[bytes]:

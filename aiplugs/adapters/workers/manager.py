@@ -4,7 +4,8 @@ It is a doer: ``start(spec, i)`` / ``restart(spec, i)`` / ``stop(plugin, i)`` ca
 ``run_hook(spec, "install" | "uninstall")`` runs a one-shot hook, and ``observe()`` reports what runs and how
 processes ended; it never decides to start anything by itself. Calls (``run`` or a named tool), WebSocket
 messages and events (``deliver``) go to the least busy ready worker over a socketpair channel (see
-``channel.py``); what workers publish comes out through ``on_publish``.
+``channel.py``); what workers publish comes out through ``on_publish``. ``telemetry()`` reports what the pools
+measured (calls, errors, latency, waits, in flight; ``sample_usage()`` reads CPU and memory of the workers).
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from typing import Any, AsyncIterator, Callable
 from ...events import NULL_BUS, EventBus
 from ...events.catalogue import WORKER_EXITED, WORKER_FAILED, WORKER_STARTED, WORKER_STARTING, WORKER_STOPPED
 from ...plan import ObservedPlugin, ObservedWorker, WorkerSpec
+from .callstats import NULL_STATS, CallStats
 from .errors import NoSuchPool, WorkerError, WorkerTimeout, WorkerUnavailable
 from .hooks import OneShotHook, run_hook
 from .pool import Pool, Slot
 from .process import RotatingLog, WorkerProcess
+from .recycle import Recycler
 from .reply import Reply
+from .telemetry import PoolTelemetry, read_telemetry
+from .usage import UsageSampler
 
 __all__ = ["WorkerManager"]
 
@@ -45,6 +50,9 @@ class WorkerManager:
         self.on_publish = on_publish
         self._pools: dict[str, Pool] = {}
         self._ready = asyncio.Condition()  # notified whenever a worker became ready (wait_serving)
+        self.recycler = Recycler(self)  # max_calls_per_worker: drain and replace (recycle.py)
+        self.usage = UsageSampler()  # CPU and memory of the workers' process trees (sample_usage)
+        self.collecting = True  # call counters on (set_collecting)
 
     # --- doing what the plan says ------------------------------------------------------------------------------
 
@@ -52,6 +60,7 @@ class WorkerManager:
         pool = self._pools.get(spec.plugin_id)
         if pool is None:
             pool = self._pools[spec.plugin_id] = Pool(spec, log_dir=self.log_dir, on_change=self.on_change)
+            pool.stats = CallStats() if self.collecting else NULL_STATS
         pool.spec = spec
         return pool
 
@@ -81,6 +90,7 @@ class WorkerManager:
             raise
         slot.exit_code = slot.exit_signal = None
         pool.failed_hook = None
+        pool.stats.started(worker.startup_s or 0.0)
         slot.watcher = asyncio.get_running_loop().create_task(self._watch(pool, slot, worker),
                                                               name=f"watch {spec.unit(index)}")
         self.events.publish(WORKER_STARTED, plugin_id=spec.plugin_id, index=index, pid=worker.pid,
@@ -117,6 +127,7 @@ class WorkerManager:
                 pool.forget_failures()
 
     async def close(self) -> None:
+        await self.recycler.close()
         pools, self._pools = list(self._pools.values()), {}
         await asyncio.gather(*(self._stop_process(slot) for pool in pools for slot in pool.slots.values()))
         for pool in pools:
@@ -193,6 +204,24 @@ class WorkerManager:
                 "pids": [s.worker.pid for s in sorted(pool.slots.values(), key=lambda s: s.index)
                          if s.worker is not None and s.worker.alive]}
 
+    def telemetry(self, reset_peak: bool = False) -> dict[str, PoolTelemetry]:
+        """What every pool measured, now, with each worker's last CPU / memory reading (``sample_usage``).
+        ``reset_peak``: start a new in-flight peak (the daemon's collector does, once per sample)."""
+        return read_telemetry(self._pools.values(), self.usage.last, reset_peak)
+
+    async def sample_usage(self) -> None:
+        """Reads CPU and memory of every live worker's process tree (psutil, in a thread)."""
+        pids = {(pool.spec.plugin_id, slot.index): slot.worker.pid for pool in self._pools.values()
+                for slot in pool.slots.values() if slot.worker is not None and slot.worker.alive}
+        await asyncio.to_thread(self.usage.sample, pids)  # type: ignore[arg-type]
+
+    def set_collecting(self, on: bool) -> None:
+        """Call counters on or off (``[metrics] enabled``); off, pools count nothing (and report zeros)."""
+        if on != self.collecting:
+            self.collecting = on
+            for pool in self._pools.values():
+                pool.stats = CallStats() if on else NULL_STATS
+
     def has(self, plugin_id: str) -> bool:
         return plugin_id in self._pools
 
@@ -224,8 +253,11 @@ class WorkerManager:
         timeout = pool.spec.timeout_s if timeout is None else timeout
         started = time.monotonic()
         worker = await pool.acquire(started + timeout, sticky=client_id)
+        waited = time.monotonic() - started
+        pool.stats.waited(waited)
         if worker is None:
             pool.errors += 1
+            pool.stats.finished(waited, "timeout" if pool.coming() else "unavailable")
             if pool.coming():
                 raise WorkerTimeout(f"plugin {plugin_id!r}: no worker became ready within {timeout:g} s",
                                     plugin_id=plugin_id)
@@ -233,6 +265,7 @@ class WorkerManager:
             raise WorkerUnavailable(f"plugin {plugin_id!r} has no worker running{why}", plugin_id=plugin_id,
                                     stderr_tail=pool.failed_tail)
         assert worker.channel is not None
+        self.recycler.count(pool, worker)
         fields: dict[str, Any] = {"payload": payload}
         if client_id is not None:
             fields["client_id"] = client_id

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ...plan import ObservedPlugin, ObservedWorker, WorkerSpec
+from .callstats import CallStats
 from .process import TAIL_LINES, RotatingLog, WorkerProcess
 
 __all__ = ["Pool", "Slot"]
@@ -71,6 +72,7 @@ class Pool:
         self.requests = 0
         self.errors = 0
         self.latencies_ms: collections.deque[float] = collections.deque(maxlen=1024)
+        self.stats: CallStats = CallStats()  # calls, errors, latency, wait, in flight (callstats.py)
         self.changed = asyncio.Condition()
 
     def slot(self, index: int) -> Slot:

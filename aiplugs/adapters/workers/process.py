@@ -119,6 +119,8 @@ class WorkerProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.channel: Channel | None = None
         self.outstanding = 0
+        self.calls = 0  # calls this process finished (telemetry)
+        self.startup_s: float | None = None  # spawn → ready, once ready (telemetry)
         self.ready = False
         self.hello: dict[str, Any] = {}  # what the worker said about its backend (hooks, tools, handlers)
         self.started_at = 0.0
@@ -165,6 +167,7 @@ class WorkerProcess:
                 ping.close()
             if answer.get("value") != "pong":
                 raise ConnectionError(f"unexpected health answer {answer!r}")
+            self.startup_s = time.monotonic() - self.started_at
         except (TimeoutError, ConnectionError) as e:
             reason = f"did not become ready within {ready_timeout:.0f} s" if isinstance(e, TimeoutError) \
                 else "exited during start"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
+from .callstats import failure_key
 from .channel import Call
 from .errors import BackendError, WorkerGone, WorkerTimeout
 
@@ -61,14 +62,17 @@ class Reply:
             call = worker.channel.open(op, **fields)
         except (TypeError, ValueError) as e:
             raise BackendError(pool.spec.plugin_id, "TypeError", f"payload is not JSON serializable: {e}") from None
+        pool.stats.began(worker.outstanding)
         worker.outstanding += 1
         try:
             first = await next_frame(pool, call, timeout - (time.monotonic() - started))
-        except BaseException:
+        except BaseException as e:
             call.close()
             worker.outstanding -= 1
+            worker.calls += 1
             pool.requests += 1
             pool.errors += 1
+            pool.stats.ended(time.monotonic() - started, worker.outstanding, failure_key(e))
             raise
         return cls(pool, worker, call, first, timeout, started)
 
@@ -79,7 +83,7 @@ class Reply:
         if not self.streaming:
             yield self.value
             return
-        ok = False
+        ok, failure = False, None
         try:
             while True:
                 frame = await next_frame(self._pool, self._call, self._timeout)
@@ -87,22 +91,28 @@ class Reply:
                     ok = True
                     return
                 yield frame.get("value")
+        except BaseException as e:
+            failure = e
+            raise
         finally:
-            self._finish(ok)
+            self._finish(ok, failure)
 
     async def aclose(self) -> None:
         """Gives up on an unfinished stream (cancels it in the worker)."""
         if not self._done:
             self._finish(ok=False)
 
-    def _finish(self, ok: bool) -> None:
+    def _finish(self, ok: bool, failure: BaseException | None = None) -> None:
         if self._done and self._worker is None:
             return
         self._done = True
         self._call.close()
         self._worker.outstanding -= 1
+        self._worker.calls += 1
         self._pool.requests += 1
         if not ok:
             self._pool.errors += 1
-        self._pool.latencies_ms.append((time.monotonic() - self._started) * 1000)
+        elapsed = time.monotonic() - self._started
+        self._pool.latencies_ms.append(elapsed * 1000)
+        self._pool.stats.ended(elapsed, self._worker.outstanding, None if ok else failure_key(failure))
         self._worker = None  # type: ignore[assignment]

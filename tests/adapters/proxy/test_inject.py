@@ -12,6 +12,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
 from aiplugs.adapters.proxy.inject import InjectConfig, Injector
+from aiplugs.adapters.proxy.loader import loader_asset
 
 from .conftest import make_spec, script
 
@@ -257,6 +258,28 @@ def test_api_path_without_router_answers_503() -> None:
         f = make_flow("https://site.test/__aiplugs__/v1/plugins/p1/run", method="POST")
         a.requestheaders(f)
     assert f.response.status_code == 503 and b"router is not running" in f.response.content
+
+
+def test_loader_script_is_answered_by_the_proxy_with_immutable_caching() -> None:
+    """Even without a router: the bootstrap of every injected page asks for it."""
+    asset = loader_asset()
+    a = addon(api=None)
+    with taddons.context(a):
+        f = make_flow(f"https://site.test/__aiplugs__/{asset.path}", {"sec-fetch-dest": "script"})
+        a.requestheaders(f)
+        head = make_flow(f"https://site.test/__aiplugs__/{asset.path}", method="HEAD")
+        a.requestheaders(head)
+        stale = make_flow("https://site.test/__aiplugs__/loader.0000000000000000.js")
+        a.requestheaders(stale)
+        unmatched = make_flow(f"https://elsewhere.test/__aiplugs__/{asset.path}")
+        a.requestheaders(unmatched)
+    assert f.response.status_code == 200 and f.response.content == asset.body
+    assert f.response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert f.response.headers["content-type"].startswith("text/javascript")
+    assert head.response.status_code == 200 and head.response.content == b""
+    assert head.response.headers["content-length"] == str(len(asset.body))
+    assert stale.response.status_code == 503  # another name is the router's business (none runs here)
+    assert unmatched.response is None and unmatched.request.host == "elsewhere.test"
 
 
 def test_hot_swap_applies_to_the_next_flow() -> None:

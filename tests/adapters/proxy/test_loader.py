@@ -1,11 +1,14 @@
-"""The loader snippet: ASCII, safe to inline in HTML and XHTML, carrying the config the page needs."""
+"""The loader: an inline bootstrap (ASCII, safe to inline in HTML and XHTML, small, carrying the config the page
+needs) and the cacheable, content-hashed loader script it loads."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
-from aiplugs.adapters.proxy.loader import compile_entry, loader_config, loader_source, snippet, to_js_literal
+from aiplugs.adapters.proxy.loader import (bootstrap_source, compile_entry, loader_asset, loader_config,
+                                           loader_source, snippet, to_js_literal)
 
 from .conftest import script
 
@@ -30,7 +33,24 @@ def test_config_round_trips_through_the_js_literal() -> None:
     assert entry == {"id": "p1", "m": [entry["m"][0]], "x": [entry["x"][0]], "js": ["content.js"],
                      "css": ["a.css"], "run": "document_start", "all": True}
     assert re.search(entry["m"][0], "https://en.a.test/docs/x") and not re.search(entry["m"][0], "https://a.test/")
-    assert b"nonce=" not in snippet(config)
+    assert snippet(config).startswith(b'<script data-aiplugs="loader">')  # no nonce attribute without one
+
+
+def test_config_names_each_distinct_pattern_once_and_leaves_defaults_out() -> None:
+    shared = ("*://*/*?off*",)
+    a = compile_entry(script("a", "*://a.test/*", exclude=shared, css=("a.css",), all_frames=True,
+                             run_at="document_start")).for_host("a.test")
+    b = compile_entry(script("b", "*://a.test/*", exclude=shared)).for_host("a.test")
+    c = compile_entry(script("c", "*://a.test/docs/*")).for_host("a.test")
+    config = loader_config([a, b, c], token="t", api_port=1, version="1", nonce=None, trusted_types=False)
+    rx = config["rx"]
+    assert len(rx) == 3 and len(set(rx)) == 3
+    first, second, third = config["scripts"]
+    assert first == {"id": "a", "js": ["content.js"], "m": [0], "run": "document_start", "x": [1],
+                     "css": ["a.css"], "all": True}
+    assert second == {"id": "b", "js": ["content.js"], "m": [0], "x": [1]}
+    assert third == {"id": "c", "js": ["content.js"], "m": [2]}
+    assert [rx[i] for i in first["m"]] == a["m"] and [rx[i] for i in third["m"]] == c["m"]
 
 
 def test_a_page_gets_only_the_patterns_its_host_can_match() -> None:
@@ -46,9 +66,30 @@ def test_a_page_gets_only_the_patterns_its_host_can_match() -> None:
 
 def test_loader_source_defines_the_page_contract() -> None:
     source = loader_source()
-    for name in ("AIPLUGS_API_PORT", "call:", "stream:", "connect:", "loaded:", "aiplugs:navigate", "pushState",
-                 "replaceState", "popstate", "hashchange", "navigation", "X-AIPlugs-Token", "createPolicy",
-                 "on:", "publish:", "/tools/", "/v1/events/ws", "aiplugs:error"):
+    for name in ("AIPLUGS_API_PORT", "call:", "stream:", "connect:", "loaded:", "aiplugs:navigate", "B.n = changed",
+                 "popstate", "hashchange", "navigation", "X-AIPlugs-Token", "on:", "publish:", "/tools/",
+                 "/v1/events/ws", "aiplugs:error", "window.__aiplugs"):
         assert name in source
-    assert "/*CONFIG*/" in source
     assert not any(line.lstrip().startswith("//") for line in source.splitlines())
+
+
+def test_bootstrap_captures_what_cannot_wait_and_loads_the_hashed_loader() -> None:
+    boot = bootstrap_source()
+    for name in ("h.pushState=wrap(", "h.replaceState=wrap(", "w.fetch", "w.WebSocket", "createPolicy(\"aiplugs\"",
+                 "createScriptURL", "s.nonce=C.nonce", "w.__aiplugs="):
+        assert name in boot
+    asset = loader_asset()
+    assert f'"/{asset.path}"' in boot and "/*CONFIG*/" in boot and "/*HASH*/" not in boot
+    assert asset.path == f"loader.{hashlib.sha256(asset.body).hexdigest()[:16]}.js"
+    assert dict(asset.headers)["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_inline_bootstrap_of_a_typical_page_is_at_most_1500_bytes() -> None:
+    """The issue's budget: two plugins matching the page's host, a nonce, Trusted Types on."""
+    entries = [compile_entry(script(pid, "*://news.ycombinator.com/*", "http://localhost/*", "http://127.0.0.1/*",
+                                    exclude=("*://*/*?aiplugs=off*",), css=("content.css",), run_at="document_end"))
+               .for_host("127.0.0.1") for pid in ("word-count", "sentiment")]
+    config = loader_config(entries, token="x" * 43, api_port=5001, version="0.1.0", nonce="n" * 24,
+                           trusted_types=True)
+    assert len(snippet(config)) <= 1500
+    assert len(loader_asset().body) > 3 * len(bootstrap_source())  # the bulk is in the cacheable file

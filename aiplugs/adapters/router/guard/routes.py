@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["PUBLIC_PATHS", "RouteClass", "route_class"]
+__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "RouteClass", "route_class"]
 
 RouteClass = Literal["public", "asset", "page", "admin"]
-PUBLIC_PATHS = ("/api/health", "/proxy.pac", "/welcome")
+PUBLIC_PATHS = ("/api/health", "/proxy.pac", "/welcome", "/login")
+PUBLIC_PREFIXES = ("/ui/static/",)  # the dashboard's CSS and JS: the sign-in pages need them, they hold no data
 
 
 def route_class(path: str) -> RouteClass:
     """``/v1/plugins/{id}/assets/{path}`` → asset, other ``/v1/...`` → page, unknown paths → admin (the strictest)."""
-    if path in PUBLIC_PATHS:
+    if path in PUBLIC_PATHS or (path.startswith(PUBLIC_PREFIXES) and ".." not in path):
         return "public"
     if path.startswith("/v1/"):
         parts = path.split("/")

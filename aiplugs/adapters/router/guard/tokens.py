@@ -1,11 +1,17 @@
 """Tokens per route class (401 without the right one):
 
   public  ``GET /api/health``, ``/proxy.pac``, ``/welcome``  no token, no secrets
+          ``/login``, ``/ui/static/*``                   (the dashboard's sign-in and its CSS/JS)
   asset   ``/v1/plugins/{id}/assets/{path}``            no token (pages load them by <script src>); only files a
                                                         manifest declares are served at all
   page    ``/v1/...``                                   ``X-AIPlugs-Token: <page>`` (WebSockets: ``?token=``, as
                                                         browsers cannot set headers on them); the admin token works too
-  admin   everything else (``/api/*``, ``/metrics``)    ``Authorization: Bearer <admin>``
+  admin   everything else (``/api/*``, ``/metrics``,    ``Authorization: Bearer <admin>``, or the dashboard's
+          the dashboard ``/``, ``/ui/*``)               session cookie (session.py; a state change signed in by
+                                                        it must carry the dashboard's own Origin)
+
+A state change (POST...) on an admin or public route that carries a foreign ``Origin`` is a 403, whatever its
+credentials. A dashboard page asked for without a session gets an HTML 401 that says how to sign in, and no data.
 
 A repeated ``Authorization`` or ``X-AIPlugs-Token`` header (or ``?token=``) is a 400: with one valid and one
 invalid copy, which one counts would depend on who reads it.
@@ -23,6 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..context import RouterContext
 from ._asgi import Ambiguous, Denial, deny, guarded, one
 from .routes import route_class
+from .session import SAFE_METHODS, cookie_name, dashboard_path, origin_problem, send_sign_in_page, session_cookie
+from .session import valid as valid_session
 
 __all__ = ["TokenGuard", "token_problem"]
 
@@ -47,18 +55,22 @@ def _query_token(scope: Scope) -> str | None:
 
 def token_problem(scope: Scope, ctx: RouterContext) -> Denial | None:
     route = route_class(scope.get("path", ""))
-    if route in ("public", "asset"):
+    if route == "asset":
         return None
     kind: Literal["http", "websocket"] = scope["type"]
     admin, page = _tokens(ctx)
     headers = Headers(scope=scope)
     try:
+        if route in ("public", "admin"):
+            problem = origin_problem(scope, headers)
+            if problem is not None or route == "public":
+                return problem
         auth = one(headers, "authorization") or ""
         bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         if _same(bearer, admin):
             return None
         if route == "admin":
-            return 401, ADMIN_NEEDED
+            return _session_problem(scope, headers, admin)
         token = one(headers, "x-aiplugs-token")
         if token is None and kind == "websocket":
             token = _query_token(scope)
@@ -70,6 +82,16 @@ def token_problem(scope: Scope, ctx: RouterContext) -> Denial | None:
         (", or ?token= for WebSockets)" if kind == "websocket" else ")")
 
 
+def _session_problem(scope: Scope, headers: Headers, admin: str) -> Denial | None:
+    """The dashboard's cookie in place of the admin token; a state change with it must say it comes from us."""
+    port = (scope.get("server") or (None, None))[1]
+    if scope["type"] == "http" and valid_session(session_cookie(headers, cookie_name(port)), admin):
+        if scope["method"] in SAFE_METHODS or one(headers, "origin") is not None:
+            return None  # a foreign Origin was refused already
+        return 403, "a state change signed in by the dashboard's cookie must carry the dashboard's Origin"
+    return 401, ADMIN_NEEDED
+
+
 class TokenGuard:
     def __init__(self, app: ASGIApp, ctx: RouterContext) -> None:
         self.app = app
@@ -77,7 +99,18 @@ class TokenGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = token_problem(scope, self.ctx) if guarded(scope) else None
+        if problem is not None and problem[0] == 401 and _wants_page(scope):
+            await send_sign_in_page(send)
+            return
         if problem is not None:
             await deny(scope, receive, send, *problem)
             return
         await self.app(scope, receive, send)
+
+
+def _wants_page(scope: Scope) -> bool:
+    """A browser asking for a dashboard page (not a script or a fetch of JSON)."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not dashboard_path(scope["path"]):
+        return False
+    accept = Headers(scope=scope).get("accept", "")
+    return "text/html" in accept
