@@ -301,8 +301,11 @@ class DesiredState:
 
     @property
     def api_hash(self) -> str:
-        """Changes exactly when the running router must take new settings (today: the body size limit)."""
-        return api_settings_hash(self.max_body_bytes)
+        """Changes exactly when the running daemon must take new settings of its own: the body size limit, and
+        [metrics] and [autotune] (no other unit carries them, so without this an apply changing only them would
+        have nothing to do)."""
+        return api_settings_hash(self.max_body_bytes, _jsonable(asdict(self.metrics)),
+                                 _jsonable(self.autotune))
 
     @property
     def digest(self) -> str:
@@ -319,8 +322,8 @@ class DesiredState:
         return data
 
 
-def api_settings_hash(max_body_bytes: int) -> str:
-    return _hash({"max_body_bytes": max_body_bytes})
+def api_settings_hash(max_body_bytes: int, metrics: Any = None, autotune: Any = None) -> str:
+    return _hash({"max_body_bytes": max_body_bytes, "metrics": metrics, "autotune": autotune})
 
 
 def _jsonable(value: Any) -> Any:

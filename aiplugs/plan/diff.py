@@ -56,7 +56,7 @@ def _endpoint_action(unit: Literal["api", "proxy"], spec: EndpointSpec, seen: Ob
 def _endpoint_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
     api = _endpoint_action("api", desired.api, actual.api)
     if api.kind is N and actual.api_hash != desired.api_hash:
-        api = Action(U, "api", "", "router settings changed (max_body_bytes)")
+        api = Action(U, "api", "", "daemon settings changed (max_body_bytes, [metrics] or [autotune])")
     proxy = _endpoint_action("proxy", desired.proxy.endpoint, actual.proxy)
     actions = [api, proxy]
     if proxy.kind is N and actual.rules_hash != desired.proxy.rules_hash:

@@ -22,7 +22,6 @@ from ..events.catalogue import PLUGIN_STATE, PROXY_RULES_SWAPPED, PROXY_STARTED,
 from ..plan import (ActualState, DesiredState, EndpointSpec, EnvSpec, ModelSpec, ObservedEndpoint, ObservedEnv,
                     ObservedHooks, ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, PackageSpec,
                     ProxySpec, Route, RouteSpec, WorkerSpec)
-from ..plan.desired import api_settings_hash
 from ..store.envs import env_ready
 from ..store.state import (DaemonRecord, EndpointRecord, StateDamaged, StateFile, WorkerRecord, read_state,
                            update_state)
@@ -85,22 +84,24 @@ class RunningSystem:
 
     # ---- converge's System: one doer per action kind --------------------------------------------------------
 
-    async def start_api(self, spec: EndpointSpec, max_body_bytes: int) -> None:
+    async def start_api(self, spec: EndpointSpec, max_body_bytes: int, settings_hash: str) -> None:
         port = pick_port(spec, read_state(self.state_dir).last_ports.get("api"))
         self.ctx.max_body_bytes = max_body_bytes
         await self.router.start(spec.host, port)
-        self.api, self.api_hash = (spec.host, port), api_settings_hash(max_body_bytes)
+        self.api, self.api_hash = (spec.host, port), settings_hash
         if self.proxy is not None:
             self.proxy.update(self.proxy.spec, api_address=self.api)
 
-    async def restart_api(self, spec: EndpointSpec, max_body_bytes: int) -> None:
+    async def restart_api(self, spec: EndpointSpec, max_body_bytes: int, settings_hash: str) -> None:
         await self.router.stop()
         self.api = None
-        await self.start_api(spec, max_body_bytes)
+        await self.start_api(spec, max_body_bytes, settings_hash)
 
-    async def configure_api(self, max_body_bytes: int) -> None:
+    async def configure_api(self, max_body_bytes: int, settings_hash: str) -> None:
+        """New daemon settings: the router's body limit here; [metrics] and [autotune] are read from the desired
+        state the daemon now holds."""
         self.ctx.max_body_bytes = max_body_bytes
-        self.api_hash = api_settings_hash(max_body_bytes)
+        self.api_hash = settings_hash
 
     async def start_proxy(self, spec: ProxySpec) -> None:
         from ..adapters.proxy import ProxyServer, ca_dir

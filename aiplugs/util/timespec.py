@@ -5,7 +5,7 @@ time (``2026-01-31T10:00:00Z``). Used by ``?since=`` / ``?step=`` of ``/api/metr
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 __all__ = ["parse_duration", "parse_since"]
 
@@ -35,6 +35,6 @@ def parse_since(text: str | float | int, now: float) -> float:
         except ValueError:
             raise ValueError(f"not a time: {text!r} (use an ISO-8601 time or a duration like '1h')") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return moment.timestamp()
     return now - parse_duration(text)

@@ -209,7 +209,13 @@ def test_port_change_replaces_endpoint_and_rules_swap_in_place(desired: DesiredS
     assert [str(a) for a in diff(desired, swapped).changes] == ["~ rules  (hot-swap rules of 2 plugin(s))"]
     assert diff(desired, swapped).counts() == {"add": 0, "change": 1, "destroy": 0}
     bigger = dataclasses.replace(desired, max_body_bytes=desired.max_body_bytes * 2)
-    assert [str(a) for a in diff(bigger, actual).changes] == ["~ api  (router settings changed (max_body_bytes))"]
+    changed = ["~ api  (daemon settings changed (max_body_bytes, [metrics] or [autotune]))"]
+    assert [str(a) for a in diff(bigger, actual).changes] == changed
+    # settings no other unit carries still reach the daemon: an apply that changes only them has work to do
+    sampled = dataclasses.replace(desired, metrics=dataclasses.replace(desired.metrics, sample_s=1.0))
+    assert [str(a) for a in diff(sampled, actual).changes] == changed
+    tuned = dataclasses.replace(desired, autotune=desired.autotune.model_copy(update={"cooldown_s": 5}))
+    assert [str(a) for a in diff(tuned, actual).changes] == changed
 
 
 def test_routes_follow_their_plugins(desired: DesiredState) -> None:

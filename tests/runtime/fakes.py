@@ -102,19 +102,19 @@ class FakeSystem:
 
     # ---- converge's System -----------------------------------------------------------------------------------
 
-    async def start_api(self, spec: EndpointSpec, max_body_bytes: int) -> None:
+    async def start_api(self, spec: EndpointSpec, max_body_bytes: int, settings_hash: str) -> None:
         await self._do("start_api", "start_api", spec, max_body_bytes)
         self.api = (spec.host, spec.port or spec.port_range[0])
-        self.api_hash = _api_hash(max_body_bytes)
+        self.api_hash = settings_hash
 
-    async def restart_api(self, spec: EndpointSpec, max_body_bytes: int) -> None:
+    async def restart_api(self, spec: EndpointSpec, max_body_bytes: int, settings_hash: str) -> None:
         await self._do("restart_api", "restart_api", spec, max_body_bytes)
         self.api = (spec.host, spec.port or spec.port_range[0])
-        self.api_hash = _api_hash(max_body_bytes)
+        self.api_hash = settings_hash
 
-    async def configure_api(self, max_body_bytes: int) -> None:
+    async def configure_api(self, max_body_bytes: int, settings_hash: str) -> None:
         await self._do("configure_api", "configure_api", max_body_bytes)
-        self.api_hash = _api_hash(max_body_bytes)
+        self.api_hash = settings_hash
 
     async def start_proxy(self, spec: ProxySpec) -> None:
         await self._do("start_proxy", "start_proxy", spec)
@@ -221,9 +221,3 @@ class FakeSystem:
 
     async def record_state(self, force: bool = False) -> None:
         self.recorded += 1
-
-
-def _api_hash(max_body_bytes: int) -> str:
-    from aiplugs.plan.desired import api_settings_hash
-
-    return api_settings_hash(max_body_bytes)
