@@ -1,9 +1,19 @@
 """Injection latency: the same HTML pages fetched directly, through bare ``mitmdump`` and through aiplugs.
 
 1. Pages of 10 KB / 100 KB / 1 MB, identity and gzip, requested as document navigations over one keep-alive
-   connection: direct, through ``mitmdump -q`` (no addons), through the aiplugs ProxyServer with 1 and with 100
-   plugins loaded (one of them matches the page's host, http only, as when plugins target different sites).
-   Goals: aiplugs p50 <= 1.05x mitmdump with 1 plugin, <= 1.10x with 100.
+   connection: direct, through ``mitmdump -q`` (its default addons), through the aiplugs ProxyServer with 1 and
+   with 100 plugins loaded (one of them matches the page's host, http only, as when plugins target different
+   sites). Goals (issue 18): aiplugs p50 and p99 <= 0.85x mitmdump with 1 and with 100 plugins (geometric mean
+   over the six pages), while aiplugs does strictly more (decode, splice, re-encode); and the inline loader a
+   page carries <= 1,500 bytes (the rest of the page API is one cached ``/__aiplugs__/loader.<hash>.js``).
+
+   Where the proxy's time goes (py-spy --gil on the aiplugs proxy, 10 KB identity pages): mitmproxy's own
+   per-request machinery dominates, as it does in mitmdump: the HTTP/1 layers, a task per hook, type checks on
+   every Request/Response, and ``Context.fork``, which built and threw away a whole ``connection.Server`` per
+   request (~10 %; replaced by ``adapters/proxy/speedups.py``). Of aiplugs' own work (~13 % before), re-encoding
+   the page's rules as JSON on every page was the largest part; the snippet is now rendered once per host and
+   rule swap. The 7.4 KB inline loader became a ~0.9 KB bootstrap + config. On this shared two-core machine the
+   page ratios move by ±0.05 between runs: read several.
 2. A non-matched HTTPS host (aiplugs tunnels it) against mitmdump decrypting the same host; a fresh connection per
    request, so the TLS handshakes count. Goal: <= 0.6x.
 3. A 1 GB non-HTML body through aiplugs (streamed, never buffered): peak proxy RSS <= idle + 64 MB.
@@ -33,7 +43,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks._common` impo
 
 from benchmarks._common import print_table, summary, write_json  # noqa: E402
 
-GOALS = {"ratio_1_plugin": 1.05, "ratio_100_plugins": 1.10, "tunnel_ratio": 0.6, "rss_growth_mb": 64}
+GOALS = {"ratio_1_plugin": 0.85, "ratio_100_plugins": 0.85, "p99_ratio_1_plugin": 0.85, "p99_ratio_100_plugins": 0.85,
+         "tunnel_ratio": 0.6, "rss_growth_mb": 64, "loader_inline_bytes": 1500}
 DOC = {"Sec-Fetch-Dest": "document", "Accept": "text/html"}
 
 
@@ -213,15 +224,24 @@ def _get_ms(client: Any, url: str, headers: dict | None = None) -> float:
 LOADER_MARK = b'data-aiplugs="loader"'
 
 
+def _inline_loader_bytes(page: bytes) -> int:
+    """Bytes of the inline loader ``<script>`` in a page (0: none)."""
+    at = page.find(LOADER_MARK)
+    if at < 0:
+        return 0
+    start = page.rfind(b"<script", 0, at)
+    return page.index(b"</script>", at) + len(b"</script>") - start
+
+
 def _interleaved(paths: dict[str, int | None], url: str, n: int,
-                 warmup: int = 3) -> tuple[dict[str, list[float]], dict[str, bool]]:
+                 warmup: int = 3) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Round-robin over the paths, one request each per round, so machine noise hits every path alike.
 
     Also returns, per path, whether its (decoded) page carried the aiplugs loader: a run that timed un-injected
     pages through aiplugs would flatter it, so callers check it."""
     clients = {name: _client(port) for name, port in paths.items()}
     times: dict[str, list[float]] = {name: [] for name in paths}
-    injected = {name: LOADER_MARK in clients[name].get(url, headers=DOC).content for name in paths}
+    injected = {name: _inline_loader_bytes(clients[name].get(url, headers=DOC).content) for name in paths}
     try:
         for i in range(n + warmup):
             for name, client in clients.items():
@@ -255,7 +275,8 @@ def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequen
                 for name, values in times.items():
                     s = summary(values)
                     rows.append({"path": name, "size": size, "encoding": enc, "p50_ms": s["p50"],
-                                 "p99_ms": s["p99"], "n": s["n"], "injected": injected[name]})
+                                 "p99_ms": s["p99"], "n": s["n"], "injected": injected[name] > 0,
+                                 "loader_bytes": injected[name]})
     order = list(paths)
     rows.sort(key=lambda r: order.index(r["path"]))
     return {"rows": rows}
@@ -352,10 +373,10 @@ def big_body_rss(total: int) -> dict[str, Any]:
             "peak_rss_mb": peak / 2**20, "rss_growth_mb": growth}
 
 
-def page_ratios(rows: list[dict[str, Any]], path: str) -> dict[str, float]:
-    """p50 of ``path`` over p50 of mitmdump, per page."""
-    base = {(r["size"], r["encoding"]): r["p50_ms"] for r in rows if r["path"] == "mitmdump"}
-    return {f"{r['size']} {r['encoding']}": r["p50_ms"] / base[(r["size"], r["encoding"])]
+def page_ratios(rows: list[dict[str, Any]], path: str, key: str = "p50_ms") -> dict[str, float]:
+    """``key`` (p50_ms or p99_ms) of ``path`` over the same of mitmdump, per page."""
+    base = {(r["size"], r["encoding"]): r[key] for r in rows if r["path"] == "mitmdump"}
+    return {f"{r['size']} {r['encoding']}": r[key] / base[(r["size"], r["encoding"])]
             for r in rows if r["path"] == path}
 
 
@@ -372,18 +393,20 @@ def run(quick: bool = False) -> dict[str, Any]:
     big = big_body_rss(64 * 2**20 if quick else 2**30)
     rows = pages["rows"]
     one, hundred = page_ratios(rows, "aiplugs (1 plugin)"), page_ratios(rows, "aiplugs (100 plugins)")
+    one99 = page_ratios(rows, "aiplugs (1 plugin)", "p99_ms")
+    hundred99 = page_ratios(rows, "aiplugs (100 plugins)", "p99_ms")
     result = {
         "quick": quick, "rows": rows,
         # headline: geometric mean over the six pages (one noisy page cannot decide it); per page below
         "ratio_1_plugin": _geomean(list(one.values())), "ratio_100_plugins": _geomean(list(hundred.values())),
+        "p99_ratio_1_plugin": _geomean(list(one99.values())),
+        "p99_ratio_100_plugins": _geomean(list(hundred99.values())),
         "page_ratios_1_plugin": one, "page_ratios_100_plugins": hundred,
+        "loader_inline_bytes": max(r["loader_bytes"] for r in rows),
         "tunnel": tunnel, "tunnel_ratio": tunnel["tunnel_ratio"], "big_body": big,
         "rss_growth_mb": big["rss_growth_mb"], "goal": GOALS,
     }
-    result["goal_met"] = (result["ratio_1_plugin"] <= GOALS["ratio_1_plugin"]
-                          and result["ratio_100_plugins"] <= GOALS["ratio_100_plugins"]
-                          and result["tunnel_ratio"] <= GOALS["tunnel_ratio"]
-                          and result["rss_growth_mb"] <= GOALS["rss_growth_mb"])
+    result["goal_met"] = all(result[k] <= goal for k, goal in GOALS.items())
     return result
 
 
@@ -395,8 +418,13 @@ def report(result: dict[str, Any]) -> None:
         {"page": page, "aiplugs 1 plugin": result["page_ratios_1_plugin"][page],
          "aiplugs 100 plugins": result["page_ratios_100_plugins"][page]} for page in result["page_ratios_1_plugin"]])
     print_table("ratios (p50; pages: geometric mean) and memory", [
-        {"metric": "aiplugs 1 plugin / mitmdump", "value": result["ratio_1_plugin"], "goal": "<= 1.05"},
-        {"metric": "aiplugs 100 plugins / mitmdump", "value": result["ratio_100_plugins"], "goal": "<= 1.10"},
+        {"metric": "aiplugs 1 plugin / mitmdump, p50", "value": result["ratio_1_plugin"], "goal": "<= 0.85"},
+        {"metric": "aiplugs 100 plugins / mitmdump, p50", "value": result["ratio_100_plugins"], "goal": "<= 0.85"},
+        {"metric": "aiplugs 1 plugin / mitmdump, p99", "value": result["p99_ratio_1_plugin"], "goal": "<= 0.85"},
+        {"metric": "aiplugs 100 plugins / mitmdump, p99", "value": result["p99_ratio_100_plugins"],
+         "goal": "<= 0.85"},
+        {"metric": "inline loader bytes in a page", "value": float(result["loader_inline_bytes"]),
+         "goal": "<= 1500"},
         {"metric": f"tunnelled / mitmdump decrypting ({t['aiplugs_tunnelled']['p50']:.2f} / "
                    f"{t['mitmdump_decrypting']['p50']:.2f} ms; direct {t['direct']['p50']:.2f} ms)",
          "value": result["tunnel_ratio"], "goal": "<= 0.6"},

@@ -29,7 +29,8 @@ def worker_groups(state_dir: Path) -> dict[int, str]:
     except StateDamaged as e:
         log.warning("cannot look for orphaned workers: %s", e)
         return {}
-    return {pid: plugin_id for plugin_id, record in state.workers.items() for pid in record.pids if pid}
+    return {pid: plugin_id for plugin_id, record in state.workers.items() for pid in record.pids
+            if pid and record.backend == "process"}  # Ray's replicas are Ray's to stop
 
 
 def _ours(pgid: int, plugin_id: str) -> bool:

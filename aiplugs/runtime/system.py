@@ -245,9 +245,8 @@ class RunningSystem:
         file is replaced: the daemon's own record must stay findable."""
         workers: dict[str, WorkerRecord] = {}
         for worker in self.workers.observe()[0]:
-            if self.workers.backend_of(worker.plugin_id) != "process":
-                continue  # a Ray replica's pid is Ray's to manage (and may be on another machine): never swept
-            record = workers.setdefault(worker.plugin_id, WorkerRecord(config_hash=worker.config_hash))
+            record = workers.setdefault(worker.plugin_id, WorkerRecord(
+                config_hash=worker.config_hash, backend=self.workers.backend_of(worker.plugin_id)))
             record.pids.extend([None] * (worker.index + 1 - len(record.pids)))
             record.pids[worker.index] = worker.pid
         snapshot = (self.api, self.api_hash, self.proxy_address, self.rules_hash, sorted(self.routes.items()),

@@ -51,7 +51,8 @@ def observe(state: StateFile, desired: DesiredState, now: float | None = None) -
         rules_hash=state.rules_hash,
         models=models,
         workers=tuple(
-            ObservedWorker(plugin_id, index, pid, pid_alive(pid), record.config_hash)
+            ObservedWorker(plugin_id, index, pid, pid is not None if record.backend == "ray" else pid_alive(pid),
+                           record.config_hash)
             for plugin_id, record in state.workers.items()
             for index, pid in enumerate(record.pids)
         ),

@@ -70,6 +70,9 @@ class WorkerRecord(_Record):
     # index -> pid (None while starting). Each worker leads its own process group (pgid == pid), so these are
     # also the groups to sweep when a daemon died without stopping them.
     pids: list[int | None] = Field(default_factory=list)
+    # "ray": replicas of a Ray Serve deployment, which Ray supervises (maybe on other machines): their pids are
+    # shown, never swept
+    backend: Literal["process", "ray"] = "process"
 
 
 class HookRecord(_Record):

@@ -104,7 +104,7 @@ def test_a_converged_system_is_healthy_and_the_json_has_its_shape(desired: Desir
         "id": "word-count", "name": "Word count", "version": "1.0.0", "mode": "local", "provision": "eager",
         "state": "ready", "workers_desired": 1, "workers_ready": 1, "worker_pids": [500], "restarts": 0,
         "last_error": None, "stderr_tail": [], "python_env": None, "needs": [], "requests": 7, "errors": 1, "p50_ms": 2.5,
-        "events": None, "autoscale": None}
+        "events": None, "autoscale": None, "runs_on": "process", "replicas": None}
     assert rows["summarize"] == {"id": "summarize", "mode": None, "state": "disabled", "workers_desired": 0,
                                  "workers_ready": 0, "worker_pids": [], "restarts": 0, "last_error": None,
                                  "stderr_tail": [], "python_env": None, "needs": []}

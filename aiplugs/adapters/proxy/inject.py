@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ...events import NULL_BUS, EventBus
@@ -33,7 +33,7 @@ from .classify import API_PREFIX, ResponseVerdict, api_rest, classify_request, c
 from .encoding import decode, encode
 from .hosts import HostFilter
 from .html import Edit, apply_edits, attr_value_edit, meta_csp_content, scan_head
-from .loader import CompiledEntry, LoaderEntry, compile_entry, loader_asset, loader_config, snippet
+from .loader import CompiledEntry, LoaderEntry, SnippetTemplate, compile_entry, loader_asset
 
 __all__ = ["InjectConfig", "Injector", "PageResult", "inject_page"]
 
@@ -59,6 +59,8 @@ class InjectConfig:
     api_address: tuple[str, int] | None
     token: str
     version: str
+    # host -> its rendered snippet; filled as pages are injected, dropped with this config on a rule swap
+    _snippets: dict[str, SnippetTemplate] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_spec(cls, spec: ProxySpec, *, api_address: tuple[str, int] | None, token: str,
@@ -77,6 +79,17 @@ class InjectConfig:
     def host_entries(self, host: str) -> list[LoaderEntry]:
         """The loader entries a page on ``host`` needs, each with only the patterns that can match that host."""
         return [self.entries[i].for_host(host) for i in self.rules.host_indices(host)]
+
+    def snippet_for(self, host: str) -> SnippetTemplate:
+        """The loader snippet of pages on ``host``, rendered once (bounded: a proxy may see many hosts)."""
+        template = self._snippets.get(host)
+        if template is None:
+            if len(self._snippets) >= 4096:
+                self._snippets.clear()
+            template = self._snippets[host] = SnippetTemplate(
+                self.host_entries(host), token=self.token, version=self.version,
+                api_port=self.api_address[1] if self.api_address else 0)
+        return template
 
     def matches(self, url: str, *, frame: bool) -> bool:
         """Whether some entry applies to this URL (in a frame: some entry with ``all_frames``)."""
@@ -129,10 +142,7 @@ def inject_page(raw: bytes, headers: dict[str, list[str]], verdict: ResponseVerd
                 if name in headers:
                     new_headers[name] = None
             edits.extend(Edit(tag.start, tag.end, b"") for tag in scan.meta_csp)
-    page_config = loader_config(config.host_entries(host), token=config.token,
-                                api_port=config.api_address[1] if config.api_address else 0,
-                                version=config.version, nonce=nonce, trusted_types=trusted_types)
-    edits.append(Edit(scan.insert_at, scan.insert_at, snippet(page_config)))
+    edits.append(Edit(scan.insert_at, scan.insert_at, config.snippet_for(host).render(nonce, trusted_types)))
     new_raw = encode(apply_edits(body, edits), verdict.coding)
     # No stale uninjected copies, and no copy that outlives the page token or the rules.
     new_headers.update({"cache-control": ["no-store"], "etag": None, "last-modified": None, "expires": None,

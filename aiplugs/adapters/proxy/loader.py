@@ -22,8 +22,8 @@ from typing import Any, Iterable, NamedTuple
 from ...declaration.rules import MatchPattern
 from ...plan import ScriptSpec
 
-__all__ = ["API_BASE", "CompiledEntry", "LoaderAsset", "LoaderEntry", "bootstrap_source", "compile_entry",
-           "loader_asset", "loader_config", "snippet"]
+__all__ = ["API_BASE", "CompiledEntry", "LoaderAsset", "LoaderEntry", "SnippetTemplate", "bootstrap_source",
+           "compile_entry", "loader_asset", "loader_config", "snippet"]
 
 API_BASE = "/__aiplugs__"
 _JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -132,3 +132,28 @@ def snippet(config: dict[str, Any]) -> bytes:
     attr = f' nonce="{nonce}"' if nonce else ""
     code = bootstrap_source().replace("/*CONFIG*/", to_js_literal(config))
     return f'<script{attr} data-aiplugs="loader">//<![CDATA[\n{code}\n//]]></script>'.encode("ascii")
+
+
+class SnippetTemplate:
+    """``snippet()`` for one host, rendered once: per page only the nonce and the Trusted Types flag change, and
+    re-encoding the rules as JSON for every page was most of the injection's own cost on small pages.
+
+    ``render(nonce, trusted_types) == snippet(loader_config(entries, ..., nonce=nonce, trusted_types=...))``."""
+
+    __slots__ = ("_after", "_before")
+    _HOLE = '"nonce":null,"tt":false'  # where loader_config puts them; cannot occur inside a JSON string
+
+    def __init__(self, entries: Iterable[LoaderEntry], *, token: str, api_port: int, version: str) -> None:
+        literal = to_js_literal(loader_config(entries, token=token, api_port=api_port, version=version, nonce=None,
+                                              trusted_types=False))
+        code_before, code_after = bootstrap_source().split("/*CONFIG*/", 1)
+        before, after = literal.split(self._HOLE, 1)
+        self._before = f"{code_before}{before}"
+        self._after = f"{after}{code_after}\n//]]></script>"
+
+    def render(self, nonce: str | None, trusted_types: bool) -> bytes:
+        attr = f' nonce="{nonce}"' if nonce else ""
+        value = to_js_literal(nonce)
+        tt = "true" if trusted_types else "false"
+        return (f'<script{attr} data-aiplugs="loader">//<![CDATA[\n{self._before}"nonce":{value},"tt":{tt}'
+                f"{self._after}").encode("ascii")

@@ -88,9 +88,14 @@ class ProxyServer:
         if ProxyServer._running is not None:
             raise AiplugsError("another aiplugs proxy already runs in this process (mitmproxy allows one master "
                                "per process); stop it first")
+        from . import speedups
+
+        speedups.lean_addons()  # before mitmproxy.master: it imports the addons package
         from mitmproxy import master, options
         from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
         from mitmproxy.exceptions import OptionsError
+
+        speedups.install()
 
         self.confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         opts = options.Options(listen_host=host, listen_port=port, confdir=str(self.confdir))

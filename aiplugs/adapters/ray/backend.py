@@ -61,6 +61,7 @@ class _App:
         self.failed_tail: tuple[str, ...] = ()
         self.failed_hook: str | None = None
         self.counters = CallCounters()
+        self.snapshot = 0  # the poller's snapshot last applied (an older one arriving late is dropped)
 
     @property
     def autoscaled(self) -> bool:
@@ -109,6 +110,7 @@ class RayBackend:
         self.prefix = app_prefix(self.state_dir)
         self._apps: dict[str, _App] = {}
         self._poller: asyncio.Task[None] | None = None
+        self._snapshots = 0
         self._swept = False
 
     # ---- the Ray connection ------------------------------------------------------------------------------------
@@ -282,25 +284,32 @@ class RayBackend:
     async def _refresh(self, reset: _App | None = None) -> None:
         """Takes a new snapshot; replicas that vanished from an application nobody was changing died.
         ``reset``: the application being changed (its replicas come and go on purpose)."""
+        self._snapshots += 1
+        taken = self._snapshots
         views = await asyncio.to_thread(_serve.details, self.prefix)
         changed = False
         for app in list(self._apps.values()):
+            if taken < app.snapshot:
+                continue  # a newer snapshot was applied while this one was on its way
+            app.snapshot = taken
+            slots = {r.replica_id: index for index, r in app.slots() if r is not None}
             app.view = views.get(app.name)
-            running = {r.replica_id: r for r in app.running}
+            running = {r.replica_id for r in app.running}
             if app is not reset and not app.lock.locked() and app.deployed_hash is not None:
-                for gone in sorted(app.known - set(running)):
+                for gone in sorted(app.known - running):
                     changed = True
-                    self._died(app, gone)
-            app.known = set(running)
+                    self._died(app, gone, slots.get(gone, 0))
+            app.known = running
         if changed:
             self.on_change()
 
-    def _died(self, app: _App, replica_id: str) -> None:
+    def _died(self, app: _App, replica_id: str, index: int) -> None:
         dead = next((r for r in app.view.dead if r.replica_id == replica_id), None) if app.view else None
         pid = dead.pid if dead is not None else None
         app.restarts += 1  # Serve replaces it by itself
-        app.fail(f"worker {app.spec.plugin_id}: Ray replica {replica_id} (pid {pid}) died")
-        self.events.publish(WORKER_EXITED, plugin_id=app.spec.plugin_id, index=-1, pid=pid, code=None, signal=None)
+        app.fail(f"{app.spec.unit(index)}: Ray replica {replica_id} (pid {pid}) died")
+        self.events.publish(WORKER_EXITED, plugin_id=app.spec.plugin_id, index=index, pid=pid, code=None,
+                            signal=None)
 
     def observe(self) -> tuple[tuple[ObservedWorker, ...], tuple[ObservedPlugin, ...]]:
         workers = tuple(ObservedWorker(app.spec.plugin_id, index, replica.pid if replica else None,

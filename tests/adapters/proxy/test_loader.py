@@ -7,8 +7,8 @@ import hashlib
 import json
 import re
 
-from aiplugs.adapters.proxy.loader import (bootstrap_source, compile_entry, loader_asset, loader_config,
-                                           loader_source, snippet, to_js_literal)
+from aiplugs.adapters.proxy.loader import (SnippetTemplate, bootstrap_source, compile_entry, loader_asset,
+                                           loader_config, loader_source, snippet, to_js_literal)
 
 from .conftest import script
 
@@ -93,3 +93,12 @@ def test_inline_bootstrap_of_a_typical_page_is_at_most_1500_bytes() -> None:
                            trusted_types=True)
     assert len(snippet(config)) <= 1500
     assert len(loader_asset().body) > 3 * len(bootstrap_source())  # the bulk is in the cacheable file
+
+
+def test_snippet_template_renders_exactly_what_snippet_does() -> None:
+    entries = [compile_entry(script("p1", "*://a.test/*", exclude=("*://*/*?x=\"nonce\":null,\"tt\":false*",)))
+               .for_host("a.test")]
+    template = SnippetTemplate(entries, token='t"<', api_port=7, version="2")
+    for nonce, tt in ((None, False), ("abc", True), ("xyz", False)):
+        expected = snippet(loader_config(entries, token='t"<', api_port=7, version="2", nonce=nonce, trusted_types=tt))
+        assert template.render(nonce, tt) == expected

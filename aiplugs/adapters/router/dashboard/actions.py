@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +27,7 @@ from ....errors import AiplugsError, ConfigError, did_you_mean
 from ....plan import load_desired_state
 from ....util.redact import redact_url
 from .core import Dashboard
-from .forms import redirect
+from .forms import local_path, redirect
 
 __all__ = ["enabled_edit", "pull", "removal_edit", "restart", "set_plugin_enabled", "remove_plugin"]
 
@@ -84,7 +84,10 @@ def save_checked(edit: ConfigEdit, env: Mapping[str, str]) -> None:
         raise
 
 
-async def _edit_and_apply(dash: Dashboard, make: Any, done: str, already: str = "") -> str:
+MakeEdit = Callable[[Path, Mapping[str, str]], "ConfigEdit | None"]  # (aiplugs.toml, env) → the edit, or None
+
+
+async def _edit_and_apply(dash: Dashboard, make: MakeEdit, done: str, already: str = "") -> str:
     """Runs ``make(path, env)`` → an edit (None: nothing to do, ``already`` says so), saves it and applies; the
     sentence to show."""
     control = dash.control
@@ -103,7 +106,7 @@ async def _edit_and_apply(dash: Dashboard, make: Any, done: str, already: str = 
 def _back(request: Request, default: str) -> str:
     """Where the form came from (a path of ours), for the redirect."""
     target = request.query_params.get("back", default)
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return target if local_path(target) else default
 
 
 async def set_plugin_enabled(dash: Dashboard, request: Request) -> Response:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-__all__ = ["Flash", "Message", "form", "redirect"]
+__all__ = ["Flash", "Message", "form", "local_path", "redirect"]
 
 Level = Literal["ok", "error"]
 
@@ -62,10 +62,15 @@ class Flash:
             return self._messages.pop(key, None)
 
 
+def local_path(target: str) -> bool:
+    """Whether ``target`` is a path on this server (``/x``), never another host (``//h``, ``/\\h``, ``http:``)."""
+    parts = urlsplit(target)
+    return target.startswith("/") and not target.startswith("//") and "\\" not in target and not parts.netloc
+
+
 def redirect(flash: Flash, to: str, level: Level, text: str) -> RedirectResponse:
     """303 to ``to`` (a path of ours) with ``text`` waiting there."""
-    parts = urlsplit(to)
-    if parts.scheme or parts.netloc or not to.startswith("/"):
+    if not local_path(to):
         to = "/"
     key = flash.put(Message(level, text))
     path, _, fragment = to.partition("#")

@@ -57,7 +57,8 @@ def _request_fields(fields: dict[str, str]) -> dict[str, Any]:
 async def inspect_package(dash: Dashboard, request: Request) -> Response:
     """``POST /ui/installs/inspect``: the permission summary, with the button that starts the install."""
     fields = _request_fields(await form(request))
-    data: dict[str, Any] = {"title": "Installs", "live": LIVE, "form": fields, **await _listing(dash)}
+    data: dict[str, Any] = {"title": "Installs", "live": LIVE, "refresh": "/ui/installs", "form": fields,
+                            **await _listing(dash)}
     if not fields["uri"]:
         data["problem"] = "Give the package's URL or path."
         return dash.render(request, "installs.html", data, status=400)

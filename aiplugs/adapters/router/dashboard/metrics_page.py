@@ -51,17 +51,19 @@ async def metrics_page(dash: Dashboard, request: Request) -> Response:
     plugins = [p["id"] for p in status["plugins"] if p.get("mode") == "local"] if status is not None else \
         sorted(pid for pid, route in dash.ctx.routes.items() if route.relay is None)
     chosen = request.query_params.get("plugin") or (plugins[0] if plugins else "")
-    span = request.query_params.get("range", "1h")
-    span = span if span in RANGES else "1h"
-    data: dict[str, Any] = {"title": "Metrics", "plugins": plugins, "plugin": chosen, "range": span,
+    period = request.query_params.get("range", "1h")
+    period = period if period in RANGES else "1h"
+    data: dict[str, Any] = {"title": "Metrics", "plugins": plugins, "plugin": chosen, "range": period,
                             "ranges": list(RANGES), "available": available(request, "GET", "/api/metrics/x")}
-    if data["available"] and chosen:
-        answer = await call(request, "GET", f"/api/metrics/{chosen}", {"since": span, "step": RANGES[span]})
+    if chosen and chosen not in plugins:
+        data["problem"] = f"no local plugin {chosen!r} runs here"
+    elif data["available"] and chosen:
+        answer = await call(request, "GET", f"/api/metrics/{chosen}", {"since": period, "step": RANGES[period]})
         if answer.ok:
             points = summaries(answer.data)
-            span = (_number(answer.data.get("since")), _number(answer.data.get("until"))) \
-                if isinstance(answer.data, dict) else (None, None)
-            data.update(points=points, charts=charts(points, span if None not in span else None))
+            body = answer.data if isinstance(answer.data, dict) else {}
+            start, end = _number(body.get("since")), _number(body.get("until"))
+            data.update(points=points, charts=charts(points, (start, end) if start and end else None))
         else:
             data["problem"] = answer.error()
     return dash.render(request, "metrics.html", data)

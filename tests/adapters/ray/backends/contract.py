@@ -26,8 +26,7 @@ async def async_echo(payload):
 
 
 def count(payload):
-    for i in range(payload["n"]):
-        yield i
+    yield from range(payload["n"])
 
 
 async def acount(payload):

@@ -46,7 +46,9 @@
     if (running) { pending = setTimeout(refresh, 300); return; }
     running = true;
     try {
-      const answer = await fetch(location.pathname + location.search, { headers: { Accept: "text/html" } });
+      // a page that answered a POST (an inspected package) names the page its live regions come from
+      const source = (main && main.dataset.refresh) || location.pathname + location.search;
+      const answer = await fetch(source, { headers: { Accept: "text/html" } });
       if (!answer.ok) { say(`Live update failed (HTTP ${answer.status}); reload the page.`); return; }
       const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
       const focused = document.activeElement && document.activeElement.id;
