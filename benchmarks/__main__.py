@@ -1,11 +1,11 @@
-"""Run the benchmark suites: ``python -m benchmarks [SUITE...] [--quick] [--json OUT]`` (``aiplugs bench`` finds the
-source checkout and runs this there).
+"""Run the benchmark suites: ``python -m benchmarks [SUITE...] [--quick] [--json OUT] [--check]`` (``aiplugs bench``
+finds the source checkout and runs this there).
 
 Every ``bench_<name>.py`` here exposes ``run(quick) -> dict``. This runs the chosen suites (default: all, in the
-order plan, models, injection, router, apply, soak, then any other), one after the other in this process; a failing
-suite is reported and the others still run. It prints one table of the ratios every suite reports (top-level
-numeric keys with "ratio" in their name, next to the suite's ``goal`` / ``goal_met``) and writes one JSON file
-(default ``benchmarks/results/all.json``) shaped like this::
+order plan, models, injection, router, apply, footprint, soak, then any other), one after the other in this
+process; a failing suite is reported and the others still run. It prints one table of the ratios every suite
+reports (top-level numeric keys with "ratio" in their name, next to the suite's ``goal`` / ``goal_met``) and
+writes one JSON file (default ``benchmarks/results/all.json``) shaped like this::
 
     {
       "suite": "all",
@@ -21,6 +21,8 @@ numeric keys with "ratio" in their name, next to the suite's ``goal`` / ``goal_m
     }
 
 Exit status: 0 when every suite ran (goals are reported, not enforced), 1 when one raised, 2 on bad arguments.
+``--check`` (CI) also exits 1 when a suite reports no ratio with a numeric goal and a yes/no ``goal_met``: a
+suite that stopped comparing itself to its baseline is as broken as one that raised. Timings are never checked.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ if __package__ in (None, ""):  # run as a script
 from benchmarks._common import print_table, write_json  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-KNOWN = ("plan", "models", "injection", "router", "apply", "soak")
+KNOWN = ("plan", "models", "injection", "router", "apply", "footprint", "soak")
 
 
 def available() -> list[str]:
@@ -71,6 +73,22 @@ def ratio_rows(suite: str, result: Any) -> list[dict[str, Any]]:
                     rows.append({"suite": suite, "metric": f"ratios.{name}", "value": float(number),
                                  "goal": goals.get(name) if _number(goals.get(name)) else None, "goal_met": None})
     return rows
+
+
+def problems(report: dict[str, Any]) -> list[str]:
+    """What makes a run's report unusable, per suite: it raised, or it reports no ratio against a numeric goal,
+    or no boolean ``goal_met``. Empty when every chosen suite compared itself to its baseline."""
+    found = []
+    for name, suite in report.get("suites", {}).items():
+        if not suite.get("ok"):
+            found.append(f"{name}: failed: {suite.get('error')}")
+            continue
+        rows = [r for r in report.get("ratios", []) if r["suite"] == name]
+        if not any(_number(r["value"]) and _number(r["goal"]) for r in rows):
+            found.append(f"{name}: reports no ratio with a goal")
+        if not isinstance(suite.get("result", {}).get("goal_met"), bool):
+            found.append(f"{name}: reports no goal_met")
+    return found
 
 
 def _number(value: Any) -> bool:
@@ -137,6 +155,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suites", nargs="*", metavar="SUITE",
                         help=f"suites to run (default: all; known: {', '.join(KNOWN)})")
     parser.add_argument("--quick", action="store_true", help="small settings, each suite under a minute")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless every suite ran and reported a ratio with a goal (for CI)")
     parser.add_argument("--json", metavar="OUT", default=None,
                         help="where to write the JSON (default benchmarks/results/all.json)")
 
@@ -148,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if getattr(args, "check", False):
+        found = problems(result)
+        for problem in found:
+            print(f"check: {problem}", file=sys.stderr)
+        if found:
+            return 1
     return 0 if result["ok"] else 1
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ PAYLOAD = {"text": "The quick brown fox jumps over the lazy dog.", "n": 42}
 CONCURRENCY = 8
 
 
-def _spec(backend: str, salt: str) -> Any:
+def _spec(backend: str, salt: str, root: Path) -> Any:
     from aiplugs.plan import WorkerSpec
     from aiplugs.plan.placement import RayPlacement
 
@@ -41,6 +42,7 @@ def _spec(backend: str, salt: str) -> Any:
     env = {"AIPLUGS_PLUGIN_ID": pid, "AIPLUGS_SETTINGS": "{}", "AIPLUGS_MODELS": "{}"}
     digest = hashlib.sha256(f"{backend}|{salt}".encode()).hexdigest()[:16]
     return WorkerSpec(pid, 1, folder / "backend.py", folder, tuple(sorted(env.items())), (), (), 60.0, digest,
+                      data_dir=root / "data" / pid, cache_dir=root / "cache" / pid,
                       ray=RayPlacement(num_cpus=0.5) if backend == "ray" else None)
 
 
@@ -87,13 +89,13 @@ async def _bench(quick: bool) -> dict[str, Any]:
     try:
         for i in range(starts):  # cold starts: a new spec each time (a config change: nothing reused)
             for name, backend in backends.items():
-                spec = _spec(name, f"cold-{i}")
+                spec = _spec(name, f"cold-{i}", root)
                 began = time.perf_counter()
                 await backend.start(spec, 0)
                 cold[name].append(time.perf_counter() - began)
                 await backend.stop(spec.plugin_id, 0)
         for name, backend in backends.items():
-            await backend.start(_spec(name, "warm"), 0)
+            await backend.start(_spec(name, "warm", root), 0)
             await _sequential(backend, f"echo-{name}", 20)  # warm up: handles, routers, first imports
         for _ in range(rounds):
             for name, backend in backends.items():
@@ -103,6 +105,7 @@ async def _bench(quick: bool) -> dict[str, Any]:
         for backend in backends.values():
             await backend.close()
         await instance.stop()
+        shutil.rmtree(root, ignore_errors=True)
     rows = []
     for name in backends:
         lat = summary(latency[name])

@@ -132,16 +132,16 @@ def _bare_app() -> Any:
 async def _serve_bare(app: Any) -> tuple[Any, asyncio.Task[None], int]:
     import socket
 
-    import uvicorn
+    from aiplugs.adapters.router.server import _server_class, _uvicorn
 
-    from aiplugs.adapters.router.server import _server_class
+    uvicorn = _uvicorn()  # as RouterServer imports it
 
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as RouterServer does
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     sock.setblocking(False)
-    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, log_level="warning",
+    config = uvicorn.config.Config(app, lifespan="off", log_config=None, access_log=False, log_level="warning",
                             http="httptools", ws="websockets-sansio", server_header=False, proxy_headers=False)
     server = _server_class()(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))

@@ -29,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog="The suites and the JSON shape: `python -m benchmarks --help` in a checkout.")
     p.add_argument("suites", nargs="*", metavar="SUITE", help="suites to run (default: all)")
     p.add_argument("--quick", action="store_true", help="small settings, each suite under a minute")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 unless every suite ran and reported a ratio with a goal (for CI)")
     p.add_argument("--json", metavar="OUT", default=None,
                    help="where to write the JSON (default benchmarks/results/all.json in the checkout)")
     p.set_defaults(handler=cmd_bench)
@@ -43,7 +45,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"no aiplugs source checkout in {Path.cwd()} or above it, nor beside the installed package "
             f"({PACKAGE_PARENT}): the benchmark suites live in the source checkout's benchmarks/ folder; run "
             "`aiplugs bench` (or `python -m benchmarks`) inside a checkout")
-    argv = [*args.suites, *(["--quick"] if args.quick else [])]
+    argv = [*args.suites, *(["--quick"] if args.quick else []), *(["--check"] if args.check else [])]
     if args.json is not None:  # the child runs in the checkout: a relative path means relative to here
         argv += ["--json", os.path.abspath(args.json)]
     return subprocess.run([sys.executable, "-m", "benchmarks", *argv], cwd=checkout).returncode

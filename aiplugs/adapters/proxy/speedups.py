@@ -2,26 +2,24 @@
 
 ``lean_addons()``: importing any ``mitmproxy.addons.<name>`` runs the package's ``__init__``, which imports all
 ~30 default addons of mitmdump and through them flask, werkzeug, ldap3, passlib, asgiref (~320 modules, ~16 MB
-of the daemon's resident memory) for the six addons ``ProxyServer`` runs. This registers the package without
-running its ``__init__``; the submodules import as usual, and the first use of a name the ``__init__`` defines
-(``default_addons``) runs it then. Only done when nothing in the process imported the package yet.
+of the daemon's resident memory) for the six addons ``ProxyServer`` runs: registered without its ``__init__``
+(``util.lean_import``; the first use of ``default_addons`` still works, it runs the ``__init__`` then).
 
-``install()``: mitmproxy's ``Context.fork`` (once per HTTP request, for the request's stream layer) builds a complete new
-``connection.Server`` - a dataclass whose ``__init__`` draws a uuid4 and runs ~25 attribute assignments through
-``Server.__setattr__`` - and replaces it with the parent's server on the next line. On a 10 KB page through the
-proxy that throw-away object was ~10 % of the proxy's CPU (py-spy, ``benchmarks/bench_injection.py``). The
-replacement builds the same forked context without it. mitmproxy is pinned (``>=11,<12``); a release whose
+``install()``: mitmproxy's ``Context.fork`` (once per HTTP request, for the request's stream layer) builds a
+complete new ``connection.Server`` - a dataclass whose ``__init__`` draws a uuid4 and runs ~25 attribute
+assignments through ``Server.__setattr__`` - and replaces it with the parent's server on the next line. On a 10 KB
+page through the proxy that throw-away object was ~10 % of the proxy's CPU (py-spy,
+``benchmarks/bench_injection.py``). The replacement builds the same forked context without it. mitmproxy is pinned (``>=11,<12``); a release whose
 ``fork`` reads differently is left alone.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
-import sys
 import textwrap
 from typing import Any
+
+from ...util.lean_import import without_init
 
 __all__ = ["install", "lean_addons"]
 
@@ -62,28 +60,4 @@ def install() -> bool:
 def lean_addons() -> bool:
     """Makes ``mitmproxy.addons`` importable without its ``__init__``; call before importing ``mitmproxy.master``.
     True when the package is (now) registered that way."""
-    name = "mitmproxy.addons"
-    if name in sys.modules:
-        return getattr(sys.modules[name], "_aiplugs_lean", False)
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
-        return False
-    package = importlib.util.module_from_spec(spec)  # __path__ and __spec__ set, code not run
-
-    def __getattr__(attr: str) -> Any:  # a name only the __init__ defines: run it now, once
-        if attr.startswith("__") or package.__dict__.get("_aiplugs_loading"):
-            raise AttributeError(attr)
-        if importlib.util.find_spec(f"{name}.{attr}") is not None:  # `from mitmproxy.addons import core` asks here
-            return importlib.import_module(f"{name}.{attr}")
-        package.__dict__["_aiplugs_loading"] = True
-        del package.__dict__["__getattr__"]
-        spec.loader.exec_module(package)  # type: ignore[union-attr]
-        return getattr(package, attr)
-
-    package.__dict__["__getattr__"] = __getattr__
-    package.__dict__["_aiplugs_lean"] = True
-    sys.modules[name] = package
-    import mitmproxy
-
-    mitmproxy.addons = package  # type: ignore[attr-defined]
-    return True
+    return without_init("mitmproxy.addons")

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 from ...events import NULL_BUS, EventBus
 from ...events.catalogue import WORKER_EXITED, WORKER_FAILED, WORKER_STARTED, WORKER_STARTING, WORKER_STOPPED
 from ...plan import ObservedPlugin, ObservedWorker, WorkerSpec
-from ...plan.placement import RayPlacement
+from ...plan.placement import RAY_INSTALL, RayPlacement
 from ..workers.errors import BackendError, HookFailed, NoSuchPool, WorkerError, WorkerTimeout, WorkerUnavailable
 from . import _serve
 from .deployment import app_name, app_prefix, deployment_options, replica_config
@@ -134,6 +134,18 @@ class RayBackend:
         if self._poller is None or self._poller.done():
             self._poller = asyncio.get_running_loop().create_task(self._poll(), name="aiplugs-ray-poll")
 
+    async def _reach(self, spec: WorkerSpec) -> None:
+        """``_connect``, its failures as the worker error of the plugin that needed Ray."""
+        assert spec.ray is not None
+        try:
+            await self._connect(spec.ray)
+        except ImportError as e:
+            raise WorkerUnavailable(f"plugin {spec.plugin_id!r} runs on Ray, which is not installed here ({e}): "
+                                    f"{RAY_INSTALL}", plugin_id=spec.plugin_id) from None
+        except Exception as e:
+            raise WorkerUnavailable(f"plugin {spec.plugin_id!r}: cannot start or reach Ray ({spec.ray.where}): "
+                                    f"{type(e).__name__}: {e}", plugin_id=spec.plugin_id) from None
+
     def _app(self, spec: WorkerSpec) -> _App:
         app = self._apps.get(spec.plugin_id)
         if app is None:
@@ -159,7 +171,7 @@ class RayBackend:
         async with app.lock:
             app.spec = spec
             try:
-                await self._connect(spec.ray)
+                await self._reach(spec)
                 alive = dict(app.slots()).get(index) is not None
                 if asked is not None and app.deployed_at >= asked:
                     pass  # a redeploy began after this restart was asked for: it is this restart too

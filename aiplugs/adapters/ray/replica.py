@@ -2,9 +2,10 @@
 worker process, with the harness's own code (``workers/entries.py`` finds tools and builds arguments,
 ``workers/plugin_context.py`` is ``ctx``).
 
-Construction (``async __init__``, on the replica's event loop): the environment becomes the plugin's (what Ray
-assigned to the replica — its GPUs, thread counts, ``RAY_*`` — plus the planned variables; the daemon's other
-variables never reach the plugin), models are provisioned by sha256 through the verified ``ModelStore`` into a
+Construction (``async __init__``, on the replica's event loop): the environment becomes the plugin's — on the
+daemon's machine what Ray assigned to the replica (its GPUs, thread counts, ``RAY_*``) plus the planned variables,
+so none of the daemon's other variables reach the plugin; on another node the node's own environment plus the
+planned variables — models are provisioned by sha256 through the verified ``ModelStore`` into a
 store on this node, backend.py is imported, and ``init(ctx)`` runs within ``hooks.timeout_s``. A failing or hung
 init fails the constructor with ``init hook failed: <Type>: <message>`` (or ``init hook timed out after <N>s``),
 which is what the daemon reports.
@@ -113,9 +114,11 @@ class PluginReplica:
         env.update({"AIPLUGS_MODELS": json.dumps(models, sort_keys=True, separators=(",", ":")),
                     "AIPLUGS_PLUGIN_DIR": str(plugin_dir), "AIPLUGS_DATA_DIR": str(folders["data_dir"]),
                     "AIPLUGS_CACHE_DIR": str(folders["cache_dir"]), "PYTHONUNBUFFERED": "1"})
-        kept = {k: v for k, v in os.environ.items() if k in SAFE_ENV or k in RAY_KEEP or k.startswith("RAY_")}
-        os.environ.clear()
-        os.environ.update({**kept, **env})
+        if local:  # this environment is the daemon's (its Ray instance inherited it): none of its secrets pass
+            kept = {k: v for k, v in os.environ.items() if k in SAFE_ENV or k in RAY_KEEP or k.startswith("RAY_")}
+            os.environ.clear()
+            os.environ.update(kept)
+        os.environ.update(env)  # on another node the node's own environment stays (its image, its credentials)
         os.chdir(folders["data_dir"])  # as a worker process: relative paths the backend writes land there
         self._outbox: collections.deque[str] = collections.deque()
         self.module = load_backend(plugin_dir / config["entry_name"])

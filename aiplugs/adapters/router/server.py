@@ -13,16 +13,27 @@ import socket
 from typing import Any, Iterator
 
 from ...errors import AiplugsError
+from ...util.lean_import import without_init
 from .app import create_app
 from .context import RouterContext
 
 __all__ = ["RouterServer"]
 
 
-def _server_class() -> Any:
-    import uvicorn
+def _uvicorn() -> Any:
+    """uvicorn's Server and Config without its package ``__init__``, which imports its command line (click,
+    watchfiles, multiprocessing: ~2 MB of the daemon's memory) that an embedded server never runs."""
+    without_init("uvicorn", {"Config": "uvicorn.config", "Server": "uvicorn.server"})
+    import uvicorn.config
+    import uvicorn.server
 
-    class EmbeddedServer(uvicorn.Server):
+    return uvicorn
+
+
+def _server_class() -> Any:
+    uvicorn = _uvicorn()
+
+    class EmbeddedServer(uvicorn.server.Server):
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:  # the embedding process owns its signals
             yield
@@ -42,7 +53,7 @@ class RouterServer:
 
     async def start(self, host: str, port: int) -> None:
         """Returns once listening on ``host:port`` (port 0: any free port, then see ``self.port``)."""
-        import uvicorn
+        uvicorn = _uvicorn()
 
         if self._task is not None:
             raise AiplugsError("router already started")
@@ -60,7 +71,7 @@ class RouterServer:
                                "pick another [api] port or port_range") from None
         sock.setblocking(False)
         self.host, self.port = host, sock.getsockname()[1]
-        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False,
+        config = uvicorn.config.Config(self.app, lifespan="off", log_config=None, access_log=False,
                                 log_level="warning", ws="websockets-sansio", http="httptools",
                                 timeout_graceful_shutdown=self.graceful_s, server_header=False,
                                 proxy_headers=False, ws_max_size=self.ctx.max_body_bytes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 import uuid
 from pathlib import Path
 
@@ -86,3 +87,11 @@ async def test_status_comes_from_ray(ray_backend, project: Project) -> None:
     assert [r["state"] for r in stats["replicas"]] == ["RUNNING"]
     assert stats["pids"] == [ray_backend.observe()[0][0].pid]
     json.dumps(stats)  # status and /metrics serve it as JSON
+
+
+async def test_a_range_is_left_to_serve_autoscaling(ray_backend, project: Project) -> None:
+    spec = replace(project.spec("ray"), count_range=(1, 2))
+    await ray_backend.start(spec, 0)
+    assert ray_backend.serving("contract") and [w.alive for w in ray_backend.observe()[0]] == [True]
+    assert (await value(ray_backend, "contract", "whoami"))["plugin"] == "contract"
+    assert 1 <= ray_backend.stats("contract")["ready"] <= 2

@@ -1,0 +1,203 @@
+"""Idle memory: the aiplugs daemon running the shipped example against bare ``mitmdump``, and one worker of a
+plugin that imports nothing. Goals: daemon VmRSS <= 1.1x mitmdump's, each such worker <= 25 MB.
+
+Both sides are measured the same way, side by side: started, left to settle (a few seconds after they answer),
+then ``VmRSS`` from ``/proc/<pid>/status``, sampled a few times (the median). The daemon comes up through the real
+CLI (``aiplugs apply --auto-approve`` on a copy of ``aiplugs.toml`` + ``plugins/``, on free ports), so it runs what
+a user's does: proxy, router, the example plugins' workers, metrics. ``mitmdump -q`` listens on loopback with its
+default addons. The bare worker is the benchmark's echo fixture started through ``WorkerManager``.
+
+What the memory is (tracemalloc and ``python -X importtime`` on the daemon): more than half of the Python heap is
+module code and data, so the daemon's RSS follows the number of modules it imports (~23 KB each on average).
+Importing any ``mitmproxy.addons.<name>`` ran the package ``__init__``, which imports every default addon of
+mitmdump and through them flask, werkzeug, ldap3, passlib (~320 modules, ~15 MB): the daemon now registers that
+package without its ``__init__`` (``util/lean_import.py``), and likewise ``uvicorn`` (its command line: click,
+watchfiles, multiprocessing, ~2 MB); the CLI no longer imports the progress bars for every command. Before: 101.6
+MB (1.39x mitmdump's 73 MB); after: ~86 MB (~1.18x). What remains above mitmdump is aiplugs' own stack: pydantic
++ pydantic-settings for the declaration (~70 modules, ~8 MB, loaded once at start), starlette/uvicorn/anyio/
+websockets, prometheus_client, jsonschema (tool schemas), the web dashboard (jinja2 and ~20 modules, loaded at
+start although no one may open it) and ~170 aiplugs modules. The next cuts: load the dashboard and the package
+installer on first use, and hand the daemon its desired state as plain data so it never imports pydantic.
+
+    python benchmarks/bench_footprint.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import print_table, write_json  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
+CLI = [sys.executable, "-c", "from aiplugs.cli import main; raise SystemExit(main())"]
+GOALS = {"rss_ratio": 1.1, "bare_worker_mb": 25.0}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def settled_rss(pid: int, settle_s: float, samples: int = 5) -> float:
+    """Median VmRSS over ``samples`` readings, 0.2 s apart, after ``settle_s`` seconds."""
+    time.sleep(settle_s)
+    values = []
+    for _ in range(samples):
+        values.append(rss_mb(pid))
+        time.sleep(0.2)
+    return statistics.median(values)
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AIPLUGS_") and k not in ("SYSTEM_API_KEY", "CLOUD_BASE_URL")}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def daemon_rss(root: Path, settle_s: float) -> dict[str, Any]:
+    """The shipped example through ``aiplugs apply``: the daemon's and each worker's settled VmRSS."""
+    import tomlkit
+
+    root.mkdir(parents=True)
+    shutil.copytree(REPO / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if (REPO / "examples").is_dir():
+        shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
+    doc["api"]["port"], doc["proxy"]["port"] = _free_ports(2)  # type: ignore[index]
+    (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
+    config = root / "aiplugs.toml"
+    run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=root, env=_env(),  # noqa: E731
+                                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    try:
+        applied = run("apply", "--auto-approve")
+        if applied.returncode != 0:
+            raise RuntimeError(f"aiplugs apply failed:\n{applied.stdout[-2000:]}\n{applied.stderr[-2000:]}")
+        status = json.loads((lambda out: out[out.index("{"):])(run("status", "--json").stdout))
+        daemon = int(status["daemon"]["pid"])
+        workers = [int(p) for plugin in status["plugins"] for p in plugin.get("worker_pids", [])]
+        rss = settled_rss(daemon, settle_s)
+        return {"daemon_mb": rss, "workers_mb": [rss_mb(p) for p in workers]}
+    finally:
+        run("down")
+
+
+def mitmdump_rss(confdir: Path, settle_s: float) -> float:
+    port = _free_ports(1)[0]
+    proc = subprocess.Popen(["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
+                             "--set", f"confdir={confdir}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("mitmdump did not start") from None
+                time.sleep(0.1)
+        return settled_rss(proc.pid, settle_s)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def bare_worker_rss(root: Path, settle_s: float) -> float:
+    """A worker of the echo fixture (backend.py imports nothing), started as the daemon starts workers."""
+    import psutil
+
+    from aiplugs.adapters.workers import WorkerManager
+    from aiplugs.events import EventBus
+    from aiplugs.plan import load_desired_state
+
+    root.mkdir(parents=True)
+    (root / "aiplugs.toml").write_text(f'plugins_dir = "{FIXTURES}"\nstate_dir = "state"\nmodels_dir = "models"\n'
+                                       "[plugins.echo]\nworkers = 1\n")
+    _, desired = load_desired_state(root / "aiplugs.toml", env={})
+    spec = next(w for w in desired.workers if w.plugin_id == "echo")
+    manager = WorkerManager(desired.state_dir, events=EventBus())
+    try:
+        await manager.start(spec, 0)
+        await manager.call("echo", {"ping": 1})
+        pid = next(c.pid for c in psutil.Process().children(recursive=True)
+                   if any("harness" in part for part in c.cmdline()))
+        await asyncio.sleep(settle_s)
+        return rss_mb(pid)
+    finally:
+        await manager.close()
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    settle_s = 3.0 if quick else 8.0
+    rounds = 1 if quick else 3
+    with tempfile.TemporaryDirectory(prefix="aiplugs-bench-footprint-") as tmp:
+        runs = []
+        for i in range(rounds):  # interleaved: mitmdump, then aiplugs, so load drift hits both alike
+            base = mitmdump_rss(Path(tmp) / f"mitm{i}", settle_s)
+            ours = daemon_rss(Path(tmp) / f"project{i}", settle_s)
+            runs.append({"mitmdump_mb": base, **ours})
+        worker = asyncio.run(bare_worker_rss(Path(tmp) / "bare", settle_s))
+    return digest(runs, worker, quick)
+
+
+def digest(runs: list[dict[str, Any]], bare_worker_mb: float, quick: bool) -> dict[str, Any]:
+    base = statistics.median(r["mitmdump_mb"] for r in runs)
+    ours = statistics.median(r["daemon_mb"] for r in runs)
+    workers = [w for r in runs for w in r["workers_mb"]]
+    result = {
+        "quick": quick, "rounds": len(runs), "runs": runs, "mitmdump_mb": base, "daemon_mb": ours,
+        "rss_ratio": ours / base, "example_workers_mb": max(workers) if workers else None,
+        "bare_worker_mb": bare_worker_mb, "goal": GOALS,
+    }
+    result["goal_met"] = result["rss_ratio"] <= GOALS["rss_ratio"] and bare_worker_mb <= GOALS["bare_worker_mb"]
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    print_table("idle VmRSS (MB, median), side by side", [
+        {"process": "bare mitmdump -q", "rss_mb": result["mitmdump_mb"], "ratio": 1.0, "goal": ""},
+        {"process": "aiplugs daemon (shipped example)", "rss_mb": result["daemon_mb"], "ratio": result["rss_ratio"],
+         "goal": "<= 1.1x"},
+        {"process": "worker, example plugin (largest)", "rss_mb": result["example_workers_mb"], "ratio": None,
+         "goal": ""},
+        {"process": "worker, plugin importing nothing", "rss_mb": result["bare_worker_mb"], "ratio": None,
+         "goal": "<= 25 MB"},
+    ])
+    print(f"\ngoals met: {result['goal_met']}")
+
+
+if __name__ == "__main__":
+    outcome = run(quick="--quick" in sys.argv)
+    report(outcome)
+    print(f"wrote {write_json('footprint', outcome)}")
