@@ -77,18 +77,30 @@ def ratio_rows(suite: str, result: Any) -> list[dict[str, Any]]:
 
 def problems(report: dict[str, Any]) -> list[str]:
     """What makes a run's report unusable, per suite: it raised, or it reports no ratio against a numeric goal,
-    or no boolean ``goal_met``. Empty when every chosen suite compared itself to its baseline."""
+    or no boolean ``goal_met``. Empty when every chosen suite compared itself to its baseline.
+
+    A suite that measures a cost with nothing to aim at says so instead: ``"goal": "none: <why>"`` (then a ratio
+    is still required, a goal_met is not), so a goal can be dropped on purpose but never lost by accident."""
     found = []
     for name, suite in report.get("suites", {}).items():
         if not suite.get("ok"):
             found.append(f"{name}: failed: {suite.get('error')}")
             continue
+        result = suite.get("result") or {}
         rows = [r for r in report.get("ratios", []) if r["suite"] == name]
+        if _no_goal(result.get("goal")):
+            if not rows:
+                found.append(f"{name}: reports no ratio")
+            continue
         if not any(_number(r["value"]) and _number(r["goal"]) for r in rows):
             found.append(f"{name}: reports no ratio with a goal")
-        if not isinstance(suite.get("result", {}).get("goal_met"), bool):
+        if not isinstance(result.get("goal_met"), bool):
             found.append(f"{name}: reports no goal_met")
     return found
+
+
+def _no_goal(goal: Any) -> bool:
+    return isinstance(goal, str) and goal.startswith("none:") and len(goal.strip()) > len("none:")
 
 
 def _number(value: Any) -> bool:

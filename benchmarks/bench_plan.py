@@ -93,7 +93,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                if not k.startswith("AIPLUGS_") and k != "PYTHONDONTWRITEBYTECODE"}
         env.update(NO_COLOR="1", PYTHONPYCACHEPREFIX=str(Path(tmp) / "pycache"))
         projects = {n: make_project(Path(tmp) / f"p{n}", n) for n in SIZES}
-        for n, path in projects.items():  # warm the file cache and check each project plans cleanly
+        for path in projects.values():  # warm the file cache and check each project plans cleanly
             timed([*plan_cmd, "-c", str(path)], path.parent, env)
         timed(BASELINE, None, env)
         samples: dict[str, list[float]] = {"baseline": [], **{str(n): [] for n in SIZES}}

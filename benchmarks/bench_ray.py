@@ -118,6 +118,8 @@ async def _bench(quick: bool) -> dict[str, Any]:
         "p50_ratio": ray["p50_ms"] / process["p50_ms"], "p99_ratio": ray["p99_ms"] / process["p99_ms"],
         "rps_ratio": ray["calls_per_s"] / process["calls_per_s"],
         "cold_start_ratio": ray["cold_start_s"] / process["cold_start_s"],
+        "goal": "none: Ray buys scale-out (other nodes, GPUs, autoscaling), not single-machine speed; this shows "
+                "what it costs",
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from pydantic import ValidationError
 
 from aiplugs.errors import ConfigError
 from aiplugs.declaration.manifest import Manifest, load_manifest, load_plugins
@@ -280,7 +281,7 @@ def test_plugin_table_without_folder_is_reported_with_position(
 
 def test_manifest_model_is_frozen() -> None:
     manifest = Manifest.model_validate(manifest_data("p"))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         manifest.id = "q"  # type: ignore[misc]
     assert json.loads(manifest.model_dump_json())["id"] == "p"
 

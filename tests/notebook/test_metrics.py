@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -70,6 +70,6 @@ def test_without_a_daemon_the_session_reads_the_history_file(project: Path) -> N
     view = session.metrics("word-count", since="1h", step="2m")
     assert view.plugin == "word-count" and view.step == 120
     assert sum(row["calls"] for row in view) == 36 == view.summary["calls"]
-    newest = datetime.fromtimestamp(MINUTE, timezone.utc).isoformat()
+    newest = datetime.fromtimestamp(MINUTE, UTC).isoformat()
     assert [row["calls"] for row in session.metrics("word-count", since=newest)] == [6]
     assert len(session.metrics("nobody")) == 0

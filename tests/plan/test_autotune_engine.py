@@ -15,7 +15,7 @@ from .autotune_sim import T0, fast, loaded, sample, simulate
 def test_constant_load_makes_no_suggestion_for_an_hour() -> None:
     for demand in (0.5, 1.2, 2.0):  # light, comfortable, and a load two workers carry at 0.5 each
         workers = 1 if demand < 1.5 else 4
-        seen, changes = simulate(60, lambda m: demand, PluginView("p", workers, workers), fast(),
+        seen, changes = simulate(60, lambda m, demand=demand: demand, PluginView("p", workers, workers), fast(),
                                  apply_suggestions=True)
         ids = {s.id for _, found in seen for s in found}
         assert changes == [] or demand == 1.2, (demand, changes)

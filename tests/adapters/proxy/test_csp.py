@@ -6,13 +6,13 @@ import pytest
 
 from aiplugs.adapters.proxy.csp import amend_header, amend_policy, parse_policy
 
-O = "https://site.test"
+ORIGIN = "https://site.test"
 P = "https://site.test/__aiplugs__/"
 W = "wss://site.test/__aiplugs__/"  # Chromium does not match wss:// URLs against an https:// host-source
 
 
 def amend(text: str) -> str:
-    return amend_header(text, nonce="N", origin=O).text
+    return amend_header(text, nonce="N", origin=ORIGIN).text
 
 
 @pytest.mark.parametrize("policy, expected", [
@@ -54,25 +54,25 @@ def test_amend_policy_shapes(policy: str, expected: str) -> None:
 
 def test_unchanged_policy_text_is_returned_verbatim() -> None:
     text = "img-src   'self' ;  frame-ancestors 'none'"
-    result = amend_header(text, nonce="N", origin=O)
+    result = amend_header(text, nonce="N", origin=ORIGIN)
     assert result.text == text and not result.changed
 
 
 def test_comma_separated_policies_are_each_amended() -> None:
-    result = amend_header("script-src 'self', default-src https:", nonce="N", origin=O)
+    result = amend_header("script-src 'self', default-src https:", nonce="N", origin=ORIGIN)
     assert result.text == "script-src 'self' 'nonce-N', default-src https:; script-src https: 'nonce-N'; " \
                           "connect-src https: " + P + " " + W + "; style-src https: " + P
     assert result.changed
 
 
 def test_trusted_types_flag() -> None:
-    assert amend_header("require-trusted-types-for 'script'", nonce="N", origin=O).trusted_types
-    assert not amend_header("script-src 'self'", nonce="N", origin=O).trusted_types
+    assert amend_header("require-trusted-types-for 'script'", nonce="N", origin=ORIGIN).trusted_types
+    assert not amend_header("script-src 'self'", nonce="N", origin=ORIGIN).trusted_types
 
 
 def test_duplicate_directive_only_first_counts() -> None:
     policy = parse_policy("script-src 'self'; script-src 'none'")
-    amended, _ = amend_policy(policy, nonce="N", origin=O)
+    amended, _ = amend_policy(policy, nonce="N", origin=ORIGIN)
     assert str(amended) == "script-src 'self' 'nonce-N'; script-src 'none'"
 
 
