@@ -19,15 +19,14 @@ the daemon. A database written by another version of this schema is dropped the 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from .rollup import Rollup, merge_all
+from .sqlite_file import SqliteFile
 
 __all__ = ["HISTORY_FILE", "MAX_ROWS", "RETENTION_S", "MetricsHistory", "history_path", "history_report"]
 
@@ -50,7 +49,8 @@ class MetricsHistory:
         self.retention_s = retention_s
         self.max_rows = max_rows
         self._pruned_at: int | None = None  # the minute of the last prune (at most one per minute of data)
-        self._ready = False
+        # WAL + NORMAL: a power cut may lose the last commit only
+        self._file = SqliteFile(self.path, self._create, synchronous="NORMAL")
 
     # ---- writing ---------------------------------------------------------------------------------------------
 
@@ -65,7 +65,7 @@ class MetricsHistory:
         if not by_key:
             return
         newest = max(minute for _, minute in by_key)
-        with self._connect() as db:
+        with self._file.connect() as db:
             for (plugin, minute), rollup in by_key.items():
                 row = db.execute(f"SELECT {', '.join(_FIELDS)} FROM rollups WHERE plugin = ? AND minute = ?",
                                  (plugin, minute)).fetchone()
@@ -79,7 +79,7 @@ class MetricsHistory:
 
     def prune(self, now: float | None = None) -> int:
         """Drops rows past the retention (before ``now``, default the clock) and beyond ``max_rows``; how many."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             return self._prune(db, int(time.time() if now is None else now))
 
     def _prune(self, db: sqlite3.Connection, now: int) -> int:
@@ -96,7 +96,7 @@ class MetricsHistory:
         """The minute rows of ``plugin`` that overlap ``[since, until)``, oldest first."""
         first = int(since) // 60 * 60
         last = float("inf") if until is None else until
-        with self._connect() as db:
+        with self._file.connect() as db:
             rows = db.execute(f"SELECT {', '.join(_FIELDS)} FROM rollups WHERE plugin = ? AND minute >= ? "
                               "AND minute < ? ORDER BY minute", (plugin, first, last)).fetchall()
         return [Rollup.from_row(row) for row in rows]
@@ -116,60 +116,24 @@ class MetricsHistory:
 
     def plugins(self) -> list[str]:
         """Every plugin with rows, sorted."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             return [row[0] for row in db.execute("SELECT DISTINCT plugin FROM rollups ORDER BY plugin")]
 
     def span(self) -> tuple[int, int] | None:
         """(oldest minute, newest minute) held, None when empty."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             low, high = db.execute("SELECT MIN(minute), MAX(minute) FROM rollups").fetchone()
         return None if low is None else (int(low), int(high))
 
     # ---- the file --------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one operation (committed at the end); the schema is made on first use."""
-        if not self._ready:
-            self._prepare()
-        db = sqlite3.connect(self.path, timeout=10.0)
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a power cut may lose the last commit only
-            with db:
-                yield db
-        finally:
-            db.close()
-
-    def _prepare(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._create()
-        except sqlite3.DatabaseError:  # not a database (cut short, overwritten): start a new history
-            self._set_aside()
-            self._create()
-        self._ready = True
-
-    def _create(self) -> None:
-        db = sqlite3.connect(self.path, timeout=10.0)
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):  # another layout: history is a cache of the past, drop it
-                db.execute("DROP TABLE IF EXISTS rollups")
-            db.execute(f"CREATE TABLE IF NOT EXISTS rollups ({_COLUMNS}, PRIMARY KEY (plugin, minute))")
-            db.execute("CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute)")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.commit()
-        finally:
-            db.close()
-
-    def _set_aside(self) -> None:
-        os.replace(self.path, self.path.with_name(self.path.name + ".broken"))
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                self.path.with_name(self.path.name + suffix).unlink()
-
+    def _create(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):  # another layout: history is a cache of the past, drop it
+            db.execute("DROP TABLE IF EXISTS rollups")
+        db.execute(f"CREATE TABLE IF NOT EXISTS rollups ({_COLUMNS}, PRIMARY KEY (plugin, minute))")
+        db.execute("CREATE INDEX IF NOT EXISTS rollups_minute ON rollups (minute)")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 def history_report(history: MetricsHistory, plugin: str, since: float, until: float | None = None,
                    step: int = 60) -> dict[str, Any]:

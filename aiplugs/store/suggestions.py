@@ -13,13 +13,13 @@ memory, never the daemon: a file that is not a database is moved aside and start
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
+
+from .sqlite_file import SqliteFile
 
 __all__ = ["HistoryEntry", "SUGGESTIONS_FILE", "SuggestionStore", "suggestions_path"]
 
@@ -79,13 +79,13 @@ class HistoryEntry:
 class SuggestionStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._ready = False
+        self._file = SqliteFile(self.path, self._create)
 
     # ---- history ---------------------------------------------------------------------------------------------
 
     def record_apply(self, suggestion: Mapping[str, Any], applied_at: float, diff: str, text_before: str,
                      hash_before: str | None, hash_after: str, metrics_before: Mapping[str, Any]) -> HistoryEntry:
-        with self._connect() as db:
+        with self._file.connect() as db:
             cursor = db.execute(
                 "INSERT INTO history (suggestion_id, plugin, rule, suggestion, applied_at, diff, text_before, "
                 "hash_before, hash_after, metrics_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -98,30 +98,30 @@ class SuggestionStore:
 
     def entries(self, limit: int = 200) -> list[HistoryEntry]:
         """Newest first."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             rows = db.execute("SELECT * FROM history ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [_entry(row) for row in rows]
 
     def entry(self, entry_id: int) -> HistoryEntry | None:
-        with self._connect() as db:
+        with self._file.connect() as db:
             row = db.execute("SELECT * FROM history WHERE id = ?", (entry_id,)).fetchone()
         return _entry(row) if row is not None else None
 
     def unverified(self) -> list[HistoryEntry]:
         """Applied, not reverted, no verdict yet: oldest first."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             rows = db.execute("SELECT * FROM history WHERE verdict IS NULL AND reverted_at IS NULL ORDER BY id"
                               ).fetchall()
         return [_entry(row) for row in rows]
 
     def set_verdict(self, entry_id: int, metrics_after: Mapping[str, Any], verdict: str, reason: str,
                     at: float) -> None:
-        with self._connect() as db:
+        with self._file.connect() as db:
             db.execute("UPDATE history SET metrics_after = ?, verdict = ?, verdict_reason = ?, verified_at = ? "
                        "WHERE id = ?", (json.dumps(dict(metrics_after)), verdict, reason, at, entry_id))
 
     def set_reverted(self, entry_id: int, at: float, diff: str) -> None:
-        with self._connect() as db:
+        with self._file.connect() as db:
             db.execute("UPDATE history SET reverted_at = ?, revert_diff = ? WHERE id = ?", (at, diff, entry_id))
 
     # ---- what the engine remembers ---------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class SuggestionStore:
         """Records the settings' current values; a value that differs from the one recorded last changed ``now``.
         (A setting seen for the first time has no change time: nothing to cool down from.) Returns every
         setting's last change time."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             known = {(r["plugin"], r["setting"]): (r["value"], r["changed_at"])
                      for r in db.execute("SELECT plugin, setting, value, changed_at FROM settings")}
             for key, value in values.items():
@@ -146,60 +146,29 @@ class SuggestionStore:
         return {key: changed for key, (_, changed) in known.items() if changed is not None}
 
     def reject(self, suggestion: Mapping[str, Any], at: float) -> None:
-        with self._connect() as db:
+        with self._file.connect() as db:
             db.execute("INSERT OR REPLACE INTO rejections VALUES (?, ?, ?)",
                        (suggestion["id"], at, json.dumps(dict(suggestion))))
 
     def rejections(self) -> dict[str, float]:
-        with self._connect() as db:
+        with self._file.connect() as db:
             return {r["id"]: r["rejected_at"] for r in db.execute("SELECT id, rejected_at FROM rejections")}
 
     def scaling(self) -> dict[str, tuple[int, str, float]]:
         """plugin → (count, reason of the last change, when)."""
-        with self._connect() as db:
+        with self._file.connect() as db:
             rows = db.execute("SELECT plugin, count, reason, changed_at FROM scaling").fetchall()
         return {r["plugin"]: (r["count"], r["reason"], r["changed_at"]) for r in rows}
 
     def set_scaling(self, plugin: str, count: int, reason: str, at: float) -> None:
-        with self._connect() as db:
+        with self._file.connect() as db:
             db.execute("INSERT OR REPLACE INTO scaling VALUES (?, ?, ?, ?)", (plugin, count, reason, at))
 
     # ---- the file --------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self._prepare()
-        db = sqlite3.connect(self.path, timeout=10.0)
-        try:
-            db.row_factory = sqlite3.Row
-            with db:
-                yield db
-        finally:
-            db.close()
-
-    def _prepare(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._create()
-        except sqlite3.DatabaseError:  # not a database: memory starts again, the old file is kept for a look
-            os.replace(self.path, self.path.with_name(self.path.name + ".broken"))
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.with_name(self.path.name + suffix).unlink()
-            self._create()
-        self._ready = True
-
-    def _create(self) -> None:
-        db = sqlite3.connect(self.path, timeout=10.0)
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.commit()
-        finally:
-            db.close()
-
+    def _create(self, db: sqlite3.Connection) -> None:
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 def _entry(row: sqlite3.Row) -> HistoryEntry:
     return HistoryEntry(
