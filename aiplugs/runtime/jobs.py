@@ -31,7 +31,6 @@ from ..events import EventBus
 from ..events.catalogue import INSTALL_PROGRESS, INSTALL_STATE
 from ..plan import DesiredState
 from ..store.installjobs import INTERRUPTED, InstallJob, JobState, interrupted, load_jobs, write_jobs
-from . import _install_steps as steps
 from ..declaration.config import load_config
 from ..plan.packages import current_declaration
 from ._install_decide import judge
@@ -178,6 +177,8 @@ class InstallJobs:
                 self._cancelling.discard(job_id)
 
     async def _attempt(self, job_id: str) -> None:
+        from . import _install_steps as steps  # the installer loads with the first job, not with the daemon
+
         try:
             await self._steps(job_id)
         except asyncio.CancelledError:
@@ -195,10 +196,14 @@ class InstallJobs:
             await self._failed(job_id, f"{type(e).__name__}: {e}")
 
     async def _failed(self, job_id: str, error: str) -> None:
+        from . import _install_steps as steps
+
         await asyncio.to_thread(steps.clear_scratch, self.host.system.packages)
         await self._move(job_id, JobState.FAILED, error=error)
 
     async def _steps(self, job_id: str) -> None:
+        from . import _install_steps as steps
+
         host, job = self.host, self.jobs[job_id]
         config = host.desired.config_path
         loop = asyncio.get_running_loop()

@@ -26,7 +26,6 @@ from ..store.envs import env_ready
 from ..store.state import (DaemonRecord, EndpointRecord, StateDamaged, StateFile, WorkerRecord, read_state,
                            update_state)
 from .hooks import observe_hooks, remember_hooks, run_install_hook, run_uninstall_hook
-from .installs import install, remove
 
 __all__ = ["RunningSystem"]
 
@@ -128,9 +127,13 @@ class RunningSystem:
         self.events.publish(PROXY_RULES_SWAPPED, plugins=sorted({s.plugin_id for s in spec.scripts}))
 
     async def install_package(self, package: PackageSpec) -> None:
+        from .installs import install  # the package installer loads when a package is installed
+
         await install(self, package)
 
     async def remove_package(self, plugin_id: str) -> None:
+        from .installs import remove
+
         await remove(self, plugin_id)
 
     async def create_env(self, env: EnvSpec) -> None:

@@ -1,9 +1,9 @@
 """Cross-process locks that say who holds them: one kind for the apply lock, the daemon lock and the model locks.
 
-A ``HeldLock`` is a ``filelock`` lock plus a small JSON sidecar (pid, command, since) written by the holder, so a
-waiter that gives up can name who holds it. The sidecar is only for messages: the lock is the kernel's, and a
-process that dies releases it. Model locks live in ``<state_dir>/locks/``, not beside the models, so the models
-folder holds model files only.
+A ``HeldLock`` is a ``flock`` lock (flock.py: the lock ``filelock`` takes) plus a small JSON sidecar (pid,
+command, since) written by the holder, so a waiter that gives up can name who holds it. The sidecar is only for
+messages: the lock is the kernel's, and a process that dies releases it. Model locks live in
+``<state_dir>/locks/``, not beside the models, so the models folder holds model files only.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from types import TracebackType
 from ..errors import AiplugsError
 from ..util.atomic import atomic_write_text
 from ..util.procs import pid_alive
+from .flock import FileLock, LockTimeout
 
 __all__ = ["ApplyLock", "HeldLock", "LockHeld", "model_lock_path"]
 
@@ -35,15 +36,13 @@ def model_lock_path(state_dir: Path, filename: str) -> Path:
 
 class HeldLock:
     def __init__(self, path: Path, *, what: str, timeout: float, hint: str = "") -> None:
-        from filelock import FileLock
-
         self.path = path
         self.what = what  # "another apply", "a download of model.bin", ...
         self.timeout = timeout
         self.hint = hint  # e.g. "(--lock-timeout)"
         self._info = path.with_name(path.name + ".holder")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock = FileLock(str(path), thread_local=False)
+        self._lock = FileLock(path)
 
     def holder(self) -> dict | None:
         try:
@@ -73,24 +72,20 @@ class HeldLock:
             pass  # the sidecar is only for messages
 
     def acquire(self) -> None:
-        from filelock import Timeout
-
         try:
             self._lock.acquire(timeout=self.timeout)
-        except Timeout:
+        except LockTimeout:
             raise self._gave_up() from None
         self._mark()
 
     async def acquire_async(self) -> None:
         """Polls without blocking, so the event loop stays live and waiting can be cancelled."""
-        from filelock import Timeout
-
         deadline, delay = time.monotonic() + self.timeout, 0.02
         while True:
             try:
                 self._lock.acquire(timeout=0)
                 break
-            except Timeout:
+            except LockTimeout:
                 if time.monotonic() >= deadline:
                     raise self._gave_up() from None
                 await asyncio.sleep(delay)

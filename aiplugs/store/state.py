@@ -147,7 +147,7 @@ def update_state(state_dir: Path, change: Callable[[StateFile], None], timeout: 
 
     ``recover``: a damaged file is replaced by the change applied to an empty state (the daemon rewriting its
     own record) instead of raising; the damaged file is kept beside it as ``state.json.broken``."""
-    from filelock import FileLock
+    from .flock import FileLock
 
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with FileLock(str(state_path(state_dir)) + ".lock", timeout=timeout):

@@ -29,7 +29,7 @@ from ....util.redact import redact_url
 from .core import Dashboard
 from .forms import local_path, redirect
 
-__all__ = ["enabled_edit", "pull", "removal_edit", "restart", "set_plugin_enabled", "remove_plugin"]
+__all__ = ["enabled_edit", "plugin_action", "pull", "removal_edit", "restart", "set_plugin_enabled", "remove_plugin"]
 
 
 def enabled_edit(path: Path, env: Mapping[str, str], plugin_id: str, enabled: bool) -> ConfigEdit | None:
@@ -146,6 +146,18 @@ async def pull(dash: Dashboard, request: Request) -> Response:
     except AiplugsError as e:
         return redirect(dash.flash, "/ui/models", "error", str(e))
     return redirect(dash.flash, "/ui/models", "ok", f"{filename} is in the model store.")
+
+
+async def plugin_action(dash: Dashboard, request: Request) -> Response:
+    """``POST /ui/plugins/{id}/{action}``: enable, disable, restart or remove."""
+    action = request.path_params["action"]
+    if action in ("enable", "disable"):
+        return await set_plugin_enabled(dash, request)
+    if action == "restart":
+        return await restart(dash, request)
+    if action == "remove":
+        return await remove_plugin(dash, request)
+    return Response("unknown action", status_code=404, media_type="text/plain")
 
 
 def installed_packages(path: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:

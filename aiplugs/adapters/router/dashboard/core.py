@@ -24,9 +24,10 @@ class NoDaemon(AiplugsError):
 
 
 class Dashboard:
-    def __init__(self, ctx: RouterContext) -> None:
+    def __init__(self, ctx: RouterContext, recorder: Recorder | None = None) -> None:
+        """``recorder``: one already following ``ctx.events`` (routes.py starts it with the router)."""
         self.ctx = ctx
-        self.recorder = Recorder().attach(ctx.events)
+        self.recorder = recorder if recorder is not None else Recorder().attach(ctx.events)
         self.flash = Flash()
 
     @property

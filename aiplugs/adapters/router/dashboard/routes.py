@@ -15,8 +15,9 @@ back (post/redirect/get), so all of it works without JavaScript. Who may call th
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,61 +25,70 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..context import RouterContext
-from . import actions, auth, installs, logs, metrics_page, pages, suggestions
-from .core import Dashboard
+from .recorder import Recorder
 
-__all__ = ["dashboard_routes"]
+__all__ = ["LazyDashboard", "dashboard_routes"]
 
-Handler = Callable[[Dashboard, Request], Awaitable[Response]]
 STATIC = Path(__file__).with_name("static")
 
+# (method, path, "module:handler" in this package). The handlers and the Dashboard behind them (Jinja2 and ~20
+# modules, ~3 MB resident) load on the first request, not when the daemon starts: most daemons are never looked at.
+ROUTES = (
+    ("GET", "/", "pages:overview_page"),
+    ("GET", "/login", "auth:login_page"),
+    ("POST", "/login", "auth:login_post"),
+    ("POST", "/ui/logout", "auth:logout"),
+    ("GET", "/ui/plugins", "pages:plugins_page"),
+    ("POST", "/ui/plugins/{plugin_id}/{action:str}", "actions:plugin_action"),
+    ("GET", "/ui/models", "pages:models_page"),
+    ("POST", "/ui/models/{filename}/pull", "actions:pull"),
+    ("GET", "/ui/installs", "installs:installs_page"),
+    ("POST", "/ui/installs/inspect", "installs:inspect_package"),
+    ("POST", "/ui/installs", "installs:start_install"),
+    ("POST", "/ui/installs/{job_id}/cancel", "installs:cancel_job"),
+    ("POST", "/ui/installs/{job_id}/retry", "installs:retry_job"),
+    ("GET", "/ui/logs", "logs:logs_page"),
+    ("GET", "/ui/logs/stream", "logs:logs_stream"),
+    ("GET", "/ui/metrics", "metrics_page:metrics_page"),
+    ("GET", "/ui/suggestions", "suggestions:suggestions_page"),
+    ("POST", "/ui/suggestions/{suggestion_id}/{action:str}", "suggestions:suggestion_action"),
+)
 
-def _bind(dash: Dashboard, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        return await handler(dash, request)
 
-    endpoint.__name__ = handler.__name__
-    return endpoint
+class LazyDashboard:
+    """The dashboard of one router, built on its first request. What it remembers of the event bus (the last
+    apply, downloads in progress) is recorded from the start, so a first page shows the same as it always did."""
+
+    def __init__(self, ctx: RouterContext) -> None:
+        self.ctx = ctx
+        self.recorder = Recorder().attach(ctx.events)
+        self._dashboard: Any = None
+
+    def get(self) -> Any:
+        """The :class:`~.core.Dashboard`, created (and its modules imported) on first use."""
+        if self._dashboard is None:
+            from .core import Dashboard
+
+            self._dashboard = Dashboard(self.ctx, recorder=self.recorder)
+        return self._dashboard
+
+    def endpoint(self, target: str) -> Callable[[Request], Awaitable[Response]]:
+        module, name = target.split(":")
+        handler: Callable[[Any, Request], Awaitable[Response]] | None = None
+
+        async def endpoint(request: Request) -> Response:
+            nonlocal handler
+            if handler is None:
+                handler = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+            return await handler(self.get(), request)
+
+        endpoint.__name__ = name
+        return endpoint
 
 
 def dashboard_routes(ctx: RouterContext) -> list[BaseRoute]:
-    dash = Dashboard(ctx)
-
-    def get(path: str, handler: Handler) -> Route:
-        return Route(path, _bind(dash, handler), methods=["GET"])
-
-    def post(path: str, handler: Handler) -> Route:
-        return Route(path, _bind(dash, handler), methods=["POST"])
-
+    lazy = LazyDashboard(ctx)
     return [
-        get("/", pages.overview_page),
-        get("/login", auth.login_page),
-        post("/login", auth.login_post),
-        post("/ui/logout", auth.logout),
-        get("/ui/plugins", pages.plugins_page),
-        post("/ui/plugins/{plugin_id}/{action:str}", _plugin_action),
-        get("/ui/models", pages.models_page),
-        post("/ui/models/{filename}/pull", actions.pull),
-        get("/ui/installs", installs.installs_page),
-        post("/ui/installs/inspect", installs.inspect_package),
-        post("/ui/installs", installs.start_install),
-        post("/ui/installs/{job_id}/cancel", installs.cancel_job),
-        post("/ui/installs/{job_id}/retry", installs.retry_job),
-        get("/ui/logs", logs.logs_page),
-        get("/ui/logs/stream", logs.logs_stream),
-        get("/ui/metrics", metrics_page.metrics_page),
-        get("/ui/suggestions", suggestions.suggestions_page),
-        post("/ui/suggestions/{suggestion_id}/{action:str}", suggestions.suggestion_action),
+        *(Route(path, lazy.endpoint(target), methods=[method]) for method, path, target in ROUTES),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="dashboard-static"),
     ]
-
-
-async def _plugin_action(dash: Dashboard, request: Request) -> Response:
-    action = request.path_params["action"]
-    if action in ("enable", "disable"):
-        return await actions.set_plugin_enabled(dash, request)
-    if action == "restart":
-        return await actions.restart(dash, request)
-    if action == "remove":
-        return await actions.remove_plugin(dash, request)
-    return Response("unknown action", status_code=404, media_type="text/plain")

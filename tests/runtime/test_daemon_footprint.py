@@ -1,0 +1,79 @@
+"""An idle daemon leaves out what no one asked for yet: the web dashboard (Jinja2 and its modules) loads on the
+first dashboard request, the package installer on the first install, ``filelock`` not at all (store/flock.py).
+
+A real daemon of the shipped example, started by ``aiplugs apply`` with ``-X importtime`` on (PYTHONPROFILEIMPORTTIME):
+its log lists every module as it is imported, so the test reads what the daemon imported and when."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+IDLE_ABSENT = ("jinja2", "markupsafe", "aiplugs.adapters.router.dashboard.render", "aiplugs.runtime._install_steps",
+               "aiplugs.runtime.installs", "filelock")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def imported(log: Path) -> set[str]:
+    """The modules ``-X importtime`` reported in the daemon's log so far."""
+    found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)\s*$", log.read_text(errors="replace"), re.M)
+    return set(found)
+
+
+@pytest.fixture
+def daemon(project: Path, run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> Iterator[Path]:
+    config = project / "aiplugs.toml"
+    text = config.read_text()
+    text = text.replace("port_range = [5000, 5100]", f"port = {_free_port()}", 1)
+    text = text.replace("port_range = [8080, 8180]", f"port = {_free_port()}", 1)
+    config.write_text(text)
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}
+    applied = run_cli("-c", str(config), "apply", "--auto-approve", cwd=project, env=env, timeout=240)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    try:
+        yield project
+    finally:
+        run_cli("-c", str(config), "down", cwd=project, env=env, timeout=120)
+
+
+def get(project: Path, path: str) -> tuple[int, str, str]:
+    state = project / ".aiplugs"
+    port = int(re.findall(r"^port = (\d+)", (project / "aiplugs.toml").read_text(), re.M)[0])  # [api] comes first
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    token = (state / "admin.token").read_text().strip()
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "text/html"})
+    answer = conn.getresponse()
+    body = answer.read().decode("utf-8", "replace")
+    conn.close()
+    return answer.status, answer.getheader("Content-Type") or "", body
+
+
+def test_an_idle_daemon_loads_the_dashboard_on_its_first_request(daemon: Path) -> None:
+    log = daemon / ".aiplugs" / "logs" / "daemon.log"
+    before = imported(log)
+    assert "aiplugs.runtime.daemon" in before or "aiplugs.runtime.system" in before, "no importtime lines in the log"
+    assert {"mitmproxy.master", "aiplugs.adapters.router.dashboard.routes"} <= before  # serving, routes in place
+    assert not set(IDLE_ABSENT) & before, sorted(set(IDLE_ABSENT) & before)
+
+    status, kind, body = get(daemon, "/")
+    assert status == 200 and kind.startswith("text/html"), (status, kind, body[:500])
+    assert "word-count" in body  # the overview of the running daemon
+    after = imported(log)
+    # (a module imported through importlib.import_module gets no line of its own, its imports do)
+    assert {"jinja2", "aiplugs.adapters.router.dashboard.core", "aiplugs.adapters.router.dashboard.views"} <= after
+
+    status, kind, body = get(daemon, "/ui/plugins")  # the next pages are served by the same dashboard
+    assert status == 200 and "sentiment" in body
+    status, _, _ = get(daemon, "/ui/static/dashboard.css")
+    assert status == 200
