@@ -16,6 +16,7 @@ from ..plan import ObservedPlugin, ObservedWorker, WorkerSpec
 from ..plan.placement import Backend
 from .backend import Answer, WorkerBackend
 from .workers import WorkerManager
+from .workers.protocol import Encoded
 
 __all__ = ["WorkerDispatcher"]
 
@@ -137,8 +138,10 @@ class WorkerDispatcher:
 
     async def request(self, plugin_id: str, payload: Any, *, timeout: float | None = None, op: str = "run",
                       client_id: str | None = None, tool: str | None = None) -> Answer:
-        return await self._for(plugin_id).request(plugin_id, payload, timeout=timeout, op=op, client_id=client_id,
-                                                  tool=tool)
+        backend = self._for(plugin_id)
+        if type(payload) is Encoded and backend is not self.process:  # its JSON text is for the process channel
+            payload = payload.value
+        return await backend.request(plugin_id, payload, timeout=timeout, op=op, client_id=client_id, tool=tool)
 
     async def call(self, plugin_id: str, payload: Any, *, timeout: float | None = None,
                    tool: str | None = None) -> Any:

@@ -7,6 +7,11 @@ error or a refusal); each plugin's cache is bounded (``cache_max_entries``, leas
 dropped whole when the plugin's route changes or one of its workers starts (new code or settings may answer
 differently). Repeats are counted for every local plugin, cache or not: a call whose key was seen less than
 ``repeat_window_s`` before is a repeat — per minute, for the last few hours, in memory.
+
+Without a cache the key only counts repeats, and is the cheap one when the request body is at hand
+(``repeat_key``: the tool and a hash of the body's bytes) rather than the canonical JSON re-encoded, which cost
+~10 % of the router's CPU per call (``benchmarks/bench_router.py``); two spellings of one payload then count as
+two payloads, which a page sending the same call again does not do.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from ...events import EventBus
 from ...events.catalogue import WORKER_STARTED
 from ...plan import RouteSpec
 
-__all__ = ["CacheKey", "RepeatCounter", "ResponseCache", "ResponseCaches", "payload_key"]
+__all__ = ["CacheKey", "RepeatCounter", "ResponseCache", "ResponseCaches", "payload_key", "repeat_key"]
 
 CacheKey = str
 MINUTES_KEPT = 180
@@ -32,7 +37,12 @@ SEEN_KEPT = 4096  # distinct keys remembered per plugin for repeat counting
 def payload_key(tool: str, payload: Any) -> CacheKey:
     """``tool`` + sha256 of the payload's canonical JSON."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"{tool}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+    return f"{tool}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"  # a lone \ud800 too
+
+
+def repeat_key(tool: str, body: bytes) -> CacheKey:
+    """``tool`` + a hash of the request body as sent: enough to tell a repeat (in memory, this process only)."""
+    return f"{tool}~{hash(body) & 0xFFFFFFFFFFFFFFFF:x}"
 
 
 class ResponseCache:
@@ -126,15 +136,17 @@ class ResponseCaches:
                 route.config_hash, ResponseCache(route.cache_ttl_s, route.cache_max_entries, self.clock))
         return held[1]
 
-    def lookup(self, route: RouteSpec, tool: str, payload: Any) -> tuple[CacheKey, bytes | None]:
-        """Counts the call (repeat or not) and returns its key with the cached answer, if any."""
-        key = payload_key(tool, payload)
+    def lookup(self, route: RouteSpec, tool: str, payload: Any, body: bytes | None = None
+               ) -> tuple[CacheKey, bytes | None]:
+        """Counts the call (repeat or not) and returns its key with the cached answer, if any. ``body``: the
+        payload's JSON as sent, for the cheap key when the plugin has no cache."""
+        cache = self.cache(route)
+        key = payload_key(tool, payload) if cache is not None or body is None else repeat_key(tool, body)
         with self._lock:
             counter = self._repeats.get(route.plugin_id)
             if counter is None:
                 counter = self._repeats[route.plugin_id] = RepeatCounter(self.repeat_window_s, self.clock, self.wall)
             counter.record(key)
-        cache = self.cache(route)
         return key, cache.get(key) if cache is not None else None
 
     def store(self, route: RouteSpec, key: CacheKey, body: bytes) -> None:

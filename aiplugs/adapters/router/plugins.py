@@ -16,24 +16,35 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...errors import AiplugsError, did_you_mean
 from ..workers import Reply, WorkerError
+from ..workers.protocol import Encoded
 from ...plan import RouteSpec
 from ...util.sse import encode
 from .context import RouterContext
 from .tools import DEFAULT_TOOL, Refusal, resolve_tool
 
-__all__ = ["call_tool", "error_response", "not_routed", "provision", "run_plugin", "run_tool", "serve_asset"]
+__all__ = ["JSONAnswer", "ToolCall", "call_tool", "error_response", "not_routed", "provision", "run_plugin", "run_tool",
+           "serve_asset"]
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 CACHE_HIT = {"X-Aiplugs-Cache": "hit"}  # answered by the router's response cache, without a worker
+# What Starlette's JSONResponse renders with, once (json.dumps with options builds an encoder per call)
+_render = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+# A request body goes to the worker as sent (protocol.Encoded) unless it holds one of these: NUL bytes (UTF-16 or
+# UTF-32 text, which json.loads also takes), surrogates (escaped, or the 0xED lead byte json.loads lets pass), NaN
+# or Infinity, which re-encoding refuses: those payloads go the old way, and fail as before. (A number beyond a
+# float's range, 1e400, now reaches the backend as inf where re-encoding refused it.) A BOM goes the old way too.
+_REENCODE = re.compile(rb"\x00|\xed|\\u[dD]|NaN|Infinity|\A\xef\xbb\xbf")
 
 
 def error_response(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
@@ -44,19 +55,44 @@ def worker_error_response(e: WorkerError, plugin_id: str) -> JSONResponse:
     return JSONResponse({"error": {**e.to_dict(), "plugin": plugin_id}}, status_code=e.status)
 
 
-async def run_plugin(request: Request) -> Response:
-    """``POST /v1/plugins/{id}/run``: the default tool."""
-    return await call_tool(request, request.path_params["plugin_id"], DEFAULT_TOOL)
+class JSONAnswer:
+    """A 200 JSON answer whose body is ready (a worker's result as it sent it): sent as Starlette's
+    JSONResponse would send it (same headers), without building one."""
+
+    __slots__ = ("body",)
+    status_code = 200
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-length", str(len(self.body)).encode("latin-1")), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": self.body})
 
 
-async def run_tool(request: Request) -> Response:
-    """``POST /v1/plugins/{id}/tools/{tool}``."""
-    return await call_tool(request, request.path_params["plugin_id"], request.path_params["tool"])
+class ToolCall:
+    """``POST /v1/plugins/{id}/run`` (``tool`` "run") and ``POST /v1/plugins/{id}/tools/{tool}`` (``tool``
+    None: from the path) as a plain ASGI app: the pages' hot path, so no Request object and no Response object
+    for a worker's plain answer (Starlette's Route runs a class instance as ASGI)."""
+
+    def __init__(self, tool: str | None = None) -> None:
+        self.tool = tool
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope["path_params"]
+        response = await call_tool(scope, receive, params["plugin_id"], self.tool or params["tool"])
+        await response(scope, receive, send)
 
 
-async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
-    ctx: RouterContext = request.app.state.ctx
-    metrics = request.app.state.metrics
+run_plugin = ToolCall(DEFAULT_TOOL)  # the default tool
+run_tool = ToolCall()
+
+
+async def call_tool(scope: Scope, receive: Receive, plugin_id: str, name: str) -> ASGIApp:
+    state = scope["app"].state
+    ctx: RouterContext = state.ctx
+    metrics = state.metrics
     started = time.monotonic()
     route = ctx.route(plugin_id)
     if route is None:
@@ -66,21 +102,21 @@ async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
     if isinstance(tool, Refusal):
         metrics.observe(plugin_id, mode, time.monotonic() - started, tool.status)
         return error_response(tool.status, tool.kind, tool.message, **tool.extra)
-    body = await request.body()
+    body = await _read_body(receive)
     try:
         payload = json.loads(body) if body.strip() else {}
     except ValueError as e:
         return error_response(400, "bad_json", f"request body is not JSON: {e}")
-    refusal = await request.app.state.validators.refusal(route, tool, payload, size=len(body))
+    refusal = await state.validators.refusal(route, tool, payload, size=len(body))
     if refusal is not None:
         metrics.observe(plugin_id, mode, time.monotonic() - started, refusal.status)
         return error_response(refusal.status, refusal.kind, refusal.message, **refusal.extra)
-    wants_sse = "text/event-stream" in request.headers.get("accept", "")
+    wants_sse = _wants_sse(scope)
     if route.relay is not None:
-        response = await request.app.state.relay.forward(route.relay, payload, wants_sse)
+        response = await state.relay.forward(route.relay, payload, wants_sse)
         metrics.observe(plugin_id, mode, time.monotonic() - started, response.status_code)
         return response
-    key, cached = request.app.state.caches.lookup(route, name, payload)  # cache.py: off unless cache_ttl_s
+    key, cached = state.caches.lookup(route, name, payload, body)  # cache.py: off unless cache_ttl_s
     if cached is not None and not wants_sse:
         metrics.observe(plugin_id, mode, time.monotonic() - started, 200)
         return Response(cached, media_type="application/json", headers=CACHE_HIT)
@@ -88,8 +124,9 @@ async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
     if problem is not None:
         metrics.observe(plugin_id, mode, time.monotonic() - started, 503)
         return error_response(503, "unavailable", problem, plugin=plugin_id)
+    sent = Encoded(payload, body) if _passable(body) else payload  # the body as sent: no second encoding
     try:  # run goes out without a tool name: the frame a backend without named tools has always seen
-        reply = await ctx.workers.request(plugin_id, payload, tool=None if name == DEFAULT_TOOL else name)
+        reply = await ctx.workers.request(plugin_id, sent, tool=None if name == DEFAULT_TOOL else name)
     except WorkerError as e:
         response = worker_error_response(e, plugin_id)
         metrics.observe(plugin_id, mode, time.monotonic() - started, response.status_code)
@@ -97,9 +134,38 @@ async def call_tool(request: Request, plugin_id: str, name: str) -> Response:
     metrics.observe(plugin_id, mode, time.monotonic() - started, 200)
     if reply.streaming or wants_sse:
         return StreamingResponse(_sse(reply, plugin_id), media_type="text/event-stream", headers=SSE_HEADERS)
-    response = JSONResponse(reply.value)
-    request.app.state.caches.store(route, key, response.body)  # a complete answer only: never a stream or error
-    return response
+    text = getattr(reply, "text", None)  # a local worker's answer comes with its JSON; a Ray replica's does not
+    answer = JSONAnswer(text if text is not None else _render(reply.value).encode("utf-8"))
+    state.caches.store(route, key, answer.body)  # a complete answer only: never a stream or error
+    return answer
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The request body (the guard has read it already and replays it in one message)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk, more = message.get("body", b""), message.get("more_body", False)
+        if not more and not chunks:
+            return chunk
+        chunks.append(chunk)
+        if not more:
+            return b"".join(chunks)
+
+
+def _passable(body: bytes) -> bool:
+    """Whether a body json.loads took may go to the worker as it is (see _REENCODE)."""
+    return bool(body.strip()) and _REENCODE.search(body) is None
+
+
+def _wants_sse(scope: Scope) -> bool:
+    """Accept (its first line, as Starlette's Headers.get reads it) asks for an event stream."""
+    for key, value in scope["headers"]:
+        if key == b"accept":
+            return b"text/event-stream" in value
+    return False
 
 
 async def _sse(reply: Reply, plugin_id: str) -> AsyncIterator[bytes]:

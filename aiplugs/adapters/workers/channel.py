@@ -9,7 +9,9 @@ the worker need not import an HTTP server (cold start ~100 ms). The frame format
 in harness.py's docstring (the worker side must import nothing but the standard library).
 
 One channel multiplexes many concurrent calls by id; each call gets its own deque of frames. Frames with id 0
-belong to no call: ``hello`` once, and ``publish`` whenever the backend calls ``ctx.publish``.
+belong to no call: ``hello`` once, and ``publish`` whenever the backend calls ``ctx.publish``. A result frame
+also keeps its value's JSON text (``"text"``, see ``protocol.result_text``), so the router can answer with it
+instead of encoding the value again; a payload given as ``protocol.Encoded`` goes out as its text.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import json
 import logging
 import socket
 from typing import Any, Callable
 
-from .protocol import MAX_FRAME, encode_frame, read_frame
+from .protocol import MAX_FRAME, encode_frame, read_body, result_text
 
 __all__ = ["Call", "Channel", "ChannelClosed"]
 
@@ -135,15 +138,20 @@ class Channel:
     async def _read_loop(self) -> None:
         try:
             while True:
-                frame = await read_frame(self.reader)
-                if frame is None:
+                body = await read_body(self.reader)
+                if body is None:
                     break
+                frame = json.loads(body)
                 kind = frame.get("kind")
-                if kind == "hello":
+                if kind == "result":
+                    text = result_text(frame, body)
+                    if text is not None:
+                        frame["text"] = text
+                elif kind == "hello":
                     if not self.hello.done():
                         self.hello.set_result(frame)
                     continue
-                if kind == "publish":
+                elif kind == "publish":
                     try:
                         self.on_publish(frame.get("topic"), frame.get("data"))
                     except Exception:  # a subscriber's bug must not cut the worker off

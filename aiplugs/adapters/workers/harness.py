@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import inspect
 import os
 import signal
@@ -104,7 +105,7 @@ class Harness:
         self.writer = writer
         self.loop = asyncio.get_running_loop()
         self.hook_timeout = hook_timeout
-        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.tasks: dict[int, asyncio.Future[Any]] = {}  # calls in progress: tasks, or sync code in a thread
         self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
         self.ctx = build_context(entry, self.post)
         self.caller = Caller(self.ctx)
@@ -112,6 +113,7 @@ class Harness:
         self.on_message = _handler(module, "on_message")
         self.on_event = _handler(module, "on_event")
         self._shutdown_ran = False
+        self._sync_funcs: dict[Any, bool] = {}
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -172,12 +174,56 @@ class Harness:
                 task = self.tasks.get(message.get("target"))
                 if task is not None:
                     task.cancel()
-            elif op in ("run", "message", "event", "shutdown"):
-                task = self.loop.create_task(self.call(call_id, op, message))
-                self.tasks[call_id] = task
-                task.add_done_callback(lambda _t, i=call_id: self.tasks.pop(i, None))
+            elif op in ("run", "message", "event"):
+                self.begin(call_id, op, message)
+            elif op == "shutdown":
+                self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
             else:
                 self.send({"id": call_id, "kind": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"})
+
+    def track(self, call_id: int, task: asyncio.Future[Any]) -> None:
+        """A call in progress, cancellable by id until it is done."""
+        self.tasks[call_id] = task
+        task.add_done_callback(lambda t, i=call_id: self.tasks.pop(i, None) if self.tasks.get(i) is t else None)
+
+    def begin(self, call_id: int, op: str, message: dict[str, Any]) -> None:
+        """Starts a call. Sync code, the common case, goes straight to a thread, and its plain result is sent from
+        the thread's done callback: no task per call (the to_thread of ``invoke`` costs a task and a few
+        coroutines more, ~10 % of a worker's CPU per call in benchmarks/bench_router.py). Anything else, and every
+        outcome but a plain value, goes through ``call``."""
+        try:
+            func, args = self.resolve(op, message)
+        except Exception:
+            func = None  # call() resolves it again and reports why it cannot
+        if func is None or not self._sync(func):
+            self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
+            return
+        # like asyncio.to_thread: a copy of this context, so what the code sets in contextvars stays in the call
+        started = self.loop.run_in_executor(None, contextvars.copy_context().run, func, *args)
+        self.track(call_id, started)
+        started.add_done_callback(lambda f: self._ran(call_id, op, f))
+
+    def _sync(self, func: Callable[..., Any]) -> bool:
+        """Whether ``invoke`` would run ``func`` in a thread; remembered per function."""
+        try:
+            known = self._sync_funcs.get(func)
+        except TypeError:  # an unhashable callable object
+            return not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func))
+        if known is None:
+            known = self._sync_funcs[func] = not (inspect.iscoroutinefunction(func)
+                                                  or inspect.isasyncgenfunction(func))
+        return known
+
+    def _ran(self, call_id: int, op: str, started: asyncio.Future[Any]) -> None:
+        if started.cancelled():
+            return  # the manager gave up on this call
+        if started.exception() is None:
+            result = started.result()
+            if not (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
+                self.send({"id": call_id, "kind": "result", "value": None if op == "event" else result})
+                return
+        # an exception, an awaitable or a stream: the general way, which reports or streams it
+        self.track(call_id, self.loop.create_task(self.call(call_id, op, None, started)))
 
     def resolve(self, op: str, message: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The backend function a frame asks for, with its arguments."""
@@ -194,14 +240,22 @@ class Harness:
         func = find_tool(self.module, "run" if tool is None else tool)
         return func, self.caller.args(func, (payload,))
 
-    async def call(self, call_id: int, op: str, message: dict[str, Any]) -> None:
+    async def call(self, call_id: int, op: str, message: dict[str, Any] | None,
+                   started: asyncio.Future[Any] | None = None) -> None:
+        """One call; ``started``: sync code ``begin`` ran in a thread already, whose outcome is to be reported."""
         try:
             if op == "shutdown":
                 await self.shutdown()
                 self.send({"id": call_id, "kind": "result", "value": None})
                 return
-            func, args = self.resolve(op, message)
-            result = await invoke(func, args)
+            if started is None:
+                assert message is not None
+                func, args = self.resolve(op, message)
+                result = await invoke(func, args)
+            else:
+                result = started.result()
+                if inspect.isawaitable(result):  # what invoke does with a sync function's awaitable
+                    result = await result
             if op == "event":  # on_event's return value answers nobody
                 self.send({"id": call_id, "kind": "result", "value": None})
             else:

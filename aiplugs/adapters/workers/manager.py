@@ -246,7 +246,8 @@ class WorkerManager:
                       client_id: str | None = None, tool: str | None = None) -> Reply:
         """Sends one call to the least busy ready worker; returns once its first answer arrived. ``tool`` names
         a function of backend.py to call instead of ``run`` (on_message for op "message"); a name that is no
-        tool fails with BackendError type NoSuchTool."""
+        tool fails with BackendError type NoSuchTool. ``payload`` may be a ``protocol.Encoded`` (its JSON text
+        goes out as it is)."""
         pool = self._pools.get(plugin_id)
         if pool is None:
             raise NoSuchPool(f"no local workers for plugin {plugin_id!r}", plugin_id=plugin_id)

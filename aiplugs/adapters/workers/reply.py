@@ -37,7 +37,9 @@ async def next_frame(pool: Pool, call: Call, timeout: float) -> dict[str, Any]:
 
 
 class Reply:
-    """A single ``value``, or (``streaming``) items to iterate with ``async for``.
+    """A single ``value``, or (``streaming``) items to iterate with ``async for``. A single value also comes
+    with ``text``, its JSON as the worker sent it (compact, UTF-8: what Starlette's JSONResponse would render),
+    when the frame carried it apart; None otherwise.
 
     ``timeout`` bounds the wait for the first answer and then for each next item, so long streams live on as
     long as they keep producing.
@@ -48,6 +50,7 @@ class Reply:
         self._pool, self._worker, self._call = pool, worker, call
         self.streaming = first.get("kind") == "stream"
         self.value = first.get("value")
+        self.text: bytes | None = first.get("text")
         self._timeout = timeout
         self._started = started
         self._done = not self.streaming

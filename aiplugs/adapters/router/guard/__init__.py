@@ -1,4 +1,5 @@
-"""The router's front door: small pure-ASGI middlewares, one rule each, in the order ``guard_middleware`` gives.
+"""The router's front door: four rules, one module each, applied in this order by one pure-ASGI middleware
+(``Guard``, gate.py; ``guard_middleware`` gives it). Each rule is also a middleware of its own (the classes below).
 
 1. ``HostGuard``   the Host must be a loopback name on our port (DNS-rebinding defence)      403 / 421
 2. ``CorsGuard``   preflights and CORS headers for plugin origins; WebSocket Origin check    204 / 403
@@ -20,6 +21,7 @@ from starlette.middleware import Middleware
 from ..context import RouterContext
 from .body import BodyLimit
 from .cors import CorsGuard, origin_allowed, origin_matches
+from .gate import Guard
 from .host import HostGuard, check_host
 from .routes import RouteClass, route_class
 from .tokens import TokenGuard
@@ -27,6 +29,7 @@ from .tokens import TokenGuard
 __all__ = sorted([
     "BodyLimit",
     "CorsGuard",
+    "Guard",
     "HostGuard",
     "RouteClass",
     "TokenGuard",
@@ -39,10 +42,5 @@ __all__ = sorted([
 
 
 def guard_middleware(ctx: RouterContext) -> list[Middleware]:
-    """The front door for ``Starlette(middleware=...)``, outermost first."""
-    return [
-        Middleware(HostGuard),
-        Middleware(CorsGuard, ctx=ctx),
-        Middleware(TokenGuard, ctx=ctx),
-        Middleware(BodyLimit, ctx=ctx),
-    ]
+    """The front door for ``Starlette(middleware=...)``: one middleware applying every rule."""
+    return [Middleware(Guard, ctx=ctx)]

@@ -1,4 +1,4 @@
-"""What every guard middleware shares: reading a header it decides on, and refusing a request or a WebSocket."""
+"""What every guard rule shares: the headers it decides on, read once, and refusing a request or a WebSocket."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["Ambiguous", "Denial", "deny", "guarded", "one", "respond"]
+__all__ = ["Ambiguous", "DECIDING", "Denial", "Picked", "deny", "guarded", "one", "respond"]
 
 Denial = tuple[int, str]  # (HTTP status, reason shown to the caller)
+# Every header some rule decides on. ASGI servers give header names in lower case (Starlette's Headers relies
+# on that too).
+DECIDING = frozenset({b"host", b"origin", b"authorization", b"x-aiplugs-token", b"content-length", b"cookie",
+                      b"accept", b"access-control-request-method", b"access-control-request-headers",
+                      b"access-control-request-private-network"})
 
 
 class Ambiguous(ValueError):
@@ -24,7 +29,37 @@ class Ambiguous(ValueError):
         self.name = name
 
 
-def one(headers: Headers, name: str) -> str | None:
+class Picked:
+    """The deciding headers of a request, picked out in one pass (Starlette's ``Headers.getlist`` walks every
+    header on each call, and the rules ask for several per request). Reads like ``Headers`` for those names."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self, scope: Scope) -> None:
+        found: dict[bytes, list[bytes]] = {}
+        for key, value in scope["headers"]:
+            if key in DECIDING:
+                found.setdefault(key, []).append(value)
+        self._found = found
+
+    def _values(self, name: str) -> list[bytes]:
+        key = name.encode("latin-1")
+        if key not in DECIDING:  # a rule reading a header nobody picked would silently see none
+            raise KeyError(f"{name!r} is not among the deciding headers (DECIDING)")
+        return self._found.get(key, [])
+
+    def getlist(self, name: str) -> list[str]:
+        return [v.decode("latin-1") for v in self._values(name)]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self._values(name)
+        return values[0].decode("latin-1") if values else default
+
+    def __contains__(self, name: str) -> bool:
+        return bool(self._values(name))
+
+
+def one(headers: Headers | Picked, name: str) -> str | None:
     """The single value of ``name``, None when absent; raises ``Ambiguous`` when repeated."""
     values = headers.getlist(name)
     if len(values) > 1:

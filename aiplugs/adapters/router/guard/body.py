@@ -6,13 +6,12 @@ it does with the body. Two ``Content-Length`` headers are a 400 (RFC 9112 §6.3:
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import RouterContext
-from ._asgi import Ambiguous, deny, one
+from ._asgi import Ambiguous, Picked, deny, one
 
-__all__ = ["BODY_METHODS", "BodyLimit"]
+__all__ = ["BODY_METHODS", "BodyLimit", "body_step"]
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -22,30 +21,37 @@ def _limit(ctx: RouterContext) -> int:
     return ctx.max_body_bytes
 
 
+async def body_step(scope: Scope, headers: Picked, ctx: RouterContext, receive: Receive, send: Send
+                    ) -> Receive | None:
+    """The body rule: None when it answered (400, 413), else the ``receive`` to go on with (replaying the body
+    read here, for methods that carry one)."""
+    if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        return receive
+    limit = _limit(ctx)
+    try:
+        length = one(headers, "content-length")
+    except Ambiguous as e:
+        await deny(scope, receive, send, 400, str(e))
+        return None
+    if length is not None and length.isdigit() and int(length) > limit:
+        await deny(scope, receive, send, 413, f"request body exceeds the {limit}-byte limit")
+        return None
+    body, more = await _read_limited(receive, limit)
+    if more:
+        await deny(scope, receive, send, 413, f"request body exceeds the {limit}-byte limit")
+        return None
+    return _replay(body, receive)
+
+
 class BodyLimit:
     def __init__(self, app: ASGIApp, ctx: RouterContext) -> None:
         self.app = app
         self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
-        limit = _limit(self.ctx)
-        too_big = f"request body exceeds the {limit}-byte limit"
-        try:
-            length = one(Headers(scope=scope), "content-length")
-        except Ambiguous as e:
-            await deny(scope, receive, send, 400, str(e))
-            return
-        if length is not None and length.isdigit() and int(length) > limit:
-            await deny(scope, receive, send, 413, too_big)
-            return
-        body, more = await _read_limited(receive, limit)
-        if more:
-            await deny(scope, receive, send, 413, too_big)
-            return
-        await self.app(scope, _replay(body, receive), send)
+        go_on = await body_step(scope, Picked(scope), self.ctx, receive, send) if scope["type"] == "http" else receive
+        if go_on is not None:
+            await self.app(scope, go_on, send)
 
 
 async def _read_limited(receive: Receive, limit: int) -> tuple[bytes, bool]:

@@ -17,16 +17,15 @@ import functools
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ....declaration.rules import MatchPattern
 from ..context import RouterContext
-from ._asgi import Ambiguous, deny, guarded, one, respond
+from ._asgi import Ambiguous, Picked, deny, guarded, one, respond
 from .host import is_loopback
 from .routes import route_class
 
-__all__ = ["CorsGuard", "origin_allowed", "origin_matches"]
+__all__ = ["CorsGuard", "cors_step", "origin_allowed", "origin_matches"]
 
 PAGE_HEADERS = ("content-type", "x-aiplugs-token", "accept", "last-event-id")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -73,6 +72,29 @@ def _loopback_origin(origin: str) -> bool:
         return False
 
 
+async def cors_step(scope: Scope, headers: Picked, ctx: RouterContext, receive: Receive, send: Send) -> Send | None:
+    """The CORS rule for an HTTP request or WebSocket handshake: None when it answered (a refusal, a preflight),
+    else the ``send`` to go on with (adding the CORS headers for an allowed origin)."""
+    try:
+        origin = one(headers, "origin")
+    except Ambiguous as e:
+        await deny(scope, receive, send, 400, str(e))
+        return None
+    if origin is None:  # no page asked: nothing to answer or add
+        return send
+    allowed = route_class(scope.get("path", "")) in ("page", "asset") and origin_allowed(origin, ctx)
+    if scope["type"] == "websocket":
+        if not allowed and not _loopback_origin(origin):
+            await deny(scope, receive, send, 403, f"origin {origin!r} may not open this WebSocket")
+            return None
+    elif scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+        await _preflight(send, headers, origin, allowed)  # before the token check: preflights carry none
+        return None
+    elif allowed:
+        return _with_cors(send, origin)
+    return send
+
+
 class CorsGuard:
     def __init__(self, app: ASGIApp, ctx: RouterContext) -> None:
         self.app = app
@@ -82,27 +104,12 @@ class CorsGuard:
         if not guarded(scope):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        try:
-            origin = one(headers, "origin")
-        except Ambiguous as e:
-            await deny(scope, receive, send, 400, str(e))
-            return
-        allowed = (origin is not None and route_class(scope.get("path", "")) in ("page", "asset")
-                   and origin_allowed(origin, self.ctx))
-        if scope["type"] == "websocket":
-            if origin is not None and not allowed and not _loopback_origin(origin):
-                await deny(scope, receive, send, 403, f"origin {origin!r} may not open this WebSocket")
-                return
-        elif origin is not None and scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await _preflight(send, headers, origin, allowed)  # before the token check: preflights carry none
-            return
-        elif allowed:
-            send = _with_cors(send, origin)  # type: ignore[arg-type]
-        await self.app(scope, receive, send)
+        go_on = await cors_step(scope, Picked(scope), self.ctx, receive, send)
+        if go_on is not None:
+            await self.app(scope, receive, go_on)
 
 
-async def _preflight(send: Send, headers: Headers, origin: str, allowed: bool) -> None:
+async def _preflight(send: Send, headers: Picked, origin: str, allowed: bool) -> None:
     if not allowed:
         await respond(send, 403, {"error": {"type": "cors", "message": "origin not allowed"}})
         return

@@ -11,12 +11,11 @@ import functools
 import ipaddress
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._asgi import Ambiguous, Denial, deny, guarded, one
+from ._asgi import Ambiguous, Denial, Picked, deny, guarded, one
 
-__all__ = ["HostGuard", "check_host", "is_loopback"]
+__all__ = ["HostGuard", "check_host", "host_problem", "is_loopback"]
 
 
 def is_loopback(name: str) -> bool:
@@ -50,9 +49,9 @@ def check_host(host: str | None, port: int | None) -> Denial | None:
     return None
 
 
-def host_problem(scope: Scope) -> Denial | None:
+def host_problem(scope: Scope, headers: Picked | None = None) -> Denial | None:
     try:
-        host = one(Headers(scope=scope), "host")
+        host = one(Picked(scope) if headers is None else headers, "host")
     except Ambiguous as e:  # RFC 9112 §3.2: more than one Host is a 400
         return 400, str(e)
     server = scope.get("server") or (None, None)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import Scope, Send
 
-from ._asgi import Ambiguous, Denial, one
+from ._asgi import Ambiguous, Denial, Picked, one
 
 __all__ = ["SAFE_METHODS", "SESSION_S", "cleared_cookie", "cookie_name", "dashboard_path", "issue", "origin_problem",
            "own_origin", "send_sign_in_page", "session_cookie", "set_cookie", "valid"]
@@ -79,7 +79,7 @@ def cleared_cookie(name: str) -> str:
     return f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
 
 
-def session_cookie(headers: Headers, name: str) -> str | None:
+def session_cookie(headers: Headers | Picked, name: str) -> str | None:
     """The session cookie's value; raises ``Ambiguous`` when the request carries it more than once."""
     found = []
     for line in headers.getlist("cookie"):
@@ -104,7 +104,7 @@ def own_origin(origin: str, host: str | None) -> bool:
         return False
 
 
-def origin_problem(scope: Scope, headers: Headers) -> Denial | None:
+def origin_problem(scope: Scope, headers: Headers | Picked) -> Denial | None:
     """A state change (any method but GET/HEAD/OPTIONS) carrying an Origin that is not ours: 403."""
     if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
         return None

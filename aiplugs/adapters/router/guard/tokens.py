@@ -23,16 +23,15 @@ import hmac
 from typing import Literal
 from urllib.parse import parse_qs
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..context import RouterContext
-from ._asgi import Ambiguous, Denial, deny, guarded, one
+from ._asgi import Ambiguous, Denial, Picked, deny, guarded, one
 from .routes import route_class
 from .session import SAFE_METHODS, cookie_name, dashboard_path, origin_problem, send_sign_in_page, session_cookie
 from .session import valid as valid_session
 
-__all__ = ["TokenGuard", "token_problem"]
+__all__ = ["TokenGuard", "token_problem", "token_step"]
 
 ADMIN_NEEDED = "this route needs the admin token (Authorization: Bearer <state_dir/admin.token>)"
 
@@ -53,13 +52,14 @@ def _query_token(scope: Scope) -> str | None:
     return values[0] if values else None
 
 
-def token_problem(scope: Scope, ctx: RouterContext) -> Denial | None:
+def token_problem(scope: Scope, ctx: RouterContext, headers: Picked | None = None) -> Denial | None:
     route = route_class(scope.get("path", ""))
     if route == "asset":
         return None
     kind: Literal["http", "websocket"] = scope["type"]
     admin, page = _tokens(ctx)
-    headers = Headers(scope=scope)
+    if headers is None:
+        headers = Picked(scope)
     try:
         if route in ("public", "admin"):
             problem = origin_problem(scope, headers)
@@ -82,7 +82,7 @@ def token_problem(scope: Scope, ctx: RouterContext) -> Denial | None:
         (", or ?token= for WebSockets)" if kind == "websocket" else ")")
 
 
-def _session_problem(scope: Scope, headers: Headers, admin: str) -> Denial | None:
+def _session_problem(scope: Scope, headers: Picked, admin: str) -> Denial | None:
     """The dashboard's cookie in place of the admin token; a state change with it must say it comes from us."""
     port = (scope.get("server") or (None, None))[1]
     if scope["type"] == "http" and valid_session(session_cookie(headers, cookie_name(port)), admin):
@@ -92,25 +92,30 @@ def _session_problem(scope: Scope, headers: Headers, admin: str) -> Denial | Non
     return 401, ADMIN_NEEDED
 
 
+async def token_step(scope: Scope, headers: Picked, ctx: RouterContext, receive: Receive, send: Send) -> bool:
+    """The token rule: False when it answered (a refusal, or the sign-in page a browser gets for the dashboard)."""
+    problem = token_problem(scope, ctx, headers)
+    if problem is None:
+        return True
+    if problem[0] == 401 and _wants_page(scope, headers):
+        await send_sign_in_page(send)
+    else:
+        await deny(scope, receive, send, *problem)
+    return False
+
+
 class TokenGuard:
     def __init__(self, app: ASGIApp, ctx: RouterContext) -> None:
         self.app = app
         self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        problem = token_problem(scope, self.ctx) if guarded(scope) else None
-        if problem is not None and problem[0] == 401 and _wants_page(scope):
-            await send_sign_in_page(send)
-            return
-        if problem is not None:
-            await deny(scope, receive, send, *problem)
-            return
-        await self.app(scope, receive, send)
+        if not guarded(scope) or await token_step(scope, Picked(scope), self.ctx, receive, send):
+            await self.app(scope, receive, send)
 
 
-def _wants_page(scope: Scope) -> bool:
+def _wants_page(scope: Scope, headers: Picked) -> bool:
     """A browser asking for a dashboard page (not a script or a fetch of JSON)."""
     if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not dashboard_path(scope["path"]):
         return False
-    accept = Headers(scope=scope).get("accept", "")
-    return "text/html" in accept
+    return "text/html" in (headers.get("accept") or "")
