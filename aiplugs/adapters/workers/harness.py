@@ -50,12 +50,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextvars
 import inspect
 import os
 import signal
 import socket
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -105,7 +107,14 @@ class Harness:
         self.writer = writer
         self.loop = asyncio.get_running_loop()
         self.hook_timeout = hook_timeout
-        self.tasks: dict[int, asyncio.Future[Any]] = {}  # calls in progress: tasks, or sync code in a thread
+        # calls in progress: tasks, or sync code in a thread (begin)
+        self.tasks: dict[int, asyncio.Task[None] | concurrent.futures.Future[None]] = {}
+        # the loop's default executor (to_thread uses it too): one pool of threads for all sync code, as before
+        self.executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
+        self.loop.set_default_executor(self.executor)
+        self._outcomes: list[tuple[int, str, tuple[bool, Any]] | bytes] = []  # _hand_over
+        self._outcomes_lock = threading.Lock()
+        self._settling = False
         self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
         self.ctx = build_context(entry, self.post)
         self.caller = Caller(self.ctx)
@@ -125,7 +134,7 @@ class Harness:
 
     def post(self, frame: bytes) -> None:
         """Queues an encoded frame from any thread: ctx.publish runs in the loop (async code, in order with the
-        call's answer) or in the threads that run sync code (handed over, in order, by call_soon_threadsafe)."""
+        call's answer) or in the threads that run sync code (handed over in order with their answers: _hand_over)."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -133,7 +142,7 @@ class Harness:
         if running is self.loop:
             self._queue(frame)
         else:
-            self.loop.call_soon_threadsafe(self._queue, frame)
+            self._hand_over(frame)
 
     def _queue(self, frame: bytes) -> None:
         if not self._pending:
@@ -171,7 +180,7 @@ class Harness:
             if op == "ping":
                 self.send({"id": call_id, "kind": "result", "value": "pong"})
             elif op == "cancel":
-                task = self.tasks.get(message.get("target"))
+                task = self.tasks.pop(message.get("target"), None)  # a thread's late outcome is then dropped
                 if task is not None:
                     task.cancel()
             elif op in ("run", "message", "event"):
@@ -181,16 +190,16 @@ class Harness:
             else:
                 self.send({"id": call_id, "kind": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"})
 
-    def track(self, call_id: int, task: asyncio.Future[Any]) -> None:
+    def track(self, call_id: int, task: asyncio.Task[None]) -> None:
         """A call in progress, cancellable by id until it is done."""
         self.tasks[call_id] = task
         task.add_done_callback(lambda t, i=call_id: self.tasks.pop(i, None) if self.tasks.get(i) is t else None)
 
     def begin(self, call_id: int, op: str, message: dict[str, Any]) -> None:
-        """Starts a call. Sync code, the common case, goes straight to a thread, and its plain result is sent from
-        the thread's done callback: no task per call (the to_thread of ``invoke`` costs a task and a few
-        coroutines more, ~10 % of a worker's CPU per call in benchmarks/bench_router.py). Anything else, and every
-        outcome but a plain value, goes through ``call``."""
+        """Starts a call. Sync code, the common case, is handed to a thread of the loop's executor directly, and
+        its plain result sent when the loop takes the outcome back (``_settle``): no task, future chain or
+        coroutines per call as with ``invoke``'s to_thread (~25 % of a worker's CPU per call in
+        benchmarks/bench_router.py). Anything else, and every outcome but a plain value, goes through ``call``."""
         try:
             func, args = self.resolve(op, message)
         except Exception:
@@ -199,9 +208,8 @@ class Harness:
             self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
             return
         # like asyncio.to_thread: a copy of this context, so what the code sets in contextvars stays in the call
-        started = self.loop.run_in_executor(None, contextvars.copy_context().run, func, *args)
-        self.track(call_id, started)
-        started.add_done_callback(lambda f: self._ran(call_id, op, f))
+        self.tasks[call_id] = self.executor.submit(self._in_thread, call_id, op, contextvars.copy_context(), func,
+                                                   args)
 
     def _sync(self, func: Callable[..., Any]) -> bool:
         """Whether ``invoke`` would run ``func`` in a thread; remembered per function."""
@@ -214,16 +222,38 @@ class Harness:
                                                   or inspect.isasyncgenfunction(func))
         return known
 
-    def _ran(self, call_id: int, op: str, started: asyncio.Future[Any]) -> None:
-        if started.cancelled():
-            return  # the manager gave up on this call
-        if started.exception() is None:
-            result = started.result()
-            if not (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
-                self.send({"id": call_id, "kind": "result", "value": None if op == "event" else result})
+    def _in_thread(self, call_id: int, op: str, context: contextvars.Context, func: Callable[..., Any],
+                   args: tuple[Any, ...]) -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, context.run(func, *args))
+        except BaseException as e:  # reported by the loop (call), as for invoke's caller
+            outcome = (False, e)
+        self._hand_over((call_id, op, outcome))
+
+    def _hand_over(self, item: tuple[int, str, tuple[bool, Any]] | bytes) -> None:
+        """From any thread to the loop, in order: an outcome of sync code, or a frame it published (so that a
+        publish reaches the manager before the answer that follows it). One wake-up of the loop for many."""
+        with self._outcomes_lock:
+            self._outcomes.append(item)
+            if self._settling:
                 return
-        # an exception, an awaitable or a stream: the general way, which reports or streams it
-        self.track(call_id, self.loop.create_task(self.call(call_id, op, None, started)))
+            self._settling = True
+        self.loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        with self._outcomes_lock:
+            outcomes, self._outcomes, self._settling = self._outcomes, [], False
+        for item in outcomes:
+            if isinstance(item, bytes):
+                self._queue(item)
+                continue
+            call_id, op, (ok, result) = item
+            if self.tasks.pop(call_id, None) is None:
+                continue  # the manager gave up on this call
+            if ok and not (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
+                self.send({"id": call_id, "kind": "result", "value": None if op == "event" else result})
+            else:  # an exception, an awaitable or a stream: the general way, which reports or streams it
+                self.track(call_id, self.loop.create_task(self.call(call_id, op, None, (ok, result))))
 
     def resolve(self, op: str, message: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The backend function a frame asks for, with its arguments."""
@@ -241,19 +271,21 @@ class Harness:
         return func, self.caller.args(func, (payload,))
 
     async def call(self, call_id: int, op: str, message: dict[str, Any] | None,
-                   started: asyncio.Future[Any] | None = None) -> None:
-        """One call; ``started``: sync code ``begin`` ran in a thread already, whose outcome is to be reported."""
+                   ran: tuple[bool, Any] | None = None) -> None:
+        """One call; ``ran``: (returned, its result or exception) of sync code ``begin`` ran in a thread."""
         try:
             if op == "shutdown":
                 await self.shutdown()
                 self.send({"id": call_id, "kind": "result", "value": None})
                 return
-            if started is None:
+            if ran is None:
                 assert message is not None
                 func, args = self.resolve(op, message)
                 result = await invoke(func, args)
             else:
-                result = started.result()
+                returned, result = ran
+                if not returned:
+                    raise result
                 if inspect.isawaitable(result):  # what invoke does with a sync function's awaitable
                     result = await result
             if op == "event":  # on_event's return value answers nobody
