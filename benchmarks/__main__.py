@@ -2,7 +2,7 @@
 finds the source checkout and runs this there).
 
 Every ``bench_<name>.py`` here exposes ``run(quick) -> dict``. This runs the chosen suites (default: all, in the
-order plan, models, injection, router, apply, footprint, soak, then any other), one after the other in this
+order plan, models, injection, pac, router, apply, footprint, soak, then any other), one after the other in this
 process; a failing suite is reported and the others still run. It prints one table of the ratios every suite
 reports (top-level numeric keys with "ratio" in their name, next to the suite's ``goal`` / ``goal_met``) and
 writes one JSON file (default ``benchmarks/results/all.json``) shaped like this::
@@ -42,7 +42,7 @@ if __package__ in (None, ""):  # run as a script
 from benchmarks._common import print_table, write_json  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-KNOWN = ("plan", "models", "injection", "router", "apply", "footprint", "soak")
+KNOWN = ("plan", "models", "injection", "pac", "router", "apply", "footprint", "soak")
 
 
 def available() -> list[str]:

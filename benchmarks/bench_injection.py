@@ -41,7 +41,7 @@ from typing import Any, Iterator, Sequence
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, summary, write_json  # noqa: E402
+from benchmarks._common import print_table, self_signed, summary, write_json  # noqa: E402
 
 GOALS = {"ratio_1_plugin": 0.85, "ratio_100_plugins": 0.85, "p99_ratio_1_plugin": 0.85, "p99_ratio_100_plugins": 0.85,
          "tunnel_ratio": 0.6, "rss_growth_mb": 64, "loader_inline_bytes": 1500}
@@ -98,7 +98,7 @@ def _serve_origin(sizes: list[int]) -> None:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         cert_dir = Path(tempfile.mkdtemp())
-        _self_signed(cert_dir)
+        self_signed(cert_dir)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert_dir / "cert.pem", cert_dir / "key.pem")
         sites = [web.TCPSite(runner, "127.0.0.1", 0), web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)]
@@ -108,27 +108,6 @@ def _serve_origin(sizes: list[int]) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
     asyncio.run(main())
-
-
-def _self_signed(folder: Path) -> None:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
 
 
 def _serve_aiplugs(plugins: int, confdir: str) -> None:

@@ -1,0 +1,192 @@
+"""Page loads on a host no plugin matches, in a real browser: direct, through aiplugs' PAC setup, and through the
+proxy for everything (``aiplugs browser --all``), side by side in the same run.
+
+The browser is headless Debian Chromium (Playwright, ``/usr/bin/chromium``), one instance per setup, all three up
+at once and used in turn (direct, PAC, all, direct, …) so drift on a shared machine hits each alike. Every load is a
+fresh browser context (its own connections: a TLS handshake, and in the PAC setup a PAC decision, per load) of
+``https://other.test:<port>/page`` from a local TLS origin in its own process; Chromium maps ``other.test`` to
+127.0.0.1 (``--host-resolver-rules``) and the proxy does too (``[proxy] hosts``), because Chromium never sends a
+loopback address to a proxy. The daemon is the shipped example, started through ``aiplugs apply``.
+
+- **PAC** (``--proxy-pac-url`` = the daemon's ``/proxy.pac``, as ``aiplugs browser`` starts it): the PAC answers
+  ``DIRECT`` for a host no plugin matches, so the page must load as fast as direct. Goal: p50 <= 1.05x direct.
+  The proxy's tunnel counter is read before and after: a PAC load that reached the proxy fails the run.
+- **all** (``--proxy-server``, as ``aiplugs browser --all``): the proxy tunnels the unmatched host (CONNECT, no
+  decryption). Reported, no goal: what the PAC setup saves.
+
+    python benchmarks/bench_pac.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import print_table, self_signed, summary, write_json  # noqa: E402
+from benchmarks.bench_footprint import CLI, REPO, _env, _free_ports  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+HOST = "other.test"
+GOAL = 1.05
+SETUPS = ("direct", "pac", "all")
+
+ORIGIN = r"""
+import http.server, ssl, sys
+page = (b"<!doctype html><html><head><meta charset=utf-8><title>other</title></head><body>"
+        + b"<p>an unmatched page with some text on it</p>" * 400 + b"</body></html>")
+
+class Page(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(page)
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def _project(root: Path) -> Path:
+    """The shipped example on free ports, with the proxy mapping ``other.test`` to 127.0.0.1."""
+    import tomlkit
+
+    root.mkdir(parents=True)
+    shutil.copytree(REPO / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if (REPO / "examples").is_dir():
+        shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
+    doc["api"]["port"], doc["proxy"]["port"] = _free_ports(2)  # type: ignore[index]
+    doc["proxy"]["hosts"] = {HOST: "127.0.0.1"}  # type: ignore[index]
+    (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
+    return root / "aiplugs.toml"
+
+
+def _tunnels(api_port: int, token: str) -> float:
+    request = urllib.request.Request(f"http://127.0.0.1:{api_port}/metrics",
+                                     headers={"Authorization": f"Bearer {token}"})
+    text = urllib.request.urlopen(request, timeout=10).read().decode()
+    return sum(float(line.split()[1]) for line in text.splitlines()
+               if line.startswith("aiplugs_proxy_tunnels_total"))
+
+
+def _load_ms(browser: Any, url: str) -> float:
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        start = time.perf_counter()
+        response = page.goto(url, wait_until="load", timeout=30_000)
+        ms = (time.perf_counter() - start) * 1000
+        if response is None or response.status != 200:
+            raise RuntimeError(f"{url} answered {response and response.status}")
+        return ms
+    finally:
+        context.close()
+
+
+def measure(loads: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="aiplugs-bench-pac-"))
+    self_signed(work, (HOST,))
+    origin = subprocess.Popen([sys.executable, "-c", ORIGIN, str(work / "cert.pem"), str(work / "key.pem")],
+                              stdout=subprocess.PIPE, text=True)
+    config = _project(work / "project")
+    run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=config.parent, env=_env(),  # noqa: E731
+                                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    try:
+        url = f"https://{HOST}:{int(origin.stdout.readline())}/page"  # type: ignore[union-attr]
+        applied = run("apply", "--auto-approve")
+        if applied.returncode != 0:
+            raise RuntimeError(f"aiplugs apply failed:\n{applied.stdout[-2000:]}\n{applied.stderr[-2000:]}")
+        status = json.loads((lambda out: out[out.index("{"):])(run("status", "--json").stdout))
+        api_port, proxy = status["api"]["port"], status["proxy"]
+        token = (config.parent / ".aiplugs" / "admin.token").read_text().strip()
+        common = ["--ignore-certificate-errors", f"--host-resolver-rules=MAP {HOST} 127.0.0.1"]
+        args = {"direct": common, "pac": [*common, f"--proxy-pac-url={status['pac_url']}"],
+                "all": [*common, f"--proxy-server=http://{proxy['host']}:{proxy['port']}"]}
+        times: dict[str, list[float]] = {name: [] for name in SETUPS}
+        tunnels_by_pac = 0.0
+        with sync_playwright() as pw:
+            browsers = {name: pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args[name])
+                        for name in SETUPS}
+            try:
+                for name in SETUPS:  # warm each browser (and the PAC fetch) before timing
+                    for _ in range(3):
+                        _load_ms(browsers[name], url)
+                for _ in range(loads):
+                    for name in SETUPS:
+                        before = _tunnels(api_port, token) if name == "pac" else 0.0
+                        times[name].append(_load_ms(browsers[name], url))
+                        if name == "pac":
+                            tunnels_by_pac += _tunnels(api_port, token) - before
+            finally:
+                for browser in browsers.values():
+                    browser.close()
+        tunnels_by_all = _tunnels(api_port, token)
+    finally:
+        run("down")
+        origin.kill()
+        origin.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    return digest(times, tunnels_by_pac, tunnels_by_all, loads)
+
+
+def digest(times: dict[str, list[float]], tunnels_by_pac: float, tunnels_total: float, loads: int) -> dict[str, Any]:
+    """Load times per setup → p50/p99, the two ratios against direct and the verdict (no side effects)."""
+    stats = {name: summary(values) for name, values in times.items()}
+    direct = stats["direct"]["p50"]
+    result = {
+        "loads": loads, "url_host": HOST, **{f"{name}_ms": stats[name] for name in SETUPS},
+        "pac_ratio": stats["pac"]["p50"] / direct, "all_ratio": stats["all"]["p50"] / direct,
+        "pac_vs_all_ratio": stats["pac"]["p50"] / stats["all"]["p50"],
+        "pac_loads_through_proxy": tunnels_by_pac, "proxy_tunnels_total": tunnels_total,
+        "goal": {"pac_ratio": GOAL},
+    }
+    result["goal_met"] = result["pac_ratio"] <= GOAL and tunnels_by_pac == 0 and tunnels_total > 0
+    return result
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    return measure(loads=15 if quick else 60)
+
+
+def report(result: dict[str, Any]) -> None:
+    rows = [{"setup": name, "p50 ms": result[f"{name}_ms"]["p50"], "p99 ms": result[f"{name}_ms"]["p99"],
+             "mean ms": result[f"{name}_ms"]["mean"],
+             "/ direct": result[f"{name}_ms"]["p50"] / result["direct_ms"]["p50"]} for name in SETUPS]
+    print_table(f"page load of an unmatched https host in Chromium, {result['loads']} fresh contexts each", rows)
+    print(f"\nPAC / direct: {result['pac_ratio']:.3f}x (goal <= {GOAL}); --all / direct: {result['all_ratio']:.3f}x; "
+          f"PAC loads that reached the proxy: {result['pac_loads_through_proxy']:.0f} (goal 0)")
+    print(f"goals met: {result['goal_met']}")
+
+
+def main(argv: list[str]) -> int:
+    result = run(quick="--quick" in argv)
+    report(result)
+    print(f"wrote {write_json('pac', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
