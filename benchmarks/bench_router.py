@@ -10,19 +10,40 @@ process (this one), of the worker and of the load generator: on two cores every 
 CPUs, so requests/s follow total CPU per request, and the split says where a ratio comes from. Also printed: a
 sequential round trip over the worker channel alone (``WorkerManager.call``) and worker cold start p50.
 
-Profile (py-spy --gil on the router under load; CPU time per request from /proc): with h11 on both sides the HTTP
-parser and serializer were ~45 % of the router's CPU (h11 ``handle_events`` + ``send``), so both sides now use
-httptools, uvicorn's fastest (a runtime dependency). That makes the bare echo ~2x faster (≈60 µs of server CPU per
-request) and leaves the router's own work as the floor, not the parser: per request the router spends ≈160 µs of
-user CPU against the bare echo's ≈55, the worker ≈70 user + ≈25 system (an async echo costs the same: the
-worker's thread hop for sync code is not what dominates), and the load generator pays more per request the slower
-the server answers. Of the router's on-CPU time: the Starlette + four guard middlewares stack ~25 %, the worker
-round trip (``WorkerManager.request``: frame encode, channel, reply) ~18 %, the response cache's lookup (which
-json-encodes every payload even with caching off, to count repeats for suggestions) ~10 %, the Host check
-(``urlsplit`` + ``ip_address``) ~8 %, now memoized, metrics ~4 %. Reaching 0.6x at concurrency 8 on two cores
-needs the router + worker to cost ≤ ~170 µs of CPU per call in all, about 80 µs less than now: not a parser
-change but fewer layers (one guard middleware, no per-call JSON re-encoding for the cache, raw payload
-pass-through to the worker).
+Profile before issue 18 item 2 (py-spy --gil on the router under load; CPU time per request from /proc): with
+h11 on both sides the HTTP parser and serializer were ~45 % of the router's CPU, so both sides use httptools
+(≈55 µs of server CPU per bare echo request). The router then spent ≈150-160 µs of CPU per call and the echo
+worker ≈100 (≈70 user + ≈25 system), for a ratio of 0.34-0.39x and ≈0.40 ms added p50: the Starlette + four
+guard middlewares stack ~25 %, the worker round trip ~18 %, the response cache's lookup (json-encoding every
+payload to count repeats, even with caching off) ~10 %, the Host check ~8 % (memoized since), metrics ~4 %.
+
+What changed: one ``Guard`` middleware applies the four rules with the deciding headers picked once; plugin
+calls are a plain ASGI app (no Request/Response objects) answering with the worker's result JSON as the frame
+carried it (no decode-then-encode), and frame the request body as sent (``protocol.Encoded``); repeats are
+counted by a hash of the body when the plugin has no cache; frames share one JSON encoder; in the worker, sync
+code goes straight to the executor and its outcomes come back to the loop through one hand-over list (one
+wake-up for many), not a task + future chain per call (that was ~25 % of the worker's CPU).
+
+Now (the shared 2-core box, a test suite running alongside; full run: bare 9719 req/s, ours 4383): the router
+≈120-130 µs of CPU per call, the worker ≈70-85 µs (≈35 µs when calls arrive batched, driven in process), the
+load generator ≈125-140 against ≈95-100 for the bare echo; ratio 0.45-0.49x (full 0.45, quick 0.46-0.49; from
+0.34-0.39x), added p50 0.32-0.35 ms (full 0.341; from ≈0.40), the channel alone 0.13 ms p50 (from ≈0.19). Of the
+router's on-CPU time: uvicorn's HTTP protocol and httptools ~25 % (as for the bare echo), Starlette's remaining
+layers (ServerError, Exception middleware, routing) ~10 %, the guard's own checks ~10 %, the worker round trip
+(``WorkerManager.request``, frame encode, channel read loop, Reply) ~25 %, body JSON decode ~4 %, repeat
+counting ~4 %, metrics ~5 % (prometheus_client ``labels()`` per call, in metrics.py).
+
+Why 0.6x is out of reach this way: on two cores requests/s follow the CPU all three processes spend per request.
+The bare echo costs ≈55 (server) + ≈100 (load generator) ≈155 µs; ours ≈125 + ≈75 + ≈130 ≈330 µs, so ≈0.47x.
+0.6x needs ≤ ≈260 µs in all, i.e. router + worker ≤ ≈140 µs (the load generator pays ≈120 at that rate): the
+router's uvicorn/httptools share alone is ≈35-40 µs and a bare Starlette request ≈55, so router + worker would
+have to fit ≈85-100 µs on top of a bare echo, for a second process hop (two socket writes and reads, two loop
+wake-ups, the worker's thread hand-off) that costs ≈60-80 µs of CPU by itself. The floor is the process
+boundary plus the thread hop that keeps a worker's loop free while sync code runs; the rest left to take is
+small (metrics.labels, Starlette's routing layers, the channel's StreamReader read loop). Sequentially the
+added ≈0.34 ms is mostly waiting, not CPU: a call crosses four wake-ups the bare echo does not have (router →
+worker loop → worker thread → worker loop → router; the channel alone is ≈0.13 ms p50), plus the router's guard,
+routing and answer; it sits just above the 0.3 ms goal on this loaded box.
 
     python benchmarks/bench_router.py          # full
     python benchmarks/bench_router.py --quick  # small, < 60 s
