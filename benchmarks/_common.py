@@ -78,3 +78,34 @@ def self_signed(folder: Path, names: tuple[str, ...] = ("localhost",)) -> None:
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct loopback ports free right now (all bound at once, then released)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def rss_mb(pid: int) -> float:
+    """``VmRSS`` of ``pid`` from ``/proc/<pid>/status``, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def client_env() -> dict[str, str]:
+    """This environment for an ``aiplugs`` command a benchmark runs: no AIPLUGS_* overrides and no cloud secrets
+    from the caller's shell, no colour."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AIPLUGS_") and k not in ("SYSTEM_API_KEY", "CLOUD_BASE_URL")}
+    env["NO_COLOR"] = "1"
+    return env

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, summary, write_json  # noqa: E402
+from benchmarks._common import client_env, print_table, summary, write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = (1, 10, 50)
@@ -64,13 +63,6 @@ def shipped_copy(root: Path) -> Path:
     shutil.copytree(REPO / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (root / "models").mkdir()
     return root / "aiplugs.toml"
-
-
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AIPLUGS_") and k not in ("SYSTEM_API_KEY", "CLOUD_BASE_URL")}
-    env["NO_COLOR"] = "1"
-    return env
 
 
 def timed(config: Path, env: dict[str, str], *args: str, timeout: float = 300) -> float:
@@ -123,7 +115,7 @@ def cold_apply(root: Path, env: dict[str, str], reps: int) -> dict[str, Any]:
 def run(quick: bool = False) -> dict[str, Any]:
     sizes = (1, 10) if quick else SIZES
     reps, cold_reps = (3, 1) if quick else (11, 5)
-    env = environment()
+    env = client_env()
     with tempfile.TemporaryDirectory(prefix="aiplugs-bench-apply-") as tmp:
         reapply = noop_reapply(Path(tmp), env, sizes, reps)
         cold = cold_apply(Path(tmp), env, cold_reps)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import socket
 import statistics
@@ -53,19 +52,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, write_json  # noqa: E402
+from benchmarks._common import client_env, free_ports, print_table, rss_mb, write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
 CLI = [sys.executable, "-c", "from aiplugs.cli import main; raise SystemExit(main())"]
 GOALS = {"rss_ratio": 1.1, "bare_worker_mb": 25.0}
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def settled_rss(pid: int, settle_s: float, samples: int = 5) -> float:
@@ -78,24 +70,6 @@ def settled_rss(pid: int, settle_s: float, samples: int = 5) -> float:
     return statistics.median(values)
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AIPLUGS_") and k not in ("SYSTEM_API_KEY", "CLOUD_BASE_URL")}
-    env["NO_COLOR"] = "1"
-    return env
-
-
 def daemon_rss(root: Path, settle_s: float) -> dict[str, Any]:
     """The shipped example through ``aiplugs apply``: the daemon's and each worker's settled VmRSS."""
     import tomlkit
@@ -105,10 +79,10 @@ def daemon_rss(root: Path, settle_s: float) -> dict[str, Any]:
     if (REPO / "examples").is_dir():
         shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
-    doc["api"]["port"], doc["proxy"]["port"] = _free_ports(2)  # type: ignore[index]
+    doc["api"]["port"], doc["proxy"]["port"] = free_ports(2)  # type: ignore[index]
     (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
     config = root / "aiplugs.toml"
-    run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=root, env=_env(),  # noqa: E731
+    run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=root, env=client_env(),  # noqa: E731
                                        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     try:
         applied = run("apply", "--auto-approve")
@@ -124,7 +98,7 @@ def daemon_rss(root: Path, settle_s: float) -> dict[str, Any]:
 
 
 def mitmdump_rss(confdir: Path, settle_s: float) -> float:
-    port = _free_ports(1)[0]
+    port = free_ports(1)[0]
     proc = subprocess.Popen(["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
                              "--set", f"confdir={confdir}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

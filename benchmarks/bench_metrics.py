@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, summary, write_json  # noqa: E402
+from benchmarks._common import client_env, print_table, summary, write_json  # noqa: E402
 
 GOAL = 1.03
 SAMPLE_S = 0.25  # the collector's interval while calls are measured (the default is 5 s)
@@ -157,7 +156,7 @@ def _daemon_cpu(config: Path, env: dict[str, str], seconds: float) -> dict[str, 
 
 def _idle(quick: bool) -> dict[str, Any]:
     plugins, seconds = (20, 8.0) if quick else (20, 60.0)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLUGS_")}
+    env = client_env()
     results = {}
     with tempfile.TemporaryDirectory(prefix="aiplugs-bench-idle-") as tmp:
         for mode in ("off", "on"):

@@ -3,14 +3,16 @@ proxy for everything (``aiplugs browser --all``), side by side in the same run.
 
 The browser is headless Debian Chromium (Playwright, ``/usr/bin/chromium``), one instance per setup, all three up
 at once and used in turn (direct, PAC, all, direct, …) so drift on a shared machine hits each alike. Every load is a
-fresh browser context (its own connections: a TLS handshake, and in the PAC setup a PAC decision, per load) of
-``https://other.test:<port>/page`` from a local TLS origin in its own process; Chromium maps ``other.test`` to
+new tab in the browser's one long-lived context, as a person opens pages (the PAC script is fetched once per
+context, ``FindProxyForURL`` runs per request; the page is ``no-store``) of ``https://other.test:<port>/page`` from a
+local TLS origin in its own process; Chromium maps ``other.test`` to
 127.0.0.1 (``--host-resolver-rules``) and the proxy does too (``[proxy] hosts``), because Chromium never sends a
 loopback address to a proxy. The daemon is the shipped example, started through ``aiplugs apply``.
 
 - **PAC** (``--proxy-pac-url`` = the daemon's ``/proxy.pac``, as ``aiplugs browser`` starts it): the PAC answers
   ``DIRECT`` for a host no plugin matches, so the page must load as fast as direct. Goal: p50 <= 1.05x direct.
-  The proxy's tunnel counter is read before and after: a PAC load that reached the proxy fails the run.
+  The proxy's tunnel counter is read before and after the PAC browser's first loads (before the proxied
+  browser starts): a PAC load that reached the proxy fails the run.
 - **all** (``--proxy-server``, as ``aiplugs browser --all``): the proxy tunnels the unmatched host (CONNECT, no
   decryption). Reported, no goal: what the PAC setup saves.
 
@@ -32,8 +34,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, self_signed, summary, write_json  # noqa: E402
-from benchmarks.bench_footprint import CLI, REPO, _env, _free_ports  # noqa: E402
+from benchmarks._common import client_env, free_ports, print_table, self_signed, summary, write_json  # noqa: E402
+from benchmarks.bench_footprint import CLI, REPO  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 HOST = "other.test"
@@ -75,7 +77,7 @@ def _project(root: Path) -> Path:
     if (REPO / "examples").is_dir():
         shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
-    doc["api"]["port"], doc["proxy"]["port"] = _free_ports(2)  # type: ignore[index]
+    doc["api"]["port"], doc["proxy"]["port"] = free_ports(2)  # type: ignore[index]
     doc["proxy"]["hosts"] = {HOST: "127.0.0.1"}  # type: ignore[index]
     (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
     return root / "aiplugs.toml"
@@ -89,10 +91,10 @@ def _tunnels(api_port: int, token: str) -> float:
                if line.startswith("aiplugs_proxy_tunnels_total"))
 
 
-def _load_ms(browser: Any, url: str) -> float:
-    context = browser.new_context(ignore_https_errors=True)
+def _load_ms(context: Any, url: str) -> float:
+    """One navigation in a new tab of ``context``, timed to its ``load`` event."""
+    page = context.new_page()
     try:
-        page = context.new_page()
         start = time.perf_counter()
         response = page.goto(url, wait_until="load", timeout=30_000)
         ms = (time.perf_counter() - start) * 1000
@@ -100,7 +102,7 @@ def _load_ms(browser: Any, url: str) -> float:
             raise RuntimeError(f"{url} answered {response and response.status}")
         return ms
     finally:
-        context.close()
+        page.close()
 
 
 def measure(loads: int) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def measure(loads: int) -> dict[str, Any]:
     origin = subprocess.Popen([sys.executable, "-c", ORIGIN, str(work / "cert.pem"), str(work / "key.pem")],
                               stdout=subprocess.PIPE, text=True)
     config = _project(work / "project")
-    run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=config.parent, env=_env(),  # noqa: E731
+    run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=config.parent, env=client_env(),  # noqa: E731
                                        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     try:
         url = f"https://{HOST}:{int(origin.stdout.readline())}/page"  # type: ignore[union-attr]
@@ -125,23 +127,29 @@ def measure(loads: int) -> dict[str, Any]:
         args = {"direct": common, "pac": [*common, f"--proxy-pac-url={status['pac_url']}"],
                 "all": [*common, f"--proxy-server=http://{proxy['host']}:{proxy['port']}"]}
         times: dict[str, list[float]] = {name: [] for name in SETUPS}
-        tunnels_by_pac = 0.0
         with sync_playwright() as pw:
-            browsers = {name: pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args[name])
-                        for name in SETUPS}
+            launch = lambda name: pw.chromium.launch(  # noqa: E731
+                executable_path=CHROMIUM, headless=True, args=args[name]).new_context(ignore_https_errors=True)
+            browsers = {}
             try:
-                for name in SETUPS:  # warm each browser (and the PAC fetch) before timing
+                # Warm the direct and PAC browsers (and the PAC fetch) before timing; until then the proxy must
+                # not see one tunnel. The proxied browser starts only after that check: Chromium's own background
+                # requests at start would go through its proxy and count.
+                before = _tunnels(api_port, token)
+                for name in ("direct", "pac"):
+                    browsers[name] = launch(name)
                     for _ in range(3):
                         _load_ms(browsers[name], url)
+                tunnels_by_pac = _tunnels(api_port, token) - before
+                browsers["all"] = launch("all")
+                for _ in range(3):
+                    _load_ms(browsers["all"], url)
                 for _ in range(loads):
                     for name in SETUPS:
-                        before = _tunnels(api_port, token) if name == "pac" else 0.0
                         times[name].append(_load_ms(browsers[name], url))
-                        if name == "pac":
-                            tunnels_by_pac += _tunnels(api_port, token) - before
             finally:
-                for browser in browsers.values():
-                    browser.close()
+                for context in browsers.values():
+                    context.browser.close()
         tunnels_by_all = _tunnels(api_port, token)
     finally:
         run("down")
@@ -167,14 +175,14 @@ def digest(times: dict[str, list[float]], tunnels_by_pac: float, tunnels_total: 
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    return measure(loads=15 if quick else 60)
+    return measure(loads=30 if quick else 100)
 
 
 def report(result: dict[str, Any]) -> None:
     rows = [{"setup": name, "p50 ms": result[f"{name}_ms"]["p50"], "p99 ms": result[f"{name}_ms"]["p99"],
              "mean ms": result[f"{name}_ms"]["mean"],
              "/ direct": result[f"{name}_ms"]["p50"] / result["direct_ms"]["p50"]} for name in SETUPS]
-    print_table(f"page load of an unmatched https host in Chromium, {result['loads']} fresh contexts each", rows)
+    print_table(f"page load of an unmatched https host in Chromium, {result['loads']} tabs each", rows)
     print(f"\nPAC / direct: {result['pac_ratio']:.3f}x (goal <= {GOAL}); --all / direct: {result['all_ratio']:.3f}x; "
           f"PAC loads that reached the proxy: {result['pac_loads_through_proxy']:.0f} (goal 0)")
     print(f"goals met: {result['goal_met']}")

@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from typing import Any, Iterator, Literal
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, summary, write_json  # noqa: E402
+from benchmarks._common import client_env, free_ports, print_table, rss_mb, summary, write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from aiplugs.cli import main; raise SystemExit(main())"]
@@ -97,10 +96,8 @@ class Project:
         self.root, self.config, self.state_dir = root, root / "aiplugs.toml", root / ".aiplugs"
         root.mkdir(parents=True)
         shutil.copytree(REPO / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        self.api_port, self.proxy_port = _free_ports(2)
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("AIPLUGS_") and k not in ("SYSTEM_API_KEY", "CLOUD_BASE_URL")}
-        self.env["NO_COLOR"] = "1"
+        self.api_port, self.proxy_port = free_ports(2)
+        self.env = client_env()
         self.seen: set[Any] = set()  # psutil.Process of the daemon and every worker seen: what down ends
         self.write_config(word_count_workers=1)
 
@@ -183,24 +180,6 @@ def _alive(proc: Any) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def _serve_origin() -> None:
@@ -309,11 +288,11 @@ async def _drive(project: Project, origin: int, schedule: Schedule, faulty: bool
         clients = [asyncio.create_task(_client(session, n, project, origin, token, until, samples))
                    for n in range(schedule.concurrency)]
         await asyncio.sleep(schedule.warmup_s)
-        rss_start = _rss_mb(daemon)
+        rss_start = rss_mb(daemon)
         if faulty:
             await _faults(project, schedule, t0, kills, applies)
         await asyncio.gather(*clients)
-    rss_end = _rss_mb(daemon)
+    rss_end = rss_mb(daemon)
     measured = time.monotonic() - t0
     end_status = await project.status()
     return {"samples": [s for s in samples if s.start >= t0], "t0": t0, "seconds": measured, "kills": kills,
