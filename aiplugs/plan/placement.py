@@ -13,7 +13,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Backend", "RAY_INSTALL", "RayModel", "RayPlacement", "ray_installed"]
+__all__ = ["Backend", "RAY_INSTALL", "RayModel", "RayPlacement", "ray_installed", "ray_where"]
 
 Backend = Literal["process", "ray"]
 RAY_INSTALL = 'pip install "aiplugs[ray]"'
@@ -43,17 +43,17 @@ class RayPlacement:
     models: tuple[RayModel, ...] = ()  # what each replica provisions before the plugin's init hook runs
 
     @property
-    def owned(self) -> bool:
-        """aiplugs started this Ray instance (and stops it); a cluster it connected to is never stopped."""
-        return self.address is None
-
-    @property
     def where(self) -> str:
-        """How a plan line says where the unit runs: ``ray: local`` or ``ray: ray://head:10001``."""
-        return "ray: local" if self.address is None else f"ray: {self.address}"
+        return ray_where(self.address)
 
     def resources(self) -> dict[str, float]:
         return {k: v for k, v in (("num_cpus", self.num_cpus), ("num_gpus", self.num_gpus)) if v is not None}
+
+
+def ray_where(address: str | None) -> str:
+    """How plan lines, status and logs say where a unit runs: ``ray: local`` (an instance aiplugs starts, owns and
+    stops) or ``ray: ray://head:10001`` (a cluster it connects to and never stops)."""
+    return "ray: local" if address is None else f"ray: {address}"
 
 
 def ray_installed() -> bool:

@@ -41,9 +41,9 @@ def test_a_plugin_on_ray_carries_resources_models_and_requirements(tmp_path: Pat
 
 def test_the_local_instance_takes_its_cpus_from_the_ray_table(tmp_path: Path, plugins: Path) -> None:
     spec = worker(build(tmp_path, "[ray]\nnum_cpus = 3\n\n" + ON_RAY), "det")
-    assert spec.ray.owned and spec.ray.local_cpus == 3 and spec.ray.where == "ray: local"
+    assert spec.ray.address is None and spec.ray.local_cpus == 3 and spec.ray.where == "ray: local"
     spec = worker(build(tmp_path, '[ray]\nnum_cpus = 3\naddress = "auto"\n\n' + ON_RAY), "det")
-    assert not spec.ray.owned and spec.ray.local_cpus is None and spec.ray.where == "ray: auto"
+    assert spec.ray.address == "auto" and spec.ray.local_cpus is None and spec.ray.where == "ray: auto"
 
 
 def test_plan_lines_say_where_workers_run(tmp_path: Path, plugins: Path) -> None:

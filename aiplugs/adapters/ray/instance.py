@@ -19,6 +19,8 @@ import time
 
 import psutil
 
+from ...plan.placement import ray_where
+
 __all__ = ["RayInstance"]
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ class RayInstance:
 
     @property
     def where(self) -> str:
-        return "ray: local" if self.address is None else f"ray: {self.address}"
+        return ray_where(self.address)
 
     def matches(self, address: str | None, num_cpus: int | None) -> bool:
         return self.address == address and (address is not None or self.num_cpus == num_cpus)
