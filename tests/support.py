@@ -1,13 +1,16 @@
-"""Small helpers the test packages share: free loopback ports, process liveness, waiting for a condition, and the
-ActualState a converge leaves."""
+"""Small helpers the test packages share: free loopback ports, process liveness, waiting for a condition, an origin
+that never finishes a download, and the ActualState a converge leaves."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 def free_port() -> int:
@@ -69,3 +72,31 @@ def converged(desired: Any, now: float = 1000.0) -> Any:
                       if desired.plugin(w.plugin_id).provision == "eager"),
         routes=tuple(ObservedRoute(r.plugin_id, r.config_hash) for r in desired.routes),
         now=now)
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.send_header("Content-Length", str(1 << 30))
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"\0" * 4096)
+                time.sleep(0.02)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def trickle_url(name: str = "big.zip") -> Iterator[str]:
+    """The URL of a 1 GiB download on 127.0.0.1 that sends 4 KiB every 20 ms: a job that stays busy until cancelled."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        server.shutdown()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ import pytest
 from aiplugs.adapters.packages import Packed, pack
 from aiplugs.errors import AiplugsError
 
+from ..support import trickle_url
 from .conftest import REPO, wait_for
 
 
@@ -28,29 +26,10 @@ def build(root: Path, plugin_id: str) -> Packed:
     return pack(folder, root)
 
 
-class _Trickle(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        self.send_response(200)
-        self.send_header("Content-Length", str(1 << 30))
-        self.end_headers()
-        try:
-            while True:
-                self.wfile.write(b"\0" * 4096)
-                time.sleep(0.02)
-        except OSError:
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def slow_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/big.zip"
-    server.shutdown()
+    with trickle_url() as url:
+        yield url
 
 
 def test_install_returns_a_job_that_waits_with_a_bar(session, tmp_path, capsys):

@@ -7,11 +7,9 @@ import asyncio
 import json
 import shutil
 import stat
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 
@@ -27,7 +25,7 @@ from aiplugs.runtime.jobs import JobConflict, JobNotFound, parse_request
 from aiplugs.store.installjobs import (INTERRUPTED, InstallJob, JobState, interrupted, jobs_path, load_jobs,
                                        write_jobs)
 
-from ..support import free_port, wait_for_async
+from ..support import free_port, trickle_url, wait_for_async
 
 REPO = Path(__file__).resolve().parents[2]
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -161,29 +159,10 @@ def test_unfinished_jobs_are_interrupted_and_moves_keep_time() -> None:
 
 # ---- a real daemon's queue --------------------------------------------------------------------------------------
 
-class _Slow(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        self.send_response(200)
-        self.send_header("Content-Length", str(1 << 30))
-        self.end_headers()
-        try:
-            while True:
-                self.wfile.write(b"\0" * 4096)
-                time.sleep(0.02)
-        except OSError:
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def slow_url() -> str:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/big.zip"
-    server.shutdown()
+def slow_url() -> Iterator[str]:
+    with trickle_url() as url:
+        yield url
 
 
 def plugin_folder(root: Path, plugin_id: str) -> str:
