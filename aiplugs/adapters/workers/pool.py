@@ -108,12 +108,17 @@ class Pool:
     # --- dispatch ----------------------------------------------------------------------------------------------
 
     def pick(self, sticky: str | None = None) -> WorkerProcess | None:
-        ready = [slot.worker for slot in self.slots.values() if slot.ready]
-        if not ready:
-            return None
+        """The least busy ready worker (the first of equals); with ``sticky``, the one that key hashes to."""
         if sticky is not None:  # WebSocket clients keep talking to the same worker while it lives
-            return ready[hash(sticky) % len(ready)]  # type: ignore[return-value]
-        return min(ready, key=lambda w: w.outstanding)  # type: ignore[union-attr,return-value]
+            ready = [slot.worker for slot in self.slots.values() if slot.ready]
+            return ready[hash(sticky) % len(ready)] if ready else None  # type: ignore[return-value]
+        best: WorkerProcess | None = None
+        for slot in self.slots.values():  # every call's path: no list, no key function
+            worker = slot.worker
+            if (worker is not None and worker.ready and worker.alive
+                    and (best is None or worker.outstanding < best.outstanding)):
+                best = worker
+        return best
 
     def coming(self) -> bool:
         """Some slot's worker is starting right now (a call may wait for it)."""

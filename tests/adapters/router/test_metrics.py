@@ -101,3 +101,19 @@ def test_plugin_event_delivery_per_subscriber_only_with_an_event_hub(tmp_path: P
     assert _value(metrics, "aiplugs_plugin_events_delivered_total", subscriber="page:4") == 8
     ctx.plugin_events = None
     assert not any(name.startswith("aiplugs_plugin_events") for name, _ in _values(metrics))
+
+
+def test_repeated_calls_and_changed_routes_count_on_the_same_series(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    metrics = Metrics(ctx, [])
+    for status in (200, 200, 500, 200):
+        metrics.observe("echo", "local", 0.01, status)
+    ctx.routes = {"other": SimpleNamespace(relay=None)}  # plugins changed: the labelled children are looked up anew
+    metrics.observe("echo", "local", 0.02, 200)
+    metrics.observe("other", "local", 0.02, 404)
+    assert _value(metrics, "aiplugs_requests_total", plugin="echo", mode="local", code="200") == 4
+    assert _value(metrics, "aiplugs_requests_total", plugin="echo", mode="local", code="500") == 1
+    assert _value(metrics, "aiplugs_request_errors_total", plugin="echo", mode="local") == 1
+    assert _value(metrics, "aiplugs_request_duration_seconds_count", plugin="echo", mode="local") == 5
+    assert _value(metrics, "aiplugs_request_errors_total", plugin="other", mode="local") == 1
+    assert _value(metrics, "aiplugs_requests_total", plugin="other", mode="local", code="404") == 1
