@@ -1,8 +1,9 @@
 """JSON Schemas in manifests (a tool's ``input_schema``, the ``settings_schema``): checking a schema, validating a
 value against one with errors by field path (``items[2].name``), filling defaults and finding secret properties.
 
-Draft 2020-12 throughout. ``jsonschema`` is imported only when a schema is actually checked or used, so loading a
-manifest without schemas (and ``aiplugs --help``) does not pay for it.
+Draft 2020-12 throughout. ``jsonschema`` is imported only when a schema is actually used, or checked and not
+plainly valid (``_plain_schema``), so loading a manifest whose schemas use the common keywords (the daemon does, at
+start and on every apply) and ``aiplugs --help`` do not pay for it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypedDict
 
 from ..errors import did_you_mean
+from ._plain_schema import plainly_valid
 
 __all__ = ["FieldError", "KeyPath", "compiled", "default_filled", "field_errors", "json_path", "schema_problem", "secret_paths",
            "settings_schema_problem", "stray_write_only", "tool_validator"]
@@ -42,6 +44,8 @@ def compiled(schema: Mapping[str, Any]) -> Any:
 
 def schema_problem(schema: Mapping[str, Any]) -> str | None:
     """Why ``schema`` is not a valid Draft 2020-12 JSON Schema, or None when it is."""
+    if plainly_valid(schema):
+        return None
     from jsonschema.exceptions import SchemaError
 
     try:

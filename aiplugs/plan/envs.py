@@ -11,9 +11,6 @@ import hashlib
 from pathlib import Path
 from typing import Iterable
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from .desired import EnvSpec
 
 __all__ = ["ENVS_DIR", "env_id", "envs_for", "normalize"]
@@ -28,6 +25,9 @@ def normalize(requirements: Iterable[str]) -> tuple[str, ...]:
 
 
 def _normal(text: str) -> str:
+    from packaging.requirements import Requirement  # only plugins with requirements need it (none of an idle daemon's)
+    from packaging.utils import canonicalize_name
+
     requirement = Requirement(text)
     requirement.name = canonicalize_name(requirement.name)
     return str(requirement).replace(" ", "") if requirement.marker is None else str(requirement)

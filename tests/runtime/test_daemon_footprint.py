@@ -1,5 +1,8 @@
 """An idle daemon leaves out what no one asked for yet: the web dashboard (Jinja2 and its modules) loads on the
-first dashboard request, the package installer on the first install, ``filelock`` not at all (store/flock.py).
+first dashboard request, the package installer on the first install, ``filelock`` not at all (store/flock.py),
+``jsonschema`` on the first call of a tool with an input schema (the manifests' plain schemas are checked without
+it), ``fsspec`` not for models whose source is a local path (the example's are), ``packaging.requirements`` only
+for plugins with requirements.
 
 A real daemon of the shipped example, started by ``aiplugs apply`` with ``-X importtime`` on (PYTHONPROFILEIMPORTTIME):
 its log lists every module as it is imported, so the test reads what the daemon imported and when."""
@@ -7,16 +10,18 @@ its log lists every module as it is imported, so the test reads what the daemon 
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 IDLE_ABSENT = ("jinja2", "markupsafe", "aiplugs.adapters.router.dashboard.render", "aiplugs.runtime._install_steps",
-               "aiplugs.runtime.installs", "filelock")
+               "aiplugs.runtime.installs", "filelock", "jsonschema", "referencing", "rpds", "fsspec",
+               "packaging.requirements")
 
 
 def _free_port() -> int:
@@ -47,12 +52,17 @@ def daemon(project: Path, run_cli: Callable[..., subprocess.CompletedProcess[str
         run_cli("-c", str(config), "down", cwd=project, env=env, timeout=120)
 
 
-def get(project: Path, path: str) -> tuple[int, str, str]:
+def get(project: Path, path: str, body: dict[str, Any] | None = None) -> tuple[int, str, str]:
+    """GET ``path`` with the admin token, or POST ``body`` as JSON with the page token."""
     state = project / ".aiplugs"
     port = int(re.findall(r"^port = (\d+)", (project / "aiplugs.toml").read_text(), re.M)[0])  # [api] comes first
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    token = (state / "admin.token").read_text().strip()
-    conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "text/html"})
+    if body is None:
+        token = (state / "admin.token").read_text().strip()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "text/html"})
+    else:
+        token = (state / "page.token").read_text().strip()
+        conn.request("POST", path, json.dumps(body), {"X-AIPlugs-Token": token, "Content-Type": "application/json"})
     answer = conn.getresponse()
     body = answer.read().decode("utf-8", "replace")
     conn.close()
@@ -77,3 +87,18 @@ def test_an_idle_daemon_loads_the_dashboard_on_its_first_request(daemon: Path) -
     assert status == 200 and "sentiment" in body
     status, _, _ = get(daemon, "/ui/static/dashboard.css")
     assert status == 200
+
+    assert not {"jsonschema", "fsspec"} & imported(log)  # the dashboard does not need them either
+
+
+def test_an_idle_daemon_loads_jsonschema_on_the_first_tool_call(daemon: Path) -> None:
+    log = daemon / ".aiplugs" / "logs" / "daemon.log"
+    assert (daemon / "models" / "sentiment-lexicon-v1.tsv").is_file()  # pulled from the plugin folder, no fsspec
+    assert not set(IDLE_ABSENT) & imported(log), sorted(set(IDLE_ABSENT) & imported(log))
+
+    status, _, body = get(daemon, "/v1/plugins/word-count/run", {"text": "one two three"})
+    assert status == 200 and json.loads(body)["words"] == 3, (status, body)
+    assert "jsonschema" in imported(log)  # the tool's validator, compiled on its first call
+    status, _, body = get(daemon, "/v1/plugins/word-count/run", {"text": 3})
+    assert status == 422 and json.loads(body)["error"]["type"] == "invalid_input", (status, body)
+    assert "fsspec" not in imported(log)

@@ -1,10 +1,13 @@
 """Fetch a source URL into a PartWriter: HTTP(S) through aiohttp directly (resume, redirects, stall timeout), every
-other fsspec protocol (``file://``, plain paths, ``memory://``, ``s3://``, ...) through fsspec in a worker thread,
-seeking past the bytes already written when a read fails midway."""
+other fsspec protocol (``file://``, plain paths, ``memory://``, ``s3://``, ...) in a worker thread, seeking past the
+bytes already written when a read fails midway. An absolute path or ``file:///`` URL is read with plain ``open``, as
+fsspec's local filesystem would read it (same path, same errors): importing fsspec costs ~1 MB of a daemon that
+provisions the example's models from its plugin folders."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any, Mapping
 
@@ -45,15 +48,42 @@ async def fetch(url: str, writer: PartWriter, *, size: int | None, callback: Any
     await asyncio.to_thread(_copy, url, writer, size, callback, opts, retries)
 
 
-def _copy(url: str, writer: PartWriter, size: int | None, callback: Any, opts: dict[str, Any], retries: int) -> None:
+def local_path(url: str) -> str | None:
+    """The path fsspec's local filesystem reads for an absolute path or a ``file:///`` URL; None for any other URL
+    (relative, ``~``, chained, other protocols: those go to fsspec itself)."""
+    path = url[len("file://"):] if url.startswith("file://") else url
+    if os.sep != "/" or "::" in url or "://" in path or not path.startswith("/"):
+        return None
+    return path.rstrip("/") or "/"
+
+
+class LocalFiles:
+    """The two calls ``_copy`` makes of an fsspec filesystem, for local paths: ``size`` stats through a symlink as
+    ``LocalFileSystem.info`` does, ``open`` is the builtin ``LocalFileOpener`` wraps."""
+
+    def size(self, path: str) -> int:
+        return os.stat(path).st_size
+
+    def open(self, path: str, mode: str) -> Any:
+        return open(path, mode)
+
+
+def _filesystem(url: str, opts: dict[str, Any], shown: str) -> tuple[Any, str]:
+    path = None if opts else local_path(url)
+    if path is not None:
+        return LocalFiles(), path
     import fsspec
 
-    shown = redact_url(url)
     try:
-        fs, path = fsspec.core.url_to_fs(url, **opts)
+        return fsspec.core.url_to_fs(url, **opts)
     except (ValueError, ImportError) as e:
         raise ModelError(f"cannot open {shown}: {e}; check the URL scheme (and install its fsspec extra, "
                          "e.g. `pip install aiplugs[s3]` for s3://)") from None
+
+
+def _copy(url: str, writer: PartWriter, size: int | None, callback: Any, opts: dict[str, Any], retries: int) -> None:
+    shown = redact_url(url)
+    fs, path = _filesystem(url, opts, shown)
     failures = 0
     while True:
         start = writer.received
