@@ -25,6 +25,8 @@ Routes (see guard/tokens.py for who may call what):
   WS   /v1/events/ws                    a page's events: subscribe, publish, receive      (page_events.py)
   GET  /  /ui/*  /login                 the web dashboard (session cookie or admin token)  (dashboard/)
 Through the proxy the same routes answer same-origin under ``/__aiplugs__/`` on intercepted sites.
+Layers: Starlette's ServerErrorMiddleware, the guard, ``PluginCalls`` (plugin calls straight to their endpoint,
+plugins.py), Starlette's ExceptionMiddleware and router.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import asdict
 from typing import Any, Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -50,7 +53,7 @@ from .installs import install_routes
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .page_events import EventSockets, events_endpoint
-from .plugins import error_response, not_routed, run_plugin, run_tool, serve_asset
+from .plugins import PluginCalls, error_response, not_routed, run_plugin, run_tool, serve_asset
 from .relay import Relay
 from .stats import stats_routes
 from .suggestions_api import suggestion_routes
@@ -188,9 +191,11 @@ async def _pull(ctx: RouterContext, request: Request) -> Any:
 
 
 def create_app(ctx: RouterContext) -> Starlette:
-    routes = [  # page routes first: they are the hot path
-        Route("/v1/plugins/{plugin_id}/run", run_plugin, methods=["POST"]),
-        Route("/v1/plugins/{plugin_id}/tools/{tool}", run_tool, methods=["POST"]),
+    run = Route("/v1/plugins/{plugin_id}/run", run_plugin, methods=["POST"])
+    tool = Route("/v1/plugins/{plugin_id}/tools/{tool}", run_tool, methods=["POST"])
+    routes = [  # page routes first: they are the hot path (and PluginCalls takes the calls before the router)
+        run,
+        tool,
         Route("/v1/plugins/{plugin_id}/assets/{path:path}", serve_asset, methods=["GET", "HEAD"]),
         WebSocketRoute("/v1/plugins/{plugin_id}/ws", websocket_endpoint),
         WebSocketRoute("/v1/events/ws", events_endpoint),
@@ -214,7 +219,7 @@ def create_app(ctx: RouterContext) -> Starlette:
         *suggestion_routes(),
         *dashboard_routes(ctx),
     ]
-    app = Starlette(routes=routes, middleware=guard_middleware(ctx))
+    app = Starlette(routes=routes, middleware=[*guard_middleware(ctx), Middleware(PluginCalls, run=run, tool=tool)])
     app.state.ctx = ctx
     app.state.relay = Relay()
     app.state.connections = ConnectionManager()
