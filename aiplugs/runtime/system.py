@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..adapters.ports import pick_port
+from ..declaration.packages import installed_packages
 from ..errors import AiplugsError
 from ..events import EventBus
 from ..events.catalogue import PLUGIN_STATE, PROXY_RULES_SWAPPED, PROXY_STARTED, PROXY_STOPPED, ROUTE_CHANGED
@@ -37,7 +39,6 @@ class RunningSystem:
                  page_token: str, control: Any, on_change: Callable[[], None],
                  started_at: float | None = None) -> None:
         from ..adapters.models import ModelStore
-        from ..adapters.packages import PackageStore
         from ..adapters.plugin_events import PluginEvents
         from ..adapters.router import RouterContext, RouterServer
         from ..adapters.dispatch import WorkerDispatcher
@@ -53,7 +54,6 @@ class RunningSystem:
         self.page_token = page_token
         self.started_at = started_at or time.time()
         self.store = ModelStore(models_dir, state_dir, events=events)
-        self.packages = PackageStore(state_dir)
         self.config_path = config_path  # aiplugs.lock lives beside it
         # processes here, or replicas on Ray: the dispatcher routes each plugin to the backend its spec names
         self.workers = WorkerDispatcher(WorkerManager(state_dir, events=events, on_change=on_change),
@@ -76,6 +76,12 @@ class RunningSystem:
         self.hook_failures: dict[str, ObservedHooks] = {}  # plugin id -> its last failed install/uninstall hook
         self._last_recorded: Any = None
         self._desired: DesiredState | None = None  # the last one observed against
+
+    @functools.cached_property
+    def packages(self) -> Any:  # a PackageStore; tarfile and the archive code load with the first install
+        from ..adapters.packages import PackageStore
+
+        return PackageStore(self.state_dir)
 
     @property
     def ca_cert(self) -> str | None:
@@ -225,7 +231,7 @@ class RunningSystem:
             workers=workers,
             plugins=plugins,
             routes=tuple(ObservedRoute(k, v) for k, v in self.routes.items()),
-            packages=tuple(ObservedPackage(p.plugin_id, p.version, p.sha256) for p in self.packages.installed()),
+            packages=tuple(ObservedPackage(p.plugin_id, p.version, p.sha256) for p in installed_packages(self.state_dir)),
             envs=self.observe_envs(desired),
             hooks=observe_hooks(self),
             now=time.time(),

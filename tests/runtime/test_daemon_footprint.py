@@ -21,7 +21,7 @@ import pytest
 
 IDLE_ABSENT = ("jinja2", "markupsafe", "aiplugs.adapters.router.dashboard.render", "aiplugs.runtime._install_steps",
                "aiplugs.runtime.installs", "filelock", "jsonschema", "referencing", "rpds", "fsspec",
-               "packaging.requirements")
+               "packaging.requirements", "aiplugs.adapters.packages", "tarfile")
 
 
 def _free_port() -> int:
