@@ -24,7 +24,7 @@ import logging
 import socket
 from typing import Any, Callable
 
-from .protocol import MAX_FRAME, encode_frame, read_body, result_text
+from .protocol import FrameLink, encode_frame, result_text
 
 __all__ = ["Call", "Channel", "ChannelClosed"]
 
@@ -88,25 +88,25 @@ def _unheard(topic: Any, data: Any) -> None:
 
 class Channel:
     """``on_publish(topic, data)`` gets the worker's publish frames, in order, before any answer that follows
-    them; it runs in the read loop, so it must not block (and what it raises is dropped, not fatal)."""
+    them; it runs as the frames arrive, so it must not block (and what it raises is dropped, not fatal).
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 on_publish: Callable[[Any, Any], None] = _unheard) -> None:
-        self.reader = reader
-        self.writer = writer
+    Frames are read by a ``protocol.FrameLink`` (each handled as its bytes arrive, no read loop task)."""
+
+    def __init__(self, on_publish: Callable[[Any, Any], None] = _unheard) -> None:
         self.on_publish = on_publish
         self.calls: dict[int, Call] = {}
         self.hello: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.closed = False
+        self.link = FrameLink(self._frame, self._closed)
         self._ids = itertools.count(1)
         self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
-        self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
     async def connect(cls, sock: socket.socket, on_publish: Callable[[Any, Any], None] = _unheard) -> Channel:
         sock.setblocking(False)
-        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_FRAME)
-        return cls(reader, writer, on_publish)
+        channel = cls(on_publish)
+        await asyncio.get_running_loop().create_unix_connection(lambda: channel.link, sock=sock)
+        return channel
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closed:
@@ -119,7 +119,7 @@ class Channel:
     def _flush(self) -> None:
         data, self._pending = b"".join(self._pending), []
         if not self.closed:
-            self.writer.write(data)
+            self.link.write(data)
 
     def open(self, op: str, **fields: Any) -> Call:
         """Sends one request; the answer frames arrive on the returned Call."""
@@ -135,46 +135,37 @@ class Channel:
             raise
         return call
 
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                body = await read_body(self.reader)
-                if body is None:
-                    break
-                frame = json.loads(body)
-                kind = frame.get("kind")
-                if kind == "result":
-                    text = result_text(frame, body)
-                    if text is not None:
-                        frame["text"] = text
-                elif kind == "hello":
-                    if not self.hello.done():
-                        self.hello.set_result(frame)
-                    continue
-                elif kind == "publish":
-                    try:
-                        self.on_publish(frame.get("topic"), frame.get("data"))
-                    except Exception:  # a subscriber's bug must not cut the worker off
-                        log.exception("on_publish failed for %r", frame.get("topic"))
-                    continue
-                call = self.calls.get(frame.get("id", -1))
-                if call is not None:
-                    call.put(frame)
-        except Exception:  # a garbled frame: treat the worker as gone
-            pass
-        finally:
-            self.closed = True
+    def _frame(self, body: bytes) -> None:
+        """One frame from the worker; what this raises (a garbled frame) ends the link: the worker counts as
+        gone."""
+        frame = json.loads(body)
+        kind = frame.get("kind")
+        if kind == "result":
+            text = result_text(frame, body)
+            if text is not None:
+                frame["text"] = text
+        elif kind == "hello":
             if not self.hello.done():
-                self.hello.set_exception(ChannelClosed("worker closed the channel before it was ready"))
-                self.hello.exception()  # mark retrieved; the waiter may be gone
-            for call in list(self.calls.values()):
-                call.put(CLOSED)
+                self.hello.set_result(frame)
+            return
+        elif kind == "publish":
+            try:
+                self.on_publish(frame.get("topic"), frame.get("data"))
+            except Exception:  # a subscriber's bug must not cut the worker off
+                log.exception("on_publish failed for %r", frame.get("topic"))
+            return
+        call = self.calls.get(frame.get("id", -1))
+        if call is not None:
+            call.put(frame)
+
+    def _closed(self, error: BaseException | None) -> None:
+        self.closed = True
+        if not self.hello.done():
+            self.hello.set_exception(ChannelClosed("worker closed the channel before it was ready"))
+            self.hello.exception()  # mark retrieved; the waiter may be gone
+        for call in list(self.calls.values()):
+            call.put(CLOSED)
 
     async def close(self) -> None:
         self.closed = True
-        self.writer.close()
-        self._task.cancel()
-        try:
-            await self._task
-        except (asyncio.CancelledError, Exception):
-            pass
+        self.link.close()

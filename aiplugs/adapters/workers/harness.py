@@ -53,6 +53,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import inspect
+import json
 import os
 import signal
 import socket
@@ -67,7 +68,7 @@ if __package__:  # imported (channel.py and process.py use the protocol) or run 
                           load_backend, tools)
     from .lifeline import die_with_parent, exit_now
     from .plugin_context import Context
-    from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, encode_frame, read_frame
+    from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink, encode_frame, read_frame
 else:  # run by path: our siblings as a private package, neither importing aiplugs nor shadowing backend modules
     import types
 
@@ -78,8 +79,8 @@ else:  # run by path: our siblings as a private package, neither importing aiplu
                                          find_tool, invoke, load_backend, tools)
     from _aiplugs_worker.lifeline import die_with_parent, exit_now
     from _aiplugs_worker.plugin_context import Context
-    from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, encode_frame,
-                                          read_frame)
+    from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink,
+                                          encode_frame, read_frame)
 
 __all__ = ["HEADER", "MAX_FRAME", "Harness", "encode_frame", "main", "read_frame"]
 
@@ -100,12 +101,15 @@ def report_timeout(e: HookTimedOut) -> int:
 
 
 class Harness:
-    def __init__(self, module: Any, entry: Path, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 hook_timeout: float) -> None:
+    """Serves one backend over ``link`` (connect it to the manager's socket): frames are taken as they arrive
+    (``_frame``, from the link's ``data_received``), answers written in batches, one write per loop pass."""
+
+    def __init__(self, module: Any, entry: Path, *, hook_timeout: float) -> None:
         self.module = module
-        self.reader = reader
-        self.writer = writer
         self.loop = asyncio.get_running_loop()
+        # read nothing before init ran and hello is out (``serve``); ends ``serve`` when the manager's end closes
+        self.link = FrameLink(self._frame, self._link_ended, paused=True)
+        self._served: asyncio.Future[None] = self.loop.create_future()
         self.hook_timeout = hook_timeout
         # calls in progress: tasks, or sync code in a thread (begin)
         self.tasks: dict[int, asyncio.Task[None] | concurrent.futures.Future[None]] = {}
@@ -116,6 +120,7 @@ class Harness:
         self._outcomes_lock = threading.Lock()
         self._settling = False
         self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
+        self._inline = False  # _settle writes what it queued itself, without waiting for the next loop pass
         self.ctx = build_context(entry, self.post)
         self.caller = Caller(self.ctx)
         self.hooks = {name: getattr(module, name) for name in HOOKS if _handler(module, name) is not None}
@@ -145,13 +150,14 @@ class Harness:
             self._hand_over(frame)
 
     def _queue(self, frame: bytes) -> None:
-        if not self._pending:
+        if not self._pending and not self._inline:
             self.loop.call_soon(self._flush)
         self._pending.append(frame)
 
     def _flush(self) -> None:
-        data, self._pending = b"".join(self._pending), []
-        self.writer.write(data)
+        if self._pending:  # _settle may have written them already
+            data, self._pending = b"".join(self._pending), []
+            self.link.write(data)
 
     async def start(self) -> int:
         """init, then serving until the manager closes the channel; the process's exit code."""
@@ -170,25 +176,36 @@ class Harness:
         return 0
 
     async def serve(self) -> None:
+        """Says hello, then takes frames until the manager closes its end (or dies)."""
         self.send({"id": 0, "kind": "hello", "pid": os.getpid(), "on_message": self.on_message is not None,
                    "on_event": self.on_event is not None, "hooks": sorted(self.hooks), "tools": tools(self.module)})
-        while True:
-            message = await read_frame(self.reader)
-            if message is None:
-                return  # the manager closed its end (or died)
-            op, call_id = message.get("op"), message.get("id")
-            if op == "ping":
-                self.send({"id": call_id, "kind": "result", "value": "pong"})
-            elif op == "cancel":
-                task = self.tasks.pop(message.get("target"), None)  # a thread's late outcome is then dropped
-                if task is not None:
-                    task.cancel()
-            elif op in ("run", "message", "event"):
-                self.begin(call_id, op, message)
-            elif op == "shutdown":
-                self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
-            else:
-                self.send({"id": call_id, "kind": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"})
+        self.link.resume()
+        await self._served
+
+    def _frame(self, body: bytes) -> None:
+        """One frame from the manager, as it arrives; what this raises (a garbled frame) ends ``serve`` with it."""
+        message = json.loads(body)
+        op, call_id = message.get("op"), message.get("id")
+        if op == "ping":
+            self.send({"id": call_id, "kind": "result", "value": "pong"})
+        elif op == "cancel":
+            task = self.tasks.pop(message.get("target"), None)  # a thread's late outcome is then dropped
+            if task is not None:
+                task.cancel()
+        elif op in ("run", "message", "event"):
+            self.begin(call_id, op, message)
+        elif op == "shutdown":
+            self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
+        else:
+            self.send({"id": call_id, "kind": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"})
+
+    def _link_ended(self, error: BaseException | None) -> None:
+        if self._served.done():
+            return
+        if error is None or isinstance(error, OSError):  # EOF, or the manager's end is gone
+            self._served.set_result(None)
+        else:
+            self._served.set_exception(error)
 
     def track(self, call_id: int, task: asyncio.Task[None]) -> None:
         """A call in progress, cancellable by id until it is done."""
@@ -241,8 +258,18 @@ class Harness:
         self.loop.call_soon_threadsafe(self._settle)
 
     def _settle(self) -> None:
+        """Takes the outcomes back and writes the answers now: this is already a loop pass of its own, so
+        waiting for the next one (as ``_queue`` does) would only add latency."""
         with self._outcomes_lock:
             outcomes, self._outcomes, self._settling = self._outcomes, [], False
+        self._inline = True
+        try:
+            self._take(outcomes)
+        finally:
+            self._inline = False
+            self._flush()
+
+    def _take(self, outcomes: list[tuple[int, str, tuple[bool, Any]] | bytes]) -> None:
         for item in outcomes:
             if isinstance(item, bytes):
                 self._queue(item)
@@ -309,14 +336,14 @@ class Harness:
             self.send({"id": call_id, "kind": "stream"})
             async for item in result:
                 self.send({"id": call_id, "kind": "item", "value": item})
-                await self.writer.drain()
+                await self.link.drain()
             self.send({"id": call_id, "kind": "end"})
         elif inspect.isgenerator(result):
             self.send({"id": call_id, "kind": "stream"})
             done = object()
             while (item := await asyncio.to_thread(next, result, done)) is not done:
                 self.send({"id": call_id, "kind": "item", "value": item})
-                await self.writer.drain()
+                await self.link.drain()
             self.send({"id": call_id, "kind": "end"})
         else:
             self.send({"id": call_id, "kind": "result", "value": result})
@@ -332,13 +359,13 @@ class Harness:
 async def serve(args: argparse.Namespace) -> int:
     sock = socket.socket(fileno=args.fd)
     sock.setblocking(False)
-    reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_FRAME)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     entry = Path(args.entry).resolve()
-    harness = Harness(load_backend(entry), entry, reader, writer, hook_timeout=args.hook_timeout)
+    harness = Harness(load_backend(entry), entry, hook_timeout=args.hook_timeout)
+    await loop.create_unix_connection(lambda: harness.link, sock=sock)
     serving = loop.create_task(harness.start())
     stopping = loop.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

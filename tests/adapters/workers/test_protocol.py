@@ -1,14 +1,17 @@
 """The frame codec as plain values: a payload whose JSON is at hand goes out as it is, and a result frame's value
-can be read back as the text the worker sent."""
+can be read back as the text the worker sent; FrameLink takes whole frames however the bytes arrive."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 
 import pytest
 
-from aiplugs.adapters.workers.protocol import HEADER, MAX_FRAME, Encoded, encode_frame, read_body, result_text
+from aiplugs.adapters.workers.protocol import (HEADER, MAX_FRAME, Encoded, FrameLink, encode_frame, read_body,
+                                               result_text)
 
 
 def decoded(frame: bytes) -> object:
@@ -51,3 +54,49 @@ async def test_read_body_reads_frames_and_stops_at_eof() -> None:
     reader.feed_eof()
     assert await read_body(reader) == b'{"id":1}'
     assert await read_body(reader) is None
+
+
+def test_frame_link_takes_frames_however_the_bytes_are_split() -> None:
+    messages = [{"id": i, "text": "é" * (i * 700)} for i in range(6)]
+    data = b"".join(encode_frame(m) for m in messages)
+    for chunk in (1, 3, 4, 5, 999, 4096, len(data)):
+        got: list[bytes] = []
+        ended: list[BaseException | None] = []
+        link = FrameLink(got.append, ended.append)
+        for start in range(0, len(data), chunk):
+            link.data_received(data[start:start + chunk])
+        assert [json.loads(body) for body in got] == messages and ended == []
+
+
+def test_frame_link_ends_on_an_oversized_or_garbled_frame() -> None:
+    ended: list[BaseException | None] = []
+    FrameLink(lambda body: None, ended.append).data_received(struct.pack("!I", MAX_FRAME + 1))
+    assert isinstance(ended[0], ValueError)
+
+    def garbled(body: bytes) -> None:
+        json.loads(body)
+
+    got: list[BaseException | None] = []
+    link = FrameLink(garbled, got.append)
+    link.data_received(encode_frame({"id": 1})[:4] + b"{nope" + encode_frame({"id": 2}))
+    link.data_received(encode_frame({"id": 3}))  # after the end: ignored
+    assert len(got) == 1 and isinstance(got[0], ValueError)
+
+
+async def test_frame_link_reads_a_socket_only_once_resumed() -> None:
+    ours, theirs = socket.socketpair()
+    got: list[bytes] = []
+    ended = asyncio.get_running_loop().create_future()
+    link = FrameLink(got.append, ended.set_result, paused=True)
+    ours.setblocking(False)
+    await asyncio.get_running_loop().create_unix_connection(lambda: link, sock=ours)
+    theirs.sendall(encode_frame({"id": 1}) + encode_frame({"id": 2}))
+    theirs.close()
+    await asyncio.sleep(0.05)
+    assert got == [] and not ended.done()
+    link.resume()
+    assert await asyncio.wait_for(ended, 5) is None
+    assert got == [b'{"id":1}', b'{"id":2}']
+    link.write(b"after the end: dropped")
+    with pytest.raises(ConnectionResetError):
+        await link.drain()
