@@ -100,3 +100,27 @@ async def test_frame_link_reads_a_socket_only_once_resumed() -> None:
     link.write(b"after the end: dropped")
     with pytest.raises(ConnectionResetError):
         await link.drain()
+
+
+def _outcome(encode: object, value: object) -> tuple[str, str]:
+    try:
+        return "ok", encode(value)  # type: ignore[operator]
+    except Exception as e:
+        return type(e).__name__, str(e)
+
+
+def test_frames_encode_as_the_json_encoder_would_with_the_same_errors() -> None:
+    from aiplugs.adapters.workers.protocol import _encode
+
+    reference = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    cycle: dict[str, object] = {"a": []}
+    cycle["a"].append(cycle)  # type: ignore[attr-defined]
+    deep: dict[str, object] = {}
+    inner = deep
+    for _ in range(5000):
+        inner["x"] = inner = {}
+    values = [{"id": 1, "kind": "result", "value": {"t": "é\u2028\ud800", "n": [1, 2.5, -0.0, 1e300, True, None]}},
+              {"v": float("nan")}, {"v": object()}, {"v": {1, 2}}, {2: "k", None: 3, 1.5: 4, True: 5}, {(1, 2): 3},
+              cycle, deep, ["a list"], "text"]
+    for value in values:
+        assert _outcome(_encode, value) == _outcome(reference, value)
