@@ -17,33 +17,50 @@ worker ≈100 (≈70 user + ≈25 system), for a ratio of 0.34-0.39x and ≈0.40
 guard middlewares stack ~25 %, the worker round trip ~18 %, the response cache's lookup (json-encoding every
 payload to count repeats, even with caching off) ~10 %, the Host check ~8 % (memoized since), metrics ~4 %.
 
-What changed: one ``Guard`` middleware applies the four rules with the deciding headers picked once; plugin
+What changed in the first round: one ``Guard`` middleware applies the four rules with the deciding headers picked once; plugin
 calls are a plain ASGI app (no Request/Response objects) answering with the worker's result JSON as the frame
 carried it (no decode-then-encode), and frame the request body as sent (``protocol.Encoded``); repeats are
 counted by a hash of the body when the plugin has no cache; frames share one JSON encoder; in the worker, sync
 code goes straight to the executor and its outcomes come back to the loop through one hand-over list (one
 wake-up for many), not a task + future chain per call (that was ~25 % of the worker's CPU).
 
-Now (the shared 2-core box, a test suite running alongside; full run: bare 9719 req/s, ours 4383): the router
-≈120-130 µs of CPU per call, the worker ≈70-85 µs (≈35 µs when calls arrive batched, driven in process), the
-load generator ≈125-140 against ≈95-100 for the bare echo; ratio 0.45-0.49x (full 0.45, quick 0.46-0.49; from
-0.34-0.39x), added p50 0.32-0.35 ms (full 0.341; from ≈0.40), the channel alone 0.13 ms p50 (from ≈0.19). Of the
-router's on-CPU time: uvicorn's HTTP protocol and httptools ~25 % (as for the bare echo), Starlette's remaining
-layers (ServerError, Exception middleware, routing) ~10 %, the guard's own checks ~10 %, the worker round trip
-(``WorkerManager.request``, frame encode, channel read loop, Reply) ~25 %, body JSON decode ~4 %, repeat
-counting ~4 %, metrics ~5 % (prometheus_client ``labels()`` per call, in metrics.py).
+After the first round (the shared 2-core box, a test suite running alongside; full run: bare 9719 req/s, ours
+4383): router ≈120-130 µs of CPU per call, worker ≈70-85 µs, load generator ≈125-140 (≈95-100 for the bare
+echo); ratio 0.45-0.49x (full 0.45), added p50 0.32-0.35 ms (full 0.341), the channel alone 0.13 ms p50. Left in
+the router then: Starlette's ExceptionMiddleware and routing ~10 %, the channel's StreamReader read loop ~7 %,
+metrics ~5 % (prometheus_client ``labels()`` per call).
 
-Why 0.6x is out of reach this way: on two cores requests/s follow the CPU all three processes spend per request.
-The bare echo costs ≈55 (server) + ≈100 (load generator) ≈155 µs; ours ≈125 + ≈75 + ≈130 ≈330 µs, so ≈0.47x.
-0.6x needs ≤ ≈260 µs in all, i.e. router + worker ≤ ≈140 µs (the load generator pays ≈120 at that rate): the
-router's uvicorn/httptools share alone is ≈35-40 µs and a bare Starlette request ≈55, so router + worker would
-have to fit ≈85-100 µs on top of a bare echo, for a second process hop (two socket writes and reads, two loop
-wake-ups, the worker's thread hand-off) that costs ≈60-80 µs of CPU by itself. The floor is the process
-boundary plus the thread hop that keeps a worker's loop free while sync code runs; the rest left to take is
-small (metrics.labels, Starlette's routing layers, the channel's StreamReader read loop). Sequentially the
-added ≈0.34 ms is mostly waiting, not CPU: a call crosses four wake-ups the bare echo does not have (router →
-worker loop → worker thread → worker loop → router; the channel alone is ≈0.13 ms p50), plus the router's guard,
-routing and answer; it sits just above the 0.3 ms goal on this loaded box.
+Second round: ``Metrics.observe`` keeps the labelled children per (plugin, mode, status) (5.7 -> 2.4 % of the
+router's CPU; same series); ``Pool.pick`` builds no list; a ``PluginCalls`` middleware after the guard sends
+``POST /v1/plugins/{id}/run`` and ``/tools/{tool}`` straight to their endpoints, past Starlette's exception
+middleware and router (everything else, 405s and redirects included, still goes through Starlette); both ends
+of the channel read frames with an asyncio protocol (``protocol.FrameLink``: each frame handled in
+``data_received``, no read loop task, one loop pass less per frame); the worker writes the answers of sync code
+in the same loop pass that takes their outcomes back; small frames encode with a C encoder built once.
+
+Now (same box; quick runs 0.50-0.64x as the load around it came and went; full run while the box's load went
+from 1 to 4: bare 6503 req/s, ours 3822): router ≈100-110 µs of CPU per call (from ≈125), worker ≈58-78 (from
+≈75), load generator ≈115-130 against ≈93-100 for the bare echo; ratio 0.59x full (0.45 before), added p50
+0.289 ms full, 0.25-0.31 quick (0.341 before), the channel alone 0.09-0.12 ms p50 (0.13 before). Of the
+router's on-CPU time (py-spy --gil): uvicorn's HTTP protocol, httptools and the answer's send path ~30 %, the
+guard ~12 % (tokens, body limit, Host, header picking), the worker round trip ~30 % (``WorkerManager.request``:
+frame encode and write ~8 %, Reply and Call bookkeeping; frame read and decode ~6 %), body JSON decode ~5 %,
+repeat counting ~4 %, metrics ~2.5 %, ``PluginCalls`` ~2 %. Of the worker's: taking the frame and handing it to
+a thread ~25 %, taking the outcome back and writing the answer ~35 % (its JSON encode most of it), the thread
+itself ~10 %, the rest the loop and its syscalls.
+
+Where 0.6x sits: on two cores requests/s follow the CPU all three processes spend per request. The bare echo
+costs ≈57 (server) + ≈93 (load generator) ≈150 µs; ours ≈107 + ≈58 + ≈115 ≈280 µs, so ≈0.54x by CPU, 0.59x
+measured (the ratio also moves with how the box's other load lands on each phase). A steady 0.6x needs
+≤ ≈250 µs in all, i.e. router + worker ≤ ≈135 µs against ≈165 now. The floor under that: the router's own
+uvicorn/httptools share is ≈30-35 µs and the guard ≈12, so the rest of the router's call path (≈60 µs) and the
+worker (≈58 µs) are what is left to cut, and most of both is the process hop itself: a frame encoded, written,
+read and decoded on each side, two loop wake-ups and the worker's thread hand-off (which keeps its loop free
+while sync code runs). What remains small and safe is ≈10-15 µs (repeat counting by body hash, the guard's
+token and body checks on the hot path, Reply/Call bookkeeping); past that, 0.6x would need dropping the thread
+hop for sync code or the process boundary, which are behaviours, not overheads. Sequentially the added
+≈0.29 ms is mostly waiting: a call crosses four wake-ups the bare echo does not have (router -> worker loop ->
+worker thread -> worker loop -> router), two fewer loop passes than before this round.
 
     python benchmarks/bench_router.py          # full
     python benchmarks/bench_router.py --quick  # small, < 60 s

@@ -3,7 +3,7 @@
 Why a socketpair rather than loopback HTTP or a named Unix socket: the worker inherits its end as a file
 descriptor, so there is no port to allocate, no path to clean up (or to overflow the 108-byte ``sun_path`` limit
 under deep state dirs), and no other local process can connect to a worker. It is also the faster channel:
-``benchmarks/bench_router.py`` prints a sequential round trip over it (``WorkerManager.call``, ~0.13 ms p50 on
+``benchmarks/bench_router.py`` prints a sequential round trip over it (``WorkerManager.call``, ~0.1 ms p50 on
 the 2-core CI box, including the worker's thread hop) next to a bare loopback HTTP echo on uvicorn (~0.8 ms), and
 the worker need not import an HTTP server (cold start ~100 ms). The frame format lives in protocol.py, the frames
 in harness.py's docstring (the worker side must import nothing but the standard library).
