@@ -16,21 +16,28 @@ which imports every default addon of mitmdump and through them flask, werkzeug, 
 ``uvicorn`` (its command line: click, watchfiles, multiprocessing, ~2 MB). Then (issue 18) the web dashboard loads
 on its first request (Jinja2 and ~20 modules, -1.9 MB; its event recorder still follows the bus from the start),
 the package installer with the first install, and locks are ``flock(2)`` directly instead of ``filelock`` 4 (~24
-modules): -0.5 MB together. Measured (3 rounds, median): 101.6 MB (1.39x mitmdump's 73 MB) at first, 86.0 MB
-(1.20x) after the lean imports, 83.6 MB against 71.4 MB now (1.17x). Workers: 23.5 MB bare, 23.9 MB the largest
-example worker (goal met).
+modules): -0.5 MB together. Then (issue 18 item 4) manifest tool schemas that use the common keywords with plain
+values are checked without jsonschema (``declaration/_plain_schema.py``; any other schema, and every bad one, still
+goes to jsonschema, which the router loads on the first call of a tool with a schema): jsonschema, referencing,
+rpds, idna (~2 MB with attrs' generated source); a model whose source is a local path or ``file:///`` URL is read
+with ``open`` instead of fsspec (~0.8 MB); the package store (archive code, ``tarfile``) loads with the first
+install; ``packaging.requirements`` with the first plugin that has requirements. Measured (3 rounds, median):
+101.6 MB (1.39x mitmdump's 73 MB) at first, 86.0 MB (1.20x) after the lean imports, 83.6 MB against 71.4 MB
+(1.17x) after the dashboard, 79.5 MB against 71.4 MB now (1.113x; --quick runs 79.3-80.0 MB). Workers: 23.5 MB
+bare, 23.8 MB the largest example worker (goal met).
 
 What keeps the ratio above 1.1x (leave-one-out over the daemon's own module list, module memory only): pydantic +
 pydantic-settings, ~7 MB (pydantic-core's shared library alone is 3.6 MB of resident pages; pydantic-settings pulls
 in importlib.metadata, email, argparse, dotenv), plus the aiplugs models built on it. The declaration, the desired
-state (``AutotuneConfig``, ``SecretStr``) and ``state.json`` are pydantic models, so a daemon without pydantic
-means handing it its desired state as plain data built in another process: a rewrite of plan/ and store/, not a
-lazy import. Without it the daemon would be ~76-77 MB (~1.07x). Smaller, in the declaration and model layers:
-jsonschema + referencing + attrs (~2 MB, and ~0.5 MB of attrs' generated source kept in ``linecache``), imported
-when a manifest's tool schema is checked while loading the declaration (``declaration/interface.py``); fsspec
-(~0.8 MB) for a model whose source is a local path (``adapters/models/_fetch.py``); tomlkit (declaration
-positions). In use at idle and kept: prometheus_client (/metrics; a lean import would save ~0.2 MB), sqlite3 (the
-metrics history, 1.2 MB of library pages), the autotuner (~0.5 MB), psutil.
+state (``AutotuneConfig``, ``SecretStr``) and ``state.json`` are pydantic models, so a daemon without pydantic means
+handing it its desired state as plain data built in another process: a rewrite of plan/ and store/, not a lazy
+import. Without it the daemon would be ~72-73 MB (~1.02x, by that estimate). Smaller: tomlkit (~0.8 MB, 11 modules),
+which ``declaration/positions.py`` runs on every load of ``aiplugs.toml`` because each value's origin
+(``aiplugs.toml:14:9``) is computed as the file is read and merged with the environment's; making it lazy means
+origins computed on first use (errors, ``Config.origin``), which would bring the daemon to ~78.7 MB (estimated),
+right at 1.1x. ``packaging.version`` (~0.2 MB) checks each manifest's version. In use at idle and kept:
+prometheus_client (/metrics; a lean import would save ~0.2 MB), sqlite3 (the metrics history, 1.2 MB of library
+pages), the autotuner (~0.5 MB), psutil, websockets (the router's WebSocket endpoint).
 
     python benchmarks/bench_footprint.py [--quick]
 """
