@@ -25,6 +25,8 @@ async def test_a_worker_is_replaced_after_its_calls_without_losing_one(manager, 
     assert [r["echo"]["i"] for r in results] == [0, 1, 2, 3] and {r["pid"] for r in results} == {first}
     assert {r["pid"] for r in more} == {second} != {first}
     await wait_for_async(lambda: not pid_alive(first), timeout=15)  # drained, then stopped
+    # the exit is seen before the recycler, which awaits it, says so: wait for its word
+    await wait_for_async(lambda: any(e.type == "worker.stopped" for e in bus.history()), timeout=15)
     assert manager.recycler.recycled == 1
     workers, history = manager.observe()
     assert [(w.index, w.pid, w.alive) for w in workers] == [(0, second, True)]  # the plan sees one slot, as before
