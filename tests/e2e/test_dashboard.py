@@ -31,7 +31,7 @@ import pytest
 
 from aiplugs.adapters.packages import pack
 
-from ..support import free_port, pid_alive, wait_for
+from ..support import free_port, pid_alive, trickle_url, wait_for
 from .conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
@@ -306,6 +306,36 @@ def test_install_a_package_through_the_form(system: System, page: Any, tmp_path:
     page.click("#remove-hello-pkg")
     page.wait_for_selector(".message.ok >> text=Removed hello-pkg")
     assert "hello-pkg" not in tomllib.loads(system.config.read_text())["plugins"]
+
+
+def test_cancel_and_retry_an_install_job_by_its_buttons(system: System, page: Any) -> None:
+    admin = {"Authorization": f"Bearer {system.token('admin.token')}"}
+    before = system.config.read_text()
+    with trickle_url("slow-pkg.zip") as url:  # a download that never ends by itself
+        status, body = system.request("POST", "/api/installs", {"uri": url, "id": "slow-pkg"}, admin)
+        assert status == 202, body
+        job = json.loads(body)["job_id"]
+        page.goto(f"{system.base}/ui/installs")
+        row = f'tr[data-job="{job}"]'
+        page.wait_for_selector(f'{row}[data-state="fetching"]')
+        first = page.inner_text(f'[data-job-text="{job}"]')
+        # the bytes move on the page, by events, without a reload (the page's CSP refuses wait_for_function's eval)
+        wait_for(lambda: page.inner_text(f'[data-job-text="{job}"]') != first, timeout=30, interval=0.2)
+        shot(system, page, "installs-fetching")
+        page.click(f"#cancel-{job}")
+        page.wait_for_selector(f".message.ok >> text=Install job {job} cancelled.")
+        page.wait_for_selector(f'{row}[data-state="cancelled"]')
+        page.click(f"#retry-{job}")
+        again = page.wait_for_selector(".message.ok >> text=retries").inner_text().split()[2]
+        assert again != job
+        page.wait_for_selector(f'tr[data-job="{again}"] >> text=retries {job}')
+        page.wait_for_selector(f'tr[data-job="{again}"][data-state="fetching"]')
+        page.click(f"#cancel-{again}")
+        page.wait_for_selector(f'tr[data-job="{again}"][data-state="cancelled"]')
+    states = {j["job_id"]: j["state"] for j in system.api("/api/installs")["jobs"]}
+    assert states[job] == states[again] == "cancelled"
+    assert system.config.read_text() == before  # a cancelled install leaves aiplugs.toml as it was
+    assert not (system.state_dir / "packages" / "slow-pkg").exists()
 
 
 def test_follow_a_log_line_written_by_a_worker(system: System, page: Any) -> None:
