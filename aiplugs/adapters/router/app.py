@@ -31,7 +31,6 @@ plugins.py), Starlette's ExceptionMiddleware and router.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from typing import Any, Awaitable, Callable
@@ -49,6 +48,7 @@ from .context import RouterContext
 from .dashboard import dashboard_routes
 from .events import event_stream
 from .guard import guard_middleware
+from .admin_api import json_object
 from .installs import install_routes
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -170,21 +170,8 @@ def _control(call: Callable[[RouterContext, Request], Awaitable[Any]]) -> Callab
     return endpoint
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as e:
-        raise ValueError(f"request body is not JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError("request body must be a JSON object")
-    return data
-
-
 async def _pull(ctx: RouterContext, request: Request) -> Any:
-    keys = (await _body(request)).get("keys", [])
+    keys = (await json_object(request)).get("keys", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ValueError('"keys" must be a list of strings')
     return await ctx.control.pull_models(keys)  # type: ignore[union-attr]
@@ -232,4 +219,4 @@ def create_app(ctx: RouterContext) -> Starlette:
 
 
 async def _apply(ctx: RouterContext, request: Request) -> Any:
-    return await ctx.control.apply(await _body(request))  # type: ignore[union-attr]
+    return await ctx.control.apply(await json_object(request))  # type: ignore[union-attr]

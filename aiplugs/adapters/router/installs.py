@@ -13,54 +13,25 @@ AiplugsErrors (a bad body) are 400.
 
 from __future__ import annotations
 
-import json
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import AiplugsError
-from ...util.redact import redact
-from .context import RouterContext
-from .plugins import error_response
+from .admin_api import json_object, served_by
 
 __all__ = ["install_routes"]
 
-Call = Callable[[Any, Request], Awaitable[Any]]  # (the controller, the request) → the answer's JSON
+NO_DAEMON = "no control endpoint: this router runs without a daemon"
 
 
-def _endpoint(call: Call, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        ctx: RouterContext = request.app.state.ctx
-        if ctx.control is None:
-            return error_response(503, "unavailable", "no control endpoint: this router runs without a daemon")
-        try:
-            result = await call(ctx.control, request)
-        except AiplugsError as e:
-            code = getattr(e, "status", 400)
-            return error_response(code if isinstance(code, int) else 400, type(e).__name__,
-                                  redact(str(e), ctx.secrets()))
-        except ValueError as e:  # the body is not a JSON object
-            return error_response(400, "bad_request", str(e))
-        return JSONResponse(redact(result, ctx.secrets()), status_code=status)
-
-    return endpoint
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else None
-    except ValueError as e:
-        raise ValueError(f"request body is not JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError('request body must be a JSON object: {"uri": "<package URL or path>", ...}')
-    return data
+def _endpoint(call: Any, status: int = 200) -> Any:
+    return served_by(lambda ctx: ctx.control, NO_DAEMON, call, status)
 
 
 async def _start(control: Any, request: Request) -> Any:
-    return await control.start_install(await _body(request))
+    return await control.start_install(await json_object(
+        request, '{"uri": "<package URL or path>", ...}', empty_is_object=False))
 
 
 def install_routes() -> list[Route]:

@@ -15,51 +15,19 @@ to apply), 503 without a daemon.
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import AiplugsError
-from ...util.redact import redact
-from .context import RouterContext
-from .plugins import error_response
+from .admin_api import json_object, served_by
 
 __all__ = ["suggestion_routes"]
 
-Call = Callable[[Any, Request], Awaitable[Any]]  # (the autotuner, the request) → the answer's JSON
 
-
-def _endpoint(call: Call) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        ctx: RouterContext = request.app.state.ctx
-        tuner = getattr(ctx.control, "autotune", None)
-        if tuner is None:
-            return error_response(503, "unavailable", "no autotuner: suggestions need a running daemon")
-        try:
-            result = await call(tuner, request)
-        except AiplugsError as e:
-            code = getattr(e, "status", 400)
-            return error_response(code if isinstance(code, int) else 400, type(e).__name__,
-                                  redact(str(e), ctx.secrets()))
-        except ValueError as e:
-            return error_response(400, "bad_request", str(e))
-        return JSONResponse(redact(result, ctx.secrets()))
-
-    return endpoint
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError as e:
-        raise ValueError(f"request body is not JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError('request body must be a JSON object: {"config_sha256": "..."} or {}')
-    return data
+def _endpoint(call: Any) -> Any:
+    return served_by(lambda ctx: getattr(ctx.control, "autotune", None),
+                     "no autotuner: suggestions need a running daemon", call)
 
 
 async def _evaluate(tuner: Any, request: Request) -> Any:
@@ -68,7 +36,7 @@ async def _evaluate(tuner: Any, request: Request) -> Any:
 
 
 async def _apply(tuner: Any, request: Request) -> Any:
-    expect = (await _body(request)).get("config_sha256")
+    expect = (await json_object(request, '{"config_sha256": "..."} or {}')).get("config_sha256")
     if expect is not None and not isinstance(expect, str):
         raise ValueError('"config_sha256" must be a string')
     return await tuner.apply(request.path_params["id"], expect)
