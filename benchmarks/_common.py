@@ -109,3 +109,26 @@ def client_env() -> dict[str, str]:
            if not k.startswith("AIPLUGS_") and k not in ("SYSTEM_API_KEY", "CLOUD_BASE_URL")}
     env["NO_COLOR"] = "1"
     return env
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def example_project(root: Path, proxy_hosts: dict[str, str] | None = None) -> Path:
+    """A copy of the shipped example (``aiplugs.toml``, ``plugins/``, ``examples/``) on free ports in ``root``;
+    ``proxy_hosts`` goes to ``[proxy] hosts``. Returns its ``aiplugs.toml``."""
+    import shutil
+
+    import tomlkit
+
+    root.mkdir(parents=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "plugins", root / "plugins", ignore=skip)
+    if (REPO / "examples").is_dir():
+        shutil.copytree(REPO / "examples", root / "examples", ignore=skip)
+    doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
+    doc["api"]["port"], doc["proxy"]["port"] = free_ports(2)  # type: ignore[index]
+    if proxy_hosts:
+        doc["proxy"]["hosts"] = proxy_hosts  # type: ignore[index]
+    (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
+    return root / "aiplugs.toml"

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 import statistics
 import subprocess
@@ -59,9 +58,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import client_env, free_ports, print_table, rss_mb, write_json  # noqa: E402
+from benchmarks._common import client_env, example_project, free_ports, print_table, rss_mb, write_json  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
 CLI = [sys.executable, "-c", "from aiplugs.cli import main; raise SystemExit(main())"]
 GOALS = {"rss_ratio": 1.1, "bare_worker_mb": 25.0}
@@ -79,16 +77,7 @@ def settled_rss(pid: int, settle_s: float, samples: int = 5) -> float:
 
 def daemon_rss(root: Path, settle_s: float) -> dict[str, Any]:
     """The shipped example through ``aiplugs apply``: the daemon's and each worker's settled VmRSS."""
-    import tomlkit
-
-    root.mkdir(parents=True)
-    shutil.copytree(REPO / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    if (REPO / "examples").is_dir():
-        shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
-    doc["api"]["port"], doc["proxy"]["port"] = free_ports(2)  # type: ignore[index]
-    (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
-    config = root / "aiplugs.toml"
+    config = example_project(root)
     run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=root, env=client_env(),  # noqa: E731
                                        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     try:

@@ -34,8 +34,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import client_env, free_ports, print_table, self_signed, summary, write_json  # noqa: E402
-from benchmarks.bench_footprint import CLI, REPO  # noqa: E402
+from benchmarks._common import client_env, example_project, print_table, self_signed, summary, write_json  # noqa: E402
+from benchmarks.bench_footprint import CLI  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 HOST = "other.test"
@@ -68,21 +68,6 @@ server.serve_forever()
 """
 
 
-def _project(root: Path) -> Path:
-    """The shipped example on free ports, with the proxy mapping ``other.test`` to 127.0.0.1."""
-    import tomlkit
-
-    root.mkdir(parents=True)
-    shutil.copytree(REPO / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    if (REPO / "examples").is_dir():
-        shutil.copytree(REPO / "examples", root / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    doc = tomlkit.parse((REPO / "aiplugs.toml").read_text())
-    doc["api"]["port"], doc["proxy"]["port"] = free_ports(2)  # type: ignore[index]
-    doc["proxy"]["hosts"] = {HOST: "127.0.0.1"}  # type: ignore[index]
-    (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
-    return root / "aiplugs.toml"
-
-
 def _tunnels(api_port: int, token: str) -> float:
     request = urllib.request.Request(f"http://127.0.0.1:{api_port}/metrics",
                                      headers={"Authorization": f"Bearer {token}"})
@@ -112,7 +97,7 @@ def measure(loads: int) -> dict[str, Any]:
     self_signed(work, (HOST,))
     origin = subprocess.Popen([sys.executable, "-c", ORIGIN, str(work / "cert.pem"), str(work / "key.pem")],
                               stdout=subprocess.PIPE, text=True)
-    config = _project(work / "project")
+    config = example_project(work / "project", {HOST: "127.0.0.1"})
     run = lambda *args: subprocess.run([*CLI, "-c", str(config), *args], cwd=config.parent, env=client_env(),  # noqa: E731
                                        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     try:
