@@ -2,7 +2,9 @@
 first dashboard request, the package installer on the first install, ``filelock`` not at all (store/flock.py),
 ``jsonschema`` on the first call of a tool with an input schema (the manifests' plain schemas are checked without
 it), ``fsspec`` not for models whose source is a local path (the example's are), ``packaging.requirements`` only
-for plugins with requirements.
+for plugins with requirements, prometheus_client's text exposition (and the HTTP servers its module imports) on the
+first scrape of ``/metrics``, and the ``websockets`` library not at all (the router speaks WebSocket through
+``wsproto``, which mitmproxy loads anyway).
 
 A real daemon of the shipped example, started by ``aiplugs apply`` with ``-X importtime`` on (PYTHONPROFILEIMPORTTIME):
 its log lists every module as it is imported, so the test reads what the daemon imported and when."""
@@ -21,7 +23,8 @@ import pytest
 
 IDLE_ABSENT = ("jinja2", "markupsafe", "aiplugs.adapters.router.dashboard.render", "aiplugs.runtime._install_steps",
                "aiplugs.runtime.installs", "filelock", "jsonschema", "referencing", "rpds", "fsspec",
-               "packaging.requirements", "aiplugs.adapters.packages", "tarfile")
+               "packaging.requirements", "aiplugs.adapters.packages", "tarfile", "websockets",
+               "prometheus_client.exposition", "wsgiref", "http.server", "urllib.request")
 
 
 def _free_port() -> int:
@@ -102,3 +105,15 @@ def test_an_idle_daemon_loads_jsonschema_on_the_first_tool_call(daemon: Path) ->
     status, _, body = get(daemon, "/v1/plugins/word-count/run", {"text": 3})
     assert status == 422 and json.loads(body)["error"]["type"] == "invalid_input", (status, body)
     assert "fsspec" not in imported(log)
+
+
+def test_an_idle_daemon_loads_the_metrics_exposition_on_the_first_scrape(daemon: Path) -> None:
+    log = daemon / ".aiplugs" / "logs" / "daemon.log"
+    assert "prometheus_client.metrics" in imported(log)  # the router's series exist from the start
+    assert not set(IDLE_ABSENT) & imported(log), sorted(set(IDLE_ABSENT) & imported(log))
+
+    status, kind, body = get(daemon, "/metrics")
+    assert status == 200 and kind.startswith("text/plain; version="), (status, kind)
+    assert 'aiplugs_workers_ready{plugin="word-count"}' in body, body[:2000]
+    assert "prometheus_client.exposition" in imported(log)
+    assert "websockets" not in imported(log)

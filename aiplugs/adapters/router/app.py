@@ -50,7 +50,6 @@ from .events import event_stream
 from .guard import guard_middleware
 from .admin_api import json_object
 from .installs import install_routes
-from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .page_events import EventSockets, events_endpoint
 from .plugins import PluginCalls, error_response, not_routed, run_plugin, run_tool, serve_asset
@@ -148,7 +147,7 @@ async def metrics(request: Request) -> Response:
     text = request.app.state.metrics.render()
     for secret in ctx.secrets():
         text = text.replace(secret, "**********")
-    return Response(text, media_type=METRICS_CONTENT_TYPE)
+    return Response(text, media_type=request.app.state.metrics.content_type())
 
 
 def _control(call: Callable[[RouterContext, Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sized
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
+from ._prometheus import (
+    Collector,
+    CollectorRegistry,
+    Counter,
+    CounterMetricFamily,
+    Gauge,
+    GaugeMetricFamily,
+    Histogram,
+    Metric,
+    exposition,
+)
 from .context import RouterContext
 from .ray_metrics import ReplicaCollector
 from .worker_metrics import WorkerCollector
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics", "PoolCounts", "ScrapeCollector"]
+__all__ = ["BUCKETS", "Metrics", "PoolCounts", "ScrapeCollector"]
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # (exposed name, help, injector attribute); counters are read from the running proxy's injection addon
 PROXY_COUNTERS = (
@@ -95,8 +101,12 @@ class Metrics:
                 self._duration.labels(plugin_id, mode))
 
     def render(self) -> str:
-        """The text exposition, for ``CONTENT_TYPE``."""
-        return generate_latest(self.registry).decode("utf-8")
+        """The text exposition, of ``content_type()``."""
+        return exposition().generate_latest(self.registry).decode("utf-8")
+
+    @staticmethod
+    def content_type() -> str:
+        return exposition().CONTENT_TYPE_LATEST
 
 
 def _pools(ctx: RouterContext) -> Mapping[str, PoolCounts]:

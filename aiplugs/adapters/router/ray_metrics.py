@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from ._prometheus import Collector, GaugeMetricFamily, Metric
 
 __all__ = ["ReplicaCollector"]
 

@@ -72,7 +72,7 @@ class RouterServer:
         sock.setblocking(False)
         self.host, self.port = host, sock.getsockname()[1]
         config = uvicorn.config.Config(self.app, lifespan="off", log_config=None, access_log=False,
-                                log_level="warning", ws="websockets-sansio", http="httptools",
+                                log_level="warning", ws="wsproto", http="httptools",
                                 timeout_graceful_shutdown=self.graceful_s, server_header=False,
                                 proxy_headers=False, ws_max_size=self.ctx.max_body_bytes)
         self._server = _server_class()(config)

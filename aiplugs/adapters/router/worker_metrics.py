@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
-
 from ...util.histogram import LATENCY_BOUNDS, cumulative
 from ..workers.telemetry import PoolTelemetry
+from ._prometheus import Collector, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 __all__ = ["WorkerCollector"]
 

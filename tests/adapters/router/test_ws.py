@@ -38,6 +38,17 @@ async def test_same_client_id_closes_the_old_connection_with_4000(router):
     await other.close()
 
 
+async def test_a_message_over_max_body_bytes_closes_with_1009(router):
+    """The router's WebSocket protocol (uvicorn's wsproto) keeps ``[api] max_body_bytes`` (65536 here) per message."""
+    async with connect(router.ws_url("echo", "big"), max_size=None) as ws:
+        await ws.send("x" * 60_000)  # under the limit: relayed
+        assert len(json.loads(await asyncio.wait_for(ws.recv(), 10))["echo"]) == 60_000
+        await ws.send("x" * 70_000)
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
 async def test_backend_without_on_message_answers_an_error(router):
     async with connect(router.ws_url("raises", "c1")) as ws:
         await ws.send("{}")
