@@ -180,7 +180,7 @@ async def _serve_bare(app: Any) -> tuple[Any, asyncio.Task[None], int]:
     sock.listen(2048)
     sock.setblocking(False)
     config = uvicorn.config.Config(app, lifespan="off", log_config=None, access_log=False, log_level="warning",
-                            http="httptools", ws="websockets-sansio", server_header=False, proxy_headers=False)
+                            http="httptools", ws="wsproto", server_header=False, proxy_headers=False)
     server = _server_class()(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     while not server.started:

@@ -56,6 +56,19 @@ async def test_read_body_reads_frames_and_stops_at_eof() -> None:
     assert await read_body(reader) is None
 
 
+def feed(link: FrameLink, data: bytes) -> None:
+    """What the transport does with bytes that arrive: read them into the link's buffer (at most what it offers
+    per read), then say how many came, the view still held (the buffer must not move while it is)."""
+    rest = memoryview(data)
+    while rest:
+        buf = link.get_buffer(-1)
+        n = min(len(buf), len(rest))
+        buf[:n] = rest[:n]
+        link.buffer_updated(n)
+        rest = rest[n:]
+        del buf
+
+
 def test_frame_link_takes_frames_however_the_bytes_are_split() -> None:
     messages = [{"id": i, "text": "é" * (i * 700)} for i in range(6)]
     data = b"".join(encode_frame(m) for m in messages)
@@ -64,13 +77,28 @@ def test_frame_link_takes_frames_however_the_bytes_are_split() -> None:
         ended: list[BaseException | None] = []
         link = FrameLink(got.append, ended.append)
         for start in range(0, len(data), chunk):
-            link.data_received(data[start:start + chunk])
+            feed(link, data[start:start + chunk])
         assert [json.loads(body) for body in got] == messages and ended == []
+        assert all(type(body) is bytes for body in got)
+
+
+def test_frame_link_holds_frames_bigger_than_its_buffer_and_gives_the_room_back() -> None:
+    small = [{"id": i, "text": "x" * 100} for i in range(3)]
+    big = {"id": 99, "text": "é" * (FrameLink.READ_SIZE * 5)}  # ~10x the buffer in UTF-8
+    frames = [encode_frame(m) for m in (small[0], big, small[1], big, small[2])]
+    data = b"".join(frames)
+    for chunk in (7, 4096, FrameLink.READ_SIZE - 1, len(data)):
+        got: list[bytes] = []
+        link = FrameLink(got.append, lambda e: None)
+        for start in range(0, len(data), chunk):
+            feed(link, data[start:start + chunk])
+        assert [json.loads(body) for body in got] == [small[0], big, small[1], big, small[2]]
+        assert len(link.get_buffer(-1)) <= FrameLink.READ_SIZE  # all read: back to its usual size
 
 
 def test_frame_link_ends_on_an_oversized_or_garbled_frame() -> None:
     ended: list[BaseException | None] = []
-    FrameLink(lambda body: None, ended.append).data_received(struct.pack("!I", MAX_FRAME + 1))
+    feed(FrameLink(lambda body: None, ended.append), struct.pack("!I", MAX_FRAME + 1))
     assert isinstance(ended[0], ValueError)
 
     def garbled(body: bytes) -> None:
@@ -78,8 +106,8 @@ def test_frame_link_ends_on_an_oversized_or_garbled_frame() -> None:
 
     got: list[BaseException | None] = []
     link = FrameLink(garbled, got.append)
-    link.data_received(encode_frame({"id": 1})[:4] + b"{nope" + encode_frame({"id": 2}))
-    link.data_received(encode_frame({"id": 3}))  # after the end: ignored
+    feed(link, encode_frame({"id": 1})[:4] + b"{nope" + encode_frame({"id": 2}))
+    feed(link, encode_frame({"id": 3}))  # after the end: ignored
     assert len(got) == 1 and isinstance(got[0], ValueError)
 
 
