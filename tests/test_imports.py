@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -77,6 +78,56 @@ def test_without_ray_a_plugin_on_ray_fails_validate_with_the_install_command(pro
            'pip install "aiplugs[ray]"' in found["err"]
     assert "aiplugs.toml:" in found["err"]  # with the line of the declaration
     assert probe("validate", cwd=project)["code"] == 0  # with Ray installed the same project is valid
+
+
+LOADED = """
+import json, sys
+from aiplugs.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+sys.stderr.write("\\nLOADED=" + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+"""
+
+# Loaded on demand only: value positions (tomlkit parses aiplugs.toml a second time for them), process checks (a
+# daemon recorded in state.json), writing aiplugs.toml or aiplugs.lock, and the modules of the other commands.
+ON_DEMAND = ("tomlkit", "psutil", "aiplugs.declaration.positions", "aiplugs.declaration.edit", "aiplugs.events",
+             "aiplugs.cli._lifecycle", "aiplugs.cli._plugins", "aiplugs.cli._interact", "aiplugs.cli._models")
+
+
+def loaded(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> dict[str, object]:
+    result = subprocess.run([sys.executable, "-c", LOADED, *argv], cwd=cwd, env={**clean_environ(), **(env or {})},
+                            capture_output=True, text=True, timeout=60)
+    line = next(line for line in result.stderr.splitlines() if line.startswith("LOADED="))
+    found = json.loads(line[len("LOADED="):])
+    return {"code": found["code"], "err": result.stderr.split("\nLOADED=")[0],
+            "on_demand": sorted(m for m in found["modules"] if m.startswith(ON_DEMAND))}
+
+
+@pytest.fixture
+def with_settings(project: Path, write_plugin: Callable[..., Path]) -> Path:
+    """The shipped project plus a plugin whose settings have a schema with a secret (given by the environment)."""
+    schema = {"type": "object", "properties": {"api_key": {"type": "string", "writeOnly": True},
+                                               "limit": {"type": "integer", "minimum": 1}}}
+    write_plugin(project / "plugins", "counter", settings_schema=schema)
+    config = project / "aiplugs.toml"
+    config.write_text(config.read_text() + "\n[plugins.counter.settings]\nlimit = 3\n")
+    return project
+
+
+@pytest.mark.parametrize("argv", [["plan"], ["validate"], ["plan", "--json"]])
+def test_a_declaration_without_problems_loads_nothing_on_demand(with_settings: Path, argv: list[str]) -> None:
+    found = loaded(*argv, cwd=with_settings, env={"AIPLUGS_PLUGINS__COUNTER__SETTINGS__API_KEY": "secret"})
+    assert (found["code"], found["on_demand"]) == (0, []), found
+
+
+def test_positions_load_for_the_message_that_needs_them(with_settings: Path) -> None:
+    config = with_settings / "aiplugs.toml"
+    config.write_text(config.read_text().replace("limit = 3", "limit = 0"))
+    found = loaded("plan", cwd=with_settings, env={"AIPLUGS_PLUGINS__COUNTER__SETTINGS__API_KEY": "secret"})
+    line = config.read_text().splitlines().index("limit = 0") + 1
+    assert found["code"] == 1
+    assert f"error: aiplugs.toml:{line}:9: plugins.counter.settings.limit: must be >= 1 (got 0)" in found["err"]
+    assert "tomlkit" in found["on_demand"]
 
 
 def test_the_probe_would_notice_a_heavy_import() -> None:

@@ -3,22 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Sequence
 
 from ..errors import AiplugsError, ConfigError
-from . import (_bench, _browser, _dashboard, _declare, _graph, _interact, _lifecycle, _models, _plugins, _proxy,
-               _suggest, _top)
 from ._common import add_config_option
 
 __all__ = ["build_parser", "main"]
 
-# Each module adds its subcommands; handlers import what they need when they run.
-COMMAND_MODULES = [_declare, _lifecycle, _interact, _graph, _plugins, _browser, _dashboard, _models, _proxy, _bench,
-                   _top, _suggest]
+# Each module adds its subcommands (in this order); handlers import what they need when they run. A run builds
+# only the parser of the command it runs, and imports only that module: building all of them (~45 argparse parsers)
+# took longer than everything `aiplugs validate` does on a small project. `--help` and mistakes get all of them.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "_declare": ("init", "validate", "config", "plan"),
+    "_lifecycle": ("apply", "status", "down", "logs"),
+    "_interact": ("call", "events", "restart"),
+    "_graph": ("graph",),
+    "_plugins": ("plugins",),
+    "_browser": ("browser",),
+    "_dashboard": ("dashboard",),
+    "_models": ("models",),
+    "_proxy": ("cert",),
+    "_bench": ("bench",),
+    "_top": ("top",),
+    "_suggest": ("suggest",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, when only ``-c PATH`` (in any spelling argparse takes) comes before it; None for
+    anything else (``--help``, ``--version``, no command), which the full parser then deals with."""
+    words = iter(argv)
+    for word in words:
+        name, equals, _ = word.partition("=")
+        if word.startswith("-c") and not word.startswith("--"):  # -c PATH, -cPATH
+            if word == "-c":
+                next(words, None)
+        elif name.startswith("--c") and "--config".startswith(name):  # --config PATH, --conf=PATH
+            if not equals:
+                next(words, None)
+        else:
+            return None if word.startswith("-") else word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only that command's module adds its subcommands."""
     parser = argparse.ArgumentParser(
         prog="aiplugs",
         description="Local AI-plugin platform: an injecting proxy, a local router and model workers, "
@@ -30,13 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aiplugs {VERSION}")
     add_config_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
-        module.register(commands)
+    owner = [name for name, names in COMMANDS.items() if command in names]
+    for name in owner or COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

@@ -21,6 +21,7 @@ from ..errors import ConfigError, Problem
 from ..util.redact import MASK, is_secret_name
 from .sources import (
     Origin,
+    Origins,
     TomlSource,
     env_source,
     leaves,
@@ -211,7 +212,7 @@ class Config:
 
     path: Path
     settings: Settings
-    origins: Mapping[str, Origin] = field(default_factory=dict)
+    origins: Origins = field(default_factory=Origins)  # positions in the file looked up on first read
     file_exists: bool = True
 
     @property

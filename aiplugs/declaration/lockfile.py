@@ -13,10 +13,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-import tomlkit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .positions import locate, syntax_problem
 from .sources import shown_path
 from .validation import problems_from_validation_error
 from ..errors import ConfigError, Problem
@@ -96,6 +94,8 @@ def read_lock(path: Path) -> LockFile:
     try:
         return LockFile.model_validate(data)
     except ValidationError as e:
+        from .positions import locate  # tomlkit, for a damaged lock only
+
         positions = locate(text)
 
         def where(loc: tuple[str, ...]) -> tuple[str, int | None, int | None]:
@@ -110,11 +110,15 @@ def read_lock(path: Path) -> LockFile:
 
 
 def _syntax_problem(error: tomllib.TOMLDecodeError, shown: str) -> Problem:
+    from .positions import syntax_problem
+
     return syntax_problem(error, shown, _RECOVER)
 
 
 def render_lock(lock: LockFile) -> str:
     """The file's text: header, then plugins and their models in sorted order, so equal locks give equal bytes."""
+    import tomlkit  # writing a lock is an install's business; reading one (every plan) needs only tomllib
+
     doc = tomlkit.document()
     for line in HEADER:
         doc.add(tomlkit.comment(line))

@@ -11,9 +11,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
-from .edit import ConfigEdit
+if TYPE_CHECKING:  # the edits are handed one; `plan` reads ``Current`` from here without loading tomlkit
+    from .edit import ConfigEdit
 
 __all__ = ["REFUSED", "Current", "Verdict", "declare_package", "dependents", "install_verdict", "set_enabled", "undeclare",
            "written_source"]

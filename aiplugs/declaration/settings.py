@@ -14,16 +14,19 @@ import copy
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
 from ..errors import ConfigError, Problem
 from ..util.redact import MASK
 from .config import Config
 from .manifest import LoadedPlugin, Manifest, load_manifest, plugin_folders
 from .packages import installed_packages
-from .positions import KeyPath, Position, locate
 from .schemas import compiled, default_filled, field_errors
-from .sources import Origin, shown_path, split_origin
+from .sources import FileValues, Origins, shown_path, split_origin
+
+if TYPE_CHECKING:
+    from .positions import KeyPath, Position
 
 __all__ = ["NO_SOURCE", "ResolvedSettings", "SettingsSource", "redacted_settings", "resolve_plugin_settings",
            "resolve_settings", "secret_env_name", "secret_setting_paths", "settings_source"]
@@ -61,11 +64,31 @@ class SettingsSource:
 
     ``origins``: where each effective value came from (``aiplugs.toml:5:11``, ``env AIPLUGS_...``), as
     ``Config.origins`` records them. ``written``: each key's position in the file, even where the environment
-    overrides it, and for ``""`` the ``[plugins.<id>.settings]`` header (else ``[plugins.<id>]``'s)."""
+    overrides it, and for ``""`` the ``[plugins.<id>.settings]`` header (else ``[plugins.<id>]``'s), worked out
+    from ``values`` (the file) on first use; ``plugin_id`` says which table is the plugin's."""
 
     file: str = "aiplugs.toml"
-    origins: Mapping[str, Origin] = field(default_factory=dict)
-    written: Mapping[str, Position] = field(default_factory=dict)
+    origins: Origins = field(default_factory=Origins)
+    values: FileValues | None = None
+    plugin_id: str = ""
+
+    @cached_property
+    def written(self) -> dict[str, Position]:
+        positions = self.values.positions if self.values is not None else {}
+        table = ("plugins", self.plugin_id, "settings")
+        written = {".".join(path[3:]): pos for path, pos in positions.items() if path[:3] == table}
+        if "" not in written and ("plugins", self.plugin_id) in positions:
+            written[""] = positions[("plugins", self.plugin_id)]
+        return written
+
+    @cached_property
+    def _keys(self) -> frozenset[str]:
+        return self.values.keys_under(("plugins", self.plugin_id, "settings")) if self.values else frozenset()
+
+    def writes(self, dotted: str) -> bool:
+        """Whether ``dotted`` is in ``written``; asked of the file's values first, so the positions are worked out
+        only when the file does hold the key."""
+        return dotted in self._keys and dotted in self.written
 
     def where(self, path: Sequence[str | int]) -> tuple[str, int | None, int | None]:
         """The position of the value at ``path``, else of its nearest ancestor that has one."""
@@ -80,10 +103,12 @@ class SettingsSource:
     def from_file(self, path: Sequence[str]) -> bool:
         """Whether the effective value at ``path`` is the file's: neither the environment nor an argument
         overrode it (or the table holding it)."""
+        recorded = self.origins.recorded()  # None: the file's (its position is not needed to know that)
         for end in range(len(path), -1, -1):
-            origin = self.origins.get(".".join(path[:end]))
-            if origin is not None:
-                return not origin.startswith("env ") and origin != "argument"
+            dotted = ".".join(path[:end])
+            if dotted in recorded:
+                origin = recorded[dotted]
+                return origin is None or (not origin.startswith("env ") and origin != "argument")
         return False
 
 
@@ -114,7 +139,7 @@ def resolve_settings(
     refused: set[KeyPath] = set()
     for path in secrets:
         dotted = ".".join(path)
-        if dotted in source.written:
+        if source.writes(dotted):
             line, col = source.written[dotted]
             problems.append(Problem(source.file, f"keep secrets out of the file; set env {secret_env_name(pid, path)}"
                                                  " instead", _field(pid, path), line, col))
@@ -153,8 +178,8 @@ def _remove(values: dict[str, Any], path: KeyPath) -> None:
 def _raw_strings(values: dict[str, Any], schema: Mapping[str, Any], source: SettingsSource,
                  env: Mapping[str, str]) -> dict[str, Any]:
     """``values`` with each environment value the schema types as a string put back as the variable's text."""
-    for dotted, origin in source.origins.items():
-        name = origin[4:] if origin.startswith("env ") else None
+    for dotted, origin in source.origins.recorded().items():
+        name = origin[4:] if origin is not None and origin.startswith("env ") else None
         path = tuple(dotted.split(".")) if dotted else ()
         sub = _subschema(schema, path)
         if name is None or name not in env or not path or sub is None or sub.get("type") != "string":
@@ -178,23 +203,10 @@ def _subschema(schema: Mapping[str, Any], path: KeyPath) -> Mapping[str, Any] | 
 # --- the declaration as a whole ----------------------------------------------------------------------------------
 
 
-def settings_source(config: Config, plugin_id: str, positions: Mapping[KeyPath, Position]) -> SettingsSource:
-    """One plugin's part of ``config``'s origins and of ``positions`` (``locate`` of the file)."""
-    prefix = f"plugins.{plugin_id}.settings"
-    origins = {key[len(prefix) + 1:]: origin for key, origin in config.origins.items()
-               if key == prefix or key.startswith(prefix + ".")}
-    table = ("plugins", plugin_id, "settings")
-    written = {".".join(path[3:]): pos for path, pos in positions.items() if path[:3] == table}
-    if "" not in written and ("plugins", plugin_id) in positions:
-        written[""] = positions[("plugins", plugin_id)]
-    return SettingsSource(shown_path(config.path), origins, written)
-
-
-def _file_positions(config: Config) -> dict[KeyPath, Position]:
-    try:
-        return locate(config.path.read_text(encoding="utf-8")) if config.file_exists else {}
-    except (OSError, UnicodeDecodeError):
-        return {}  # positions are a courtesy; load_config reported an unreadable file already
+def settings_source(config: Config, plugin_id: str) -> SettingsSource:
+    """One plugin's part of ``config``'s origins and of the file."""
+    return SettingsSource(shown_path(config.path), config.origins.within(f"plugins.{plugin_id}.settings"),
+                          config.origins.file, plugin_id)
 
 
 def resolve_plugin_settings(
@@ -205,7 +217,6 @@ def resolve_plugin_settings(
     ``env``: the environment ``config`` was loaded with (default ``os.environ``)."""
     resolved: dict[str, ResolvedSettings] = {}
     problems: list[Problem] = []
-    positions: dict[KeyPath, Position] | None = None
     for pid in sorted(plugins):
         pconf = config.settings.plugins.get(pid)
         given = pconf.settings if pconf is not None else {}
@@ -213,10 +224,9 @@ def resolve_plugin_settings(
         if manifest.settings_schema is None:
             resolved[pid] = ResolvedSettings(copy.deepcopy(dict(given)))
             continue
-        positions = _file_positions(config) if positions is None else positions
         try:
             resolved[pid] = resolve_settings(manifest, given, plugin_id=pid, env=env,
-                                             source=settings_source(config, pid, positions))
+                                             source=settings_source(config, pid))
         except ConfigError as e:
             problems.extend(e.problems)
     return resolved, problems

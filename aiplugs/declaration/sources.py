@@ -5,6 +5,10 @@ Each source is a pydantic-settings source holding values read beforehand, plus t
 pydantic-settings merges the values by priority; ``load_config`` merges the origins in the same order.
 In environment names a plugin id's ``-`` is written ``_``; keys under ``env`` keep their case, everything else is
 case-insensitive; values that look like JSON lists or objects (or any value under ``settings``) are parsed as JSON.
+
+The file's positions are worked out when first asked for (``FileValues``): they take a second parse of the text by
+tomlkit (``positions.locate``), which costs about as much as the rest of a load, and tomlkit's modules stay in
+memory after. Error messages, ``Config.origin`` and ``aiplugs config`` ask; a load that finds no problem does not.
 """
 
 from __future__ import annotations
@@ -12,22 +16,28 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ..errors import ConfigError, Problem
-from .positions import locate, syntax_problem
+
+if TYPE_CHECKING:
+    from .positions import KeyPath, Position
 
 __all__ = [
     "DictSource",
     "ENV_PREFIX",
     "EnvSource",
+    "FileValues",
     "LEGACY_ENV",
     "LegacyEnvSource",
     "Origin",
+    "Origins",
     "TomlSource",
     "env_source",
     "leaves",
@@ -43,13 +53,111 @@ LEGACY_ENV = {"SYSTEM_API_KEY": ("cloud", "api_key"), "CLOUD_BASE_URL": ("cloud"
 Origin = str  # "default" | "aiplugs.toml:3:8" | "env AIPLUGS_PROXY__PORT" | "argument"
 
 
+class FileValues:
+    """One TOML file's values (``data``, as ``tomllib`` read them from ``text``) and, worked out on first use, the
+    position of each key in it. ``shown``: the file as messages name it."""
+
+    def __init__(self, shown: str, text: str = "", data: dict[str, Any] | None = None) -> None:
+        self.shown = shown
+        self.text = text
+        self.data: dict[str, Any] = {} if data is None else data
+
+    @cached_property
+    def positions(self) -> dict[KeyPath, Position]:
+        """``positions.locate`` of the text: every key path (tables and array elements too) at its 1-based line and
+        column; ``{}`` where tomlkit cannot parse what tomllib did."""
+        from .positions import locate  # tomlkit: only when a position is asked for
+
+        return locate(self.text) if self.text else {}
+
+    @cached_property
+    def origins(self) -> dict[str, Origin]:
+        """``aiplugs.toml:14:11`` for each leaf value, in ``leaves`` order (the file alone when it has no position)."""
+        positions, origins = self.positions, {}
+        for leaf in leaves(self.data):
+            line, col = positions.get(leaf, positions.get(leaf[:1], (None, None)))
+            origins[".".join(leaf)] = f"{self.shown}:{line}:{col}" if line else self.shown
+        return origins
+
+    def keys_under(self, table: KeyPath) -> frozenset[str]:
+        """The dotted paths of every key the file writes inside ``table`` (tables and array elements too, as
+        ``locate`` has them), relative to it; read from the values, so nothing is parsed again."""
+        node: Any = self.data
+        for key in table:
+            node = node.get(key) if isinstance(node, dict) else None
+        return frozenset(".".join(path) for path in _key_paths(node))
+
+
+def _key_paths(node: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in children:
+        yield (*prefix, str(key))
+        yield from _key_paths(value, (*prefix, str(key)))
+
+
+class Origins(Mapping[str, Origin]):
+    """Origins merged like the values (``merge_origins``), in the same order.
+
+    An origin in the file is looked up in its ``FileValues`` when it is read, so which keys have an origin, and which
+    of them the environment or an argument set (``recorded``), is known without the file's positions. ``within``: the
+    origins of one table, keyed relative to it."""
+
+    def __init__(self, recorded: Mapping[str, Origin | None] | None = None, file: FileValues | None = None,
+                 prefix: str = "") -> None:
+        self._recorded = dict(recorded or {})  # None: the file's value, its position not looked up yet
+        self._file = file
+        self._prefix = prefix  # the table these keys are relative to ("" for the whole declaration)
+
+    def __getitem__(self, key: str) -> Origin:
+        origin = self._recorded[key]
+        if origin is not None:
+            return origin
+        assert self._file is not None  # a None is recorded only for a file's keys
+        return self._file.origins[f"{self._prefix}.{key}" if key and self._prefix else self._prefix or key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._recorded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._recorded)
+
+    def __len__(self) -> int:
+        return len(self._recorded)
+
+    @property
+    def file(self) -> FileValues | None:
+        """The file the values not set by the environment or an argument came from."""
+        return self._file
+
+    def recorded(self) -> Mapping[str, Origin | None]:
+        """Each key's origin where the environment or an argument set it; None where the file did."""
+        return MappingProxyType(self._recorded)
+
+    def within(self, table: str) -> Origins:
+        """The origins of ``table`` (as ``""``) and of every key below it, relative to it (``plugins.x.settings``:
+        ``"threshold"``)."""
+        cut = len(table) + 1
+        inside = {key[cut:]: origin for key, origin in self._recorded.items()
+                  if key == table or key.startswith(table + ".")}
+        return Origins(inside, self._file, f"{self._prefix}.{table}" if self._prefix else table)
+
+
 class DictSource(PydanticBaseSettingsSource):
     """A source whose values were read beforehand, with the origin of each leaf."""
 
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any], origins: dict[str, Origin]) -> None:
         super().__init__(settings_cls)
         self.data = data
-        self.origins = origins
+        self._origins = origins
+
+    @property
+    def origins(self) -> Mapping[str, Origin]:
+        return self._origins
+
+    def recorded(self) -> dict[str, Origin | None]:
+        """The origins as ``merge_origins`` takes them: None for a value whose position in the file is left for
+        later."""
+        return dict(self._origins)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self.data.get(field_name), field_name, False
@@ -61,10 +169,17 @@ class DictSource(PydanticBaseSettingsSource):
 class TomlSource(DictSource):
     """``aiplugs.toml``; ``exists`` is False for a missing file that was allowed to be missing."""
 
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any], origins: dict[str, Origin],
-                 exists: bool = True) -> None:
-        super().__init__(settings_cls, data, origins)
+    def __init__(self, settings_cls: type[BaseSettings], values: FileValues, exists: bool = True) -> None:
+        super().__init__(settings_cls, values.data, {})
+        self.values = values
         self.exists = exists
+
+    @property
+    def origins(self) -> Mapping[str, Origin]:
+        return self.values.origins
+
+    def recorded(self) -> dict[str, Origin | None]:
+        return dict.fromkeys(".".join(leaf) for leaf in leaves(self.data))
 
 
 class EnvSource(DictSource):
@@ -83,19 +198,16 @@ def toml_source(settings_cls: type[BaseSettings], path: Path, *, require_file: b
     except FileNotFoundError:
         if require_file:
             raise ConfigError([Problem(shown, "file not found (create one with `aiplugs init`)")]) from None
-        return TomlSource(settings_cls, {}, {}, exists=False)
+        return TomlSource(settings_cls, FileValues(shown), exists=False)
     except (UnicodeDecodeError, IsADirectoryError, PermissionError) as e:
         raise ConfigError([Problem(shown, f"cannot read: {e}")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
+        from .positions import syntax_problem
+
         raise ConfigError([syntax_problem(e, shown)]) from None
-    positions = locate(text)
-    origins = {}
-    for leaf in leaves(data):
-        line, col = positions.get(leaf, positions.get(leaf[:1], (None, None)))
-        origins[".".join(leaf)] = f"{shown}:{line}:{col}" if line else shown
-    return TomlSource(settings_cls, data, origins)
+    return TomlSource(settings_cls, FileValues(shown, text, data))
 
 
 def env_source(settings_cls: type[BaseSettings], env: Mapping[str, str], plugin_ids: set[str]) -> EnvSource:
@@ -154,15 +266,15 @@ def _put(data: dict[str, Any], keys: list[str] | tuple[str, ...], value: Any) ->
     data[keys[-1]] = value
 
 
-def merge_origins(sources: tuple[DictSource, ...], arguments: Mapping[str, Any]) -> dict[str, Origin]:
+def merge_origins(sources: tuple[DictSource, ...], arguments: Mapping[str, Any]) -> Origins:
     """Origins merged like the values, ``sources`` highest priority first: a higher source's origin replaces a
     lower one's for the same key, and an argument also hides what the sources said below its key."""
-    origins = {key: origin for source in reversed(sources) for key, origin in source.origins.items()}
+    origins = {key: origin for source in reversed(sources) for key, origin in source.recorded().items()}
     for leaf in leaves(arguments):
         dotted = ".".join(leaf)
         origins = {k: o for k, o in origins.items() if k != dotted and not k.startswith(dotted + ".")}
         origins[dotted] = "argument"
-    return origins
+    return Origins(origins, next((s.values for s in sources if isinstance(s, TomlSource)), None))
 
 
 def split_origin(origin: Origin) -> tuple[str, int | None, int | None]:

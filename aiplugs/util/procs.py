@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 
-import psutil
-
 __all__ = ["kill_group", "pid_alive"]
 
 
@@ -14,6 +12,8 @@ def pid_alive(pid: int | None) -> bool:
     """True while ``pid`` runs; a zombie (exited, not yet reaped) counts as gone."""
     if not pid or pid <= 0:
         return False
+    import psutil  # here, not at the top: `aiplugs plan` with no daemon recorded never asks (~4 ms of import)
+
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

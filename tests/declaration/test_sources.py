@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic_settings import InitSettingsSource
 
-from aiplugs.declaration.config import ProxyConfig, Settings
+from aiplugs.declaration import positions
+from aiplugs.declaration.config import PluginConfig, ProxyConfig, Settings, load_config
 from aiplugs.declaration.sources import (
     EnvSource,
     LegacyEnvSource,
@@ -94,6 +95,38 @@ def test_merge_origins_higher_source_wins_and_arguments_hide_what_is_below_them(
         "cloud.base_url": "argument",
         "proxy": "argument",
     }
+
+
+def test_positions_are_worked_out_when_an_origin_in_the_file_is_first_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    locate = positions.locate
+    monkeypatch.setattr(positions, "locate", lambda text: parsed.append(text) or locate(text))
+    path = tmp_path / "aiplugs.toml"
+    path.write_text("[proxy]\nport = 8081\n[plugins.word-count]\nworkers = 2\n", encoding="utf-8")
+    config = load_config(path, env={"AIPLUGS_PROXY__PORT": "8099"})
+    origins = config.origins
+    assert dict(origins.recorded()) == {"proxy.port": "env AIPLUGS_PROXY__PORT", "plugins.word-count.workers": None}
+    assert list(origins) == ["proxy.port", "plugins.word-count.workers"] and "plugins.word-count.workers" in origins
+    assert origins["proxy.port"] == config.origin("proxy.port") == "env AIPLUGS_PROXY__PORT"
+    assert dict(origins.within("plugins.word-count").recorded()) == {"workers": None}
+    assert parsed == []  # nothing asked where a value of the file stands yet
+    assert origins.within("plugins.word-count")["workers"] == "aiplugs.toml:4:11"
+    assert config.origin("plugins.word-count.workers") == "aiplugs.toml:4:11"
+    assert origins == {"proxy.port": "env AIPLUGS_PROXY__PORT", "plugins.word-count.workers": "aiplugs.toml:4:11"}
+    assert len(parsed) == 1  # once per load
+
+
+def test_origins_within_a_table_keep_the_table_itself(tmp_path: Path) -> None:
+    path = tmp_path / "aiplugs.toml"
+    path.write_text("[plugins.a]\nsettings = { n = 1 }\n[plugins.ab]\nworkers = 2\n", encoding="utf-8")
+    config = load_config(path, env={"AIPLUGS_PLUGINS__A__SETTINGS__M": "2"})
+    within = config.origins.within("plugins.a")
+    assert dict(within) == {"settings.n": "aiplugs.toml:2:18", "settings.m": "env AIPLUGS_PLUGINS__A__SETTINGS__M"}
+    config = load_config(path, env={}, plugins={"a": PluginConfig(settings={"m": 2})})
+    assert dict(config.origins.within("plugins.a")) == {"": "argument"}
+    assert dict(config.origins.within("plugins.ab")) == {"workers": "aiplugs.toml:4:11"}
 
 
 @pytest.mark.parametrize(
