@@ -90,6 +90,15 @@ def _handler(module: Any, name: str) -> Callable[..., Any] | None:
     return func if callable(func) else None
 
 
+def _encoded(message: dict[str, Any]) -> bytes:
+    """The frame of ``message``; an error frame in its place when the backend's value is not JSON."""
+    try:
+        return encode_frame(message)
+    except (TypeError, ValueError) as e:
+        return encode_frame({"id": message["id"], "kind": "error", "type": "TypeError",
+                             "message": f"result is not JSON serializable: {e}"})
+
+
 def build_context(entry: Path, sink: Callable[[bytes], None]) -> Context:
     return Context.from_env(os.environ, sink=sink, fallback_id=entry.parent.name)
 
@@ -104,7 +113,8 @@ class Harness:
     """Serves one backend over ``link`` (connect it to the manager's socket): frames are taken as they arrive
     (``_frame``, from the link's ``data_received``), answers written in batches, one write per loop pass."""
 
-    def __init__(self, module: Any, entry: Path, *, hook_timeout: float) -> None:
+    def __init__(self, module: Any, entry: Path, *, hook_timeout: float,
+                 sock: socket.socket | None = None) -> None:
         self.module = module
         self.loop = asyncio.get_running_loop()
         # read nothing before init ran and hello is out (``serve``); ends ``serve`` when the manager's end closes
@@ -117,9 +127,13 @@ class Harness:
         self.executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
         self.loop.set_default_executor(self.executor)
         self._outcomes: list[tuple[int, str, tuple[bool, Any]] | bytes] = []  # _hand_over
-        self._outcomes_lock = threading.Lock()
+        # Held to write to the channel (the loop's flushes, the threads' direct answers: _write_direct) and to
+        # hand outcomes over; the loop holds it from taking outcomes until they are written (_settle).
+        self._lock = threading.Lock()
         self._settling = False
         self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
+        self._rest = b""  # the unsent end of a frame a thread began to write itself; written before anything else
+        self._sock = sock  # the channel's socket, which threads write answers to directly (None: never)
         self._inline = False  # _settle writes what it queued itself, without waiting for the next loop pass
         self.ctx = build_context(entry, self.post)
         self.caller = Caller(self.ctx)
@@ -130,12 +144,7 @@ class Harness:
         self._sync_funcs: dict[Any, bool] = {}
 
     def send(self, message: dict[str, Any]) -> None:
-        try:
-            frame = encode_frame(message)
-        except (TypeError, ValueError) as e:  # the backend returned something that is not JSON
-            frame = encode_frame({"id": message["id"], "kind": "error", "type": "TypeError",
-                                  "message": f"result is not JSON serializable: {e}"})
-        self._queue(frame)
+        self._queue(_encoded(message))
 
     def post(self, frame: bytes) -> None:
         """Queues an encoded frame from any thread: ctx.publish runs in the loop (async code, in order with the
@@ -155,8 +164,13 @@ class Harness:
         self._pending.append(frame)
 
     def _flush(self) -> None:
-        if self._pending:  # _settle may have written them already
-            data, self._pending = b"".join(self._pending), []
+        with self._lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Writes what the loop queued (after the rest of a frame a thread began); the caller holds the lock."""
+        if self._pending or self._rest:  # _settle may have written them already
+            data, self._pending, self._rest = b"".join((self._rest, *self._pending)), [], b""
             self.link.write(data)
 
     async def start(self) -> int:
@@ -214,9 +228,9 @@ class Harness:
 
     def begin(self, call_id: int, op: str, message: dict[str, Any]) -> None:
         """Starts a call. Sync code, the common case, is handed to a thread of the loop's executor directly, and
-        its plain result sent when the loop takes the outcome back (``_settle``): no task, future chain or
-        coroutines per call as with ``invoke``'s to_thread (~25 % of a worker's CPU per call in
-        benchmarks/bench_router.py). Anything else, and every outcome but a plain value, goes through ``call``."""
+        the thread writes its plain result itself (``_hand_over``): no task, future chain or coroutines per call
+        as with ``invoke``'s to_thread (~25 % of a worker's CPU per call in benchmarks/bench_router.py). Anything
+        else, and every outcome but a plain value, goes through ``call``."""
         try:
             func, args = self.resolve(op, message)
         except Exception:
@@ -225,8 +239,9 @@ class Harness:
             self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
             return
         # like asyncio.to_thread: a copy of this context, so what the code sets in contextvars stays in the call
-        self.tasks[call_id] = self.executor.submit(self._in_thread, call_id, op, contextvars.copy_context(), func,
-                                                   args)
+        with self._lock:  # in tasks before the thread can look (_in_thread)
+            self.tasks[call_id] = self.executor.submit(self._in_thread, call_id, op, contextvars.copy_context(),
+                                                       func, args)
 
     def _sync(self, func: Callable[..., Any]) -> bool:
         """Whether ``invoke`` would run ``func`` in a thread; remembered per function."""
@@ -245,42 +260,75 @@ class Harness:
             outcome: tuple[bool, Any] = (True, context.run(func, *args))
         except BaseException as e:  # reported by the loop (call), as for invoke's caller
             outcome = (False, e)
-        self._hand_over((call_id, op, outcome))
+        ok, result = outcome
+        if ok and not (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
+            # a plain value, the common case: answered from here (_write_direct)
+            frame = _encoded({"id": call_id, "kind": "result", "value": None if op == "event" else result})
+            self._hand_over(frame, call_id)
+        else:
+            self._hand_over((call_id, op, outcome))
 
-    def _hand_over(self, item: tuple[int, str, tuple[bool, Any]] | bytes) -> None:
-        """From any thread to the loop, in order: an outcome of sync code, or a frame it published (so that a
-        publish reaches the manager before the answer that follows it). One wake-up of the loop for many."""
-        with self._outcomes_lock:
+    def _hand_over(self, item: tuple[int, str, tuple[bool, Any]] | bytes, answers: int | None = None) -> None:
+        """From a thread running sync code to the manager, in order: an outcome for the loop to report, or an
+        encoded frame (an answer to call ``answers``, or a frame the code published) written from the thread
+        itself when nothing is waiting to be written before it (_write_direct). Otherwise the loop writes it,
+        in order with what was handed over before (a publish reaches the manager before the answer that
+        follows it); one wake-up of the loop for many."""
+        with self._lock:
+            if answers is not None and self.tasks.pop(answers, None) is None:
+                return  # the manager gave up on this call
+            if type(item) is bytes and self._write_direct(item):
+                return
             self._outcomes.append(item)
             if self._settling:
                 return
             self._settling = True
         self.loop.call_soon_threadsafe(self._settle)
 
+    def _write_direct(self, frame: bytes) -> bool:
+        """Writes ``frame`` to the channel's socket from this thread when nothing written earlier is waiting
+        (in the transport's buffer, handed over, the rest of a frame): the answer then needs no wake-up of the
+        loop, no hand-back and no loop pass, which was about a third of a worker's CPU per call at concurrency 1
+        (strace and /proc under benchmarks/bench_router.py). What the socket does not take at once is written
+        by the loop before anything else. The caller holds the lock, under which the loop writes too."""
+        sock, transport = self._sock, self.link.transport
+        if sock is None or transport is None or transport.is_closing() or self._outcomes or self._rest \
+                or transport.get_write_buffer_size():
+            return False
+        try:
+            sent = sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return True  # the manager's end is gone; the link sees it and ends serving
+        if sent < len(frame):
+            self._rest = frame[sent:]
+            self.loop.call_soon_threadsafe(self._flush)
+        return True
+
     def _settle(self) -> None:
         """Takes the outcomes back and writes the answers now: this is already a loop pass of its own, so
-        waiting for the next one (as ``_queue`` does) would only add latency."""
-        with self._outcomes_lock:
+        waiting for the next one (as ``_queue`` does) would only add latency. Holds the lock until they are
+        written, so that no thread writes an answer of its own in between (_write_direct)."""
+        with self._lock:
             outcomes, self._outcomes, self._settling = self._outcomes, [], False
-        self._inline = True
-        try:
-            self._take(outcomes)
-        finally:
-            self._inline = False
-            self._flush()
+            self._inline = True
+            try:
+                self._take(outcomes)
+            finally:
+                self._inline = False
+                self._write_pending()
 
     def _take(self, outcomes: list[tuple[int, str, tuple[bool, Any]] | bytes]) -> None:
         for item in outcomes:
             if isinstance(item, bytes):
                 self._queue(item)
                 continue
-            call_id, op, (ok, result) = item
+            call_id, op, ran = item
             if self.tasks.pop(call_id, None) is None:
                 continue  # the manager gave up on this call
-            if ok and not (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
-                self.send({"id": call_id, "kind": "result", "value": None if op == "event" else result})
-            else:  # an exception, an awaitable or a stream: the general way, which reports or streams it
-                self.track(call_id, self.loop.create_task(self.call(call_id, op, None, (ok, result))))
+            # an exception, an awaitable or a stream: the general way, which reports or streams it
+            self.track(call_id, self.loop.create_task(self.call(call_id, op, None, ran)))
 
     def resolve(self, op: str, message: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The backend function a frame asks for, with its arguments."""
@@ -364,7 +412,7 @@ async def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     entry = Path(args.entry).resolve()
-    harness = Harness(load_backend(entry), entry, hook_timeout=args.hook_timeout)
+    harness = Harness(load_backend(entry), entry, hook_timeout=args.hook_timeout, sock=sock)
     await loop.create_unix_connection(lambda: harness.link, sock=sock)
     serving = loop.create_task(harness.start())
     stopping = loop.create_task(stop.wait())

@@ -1,6 +1,8 @@
-"""The harness's direct path for sync code (a thread, its outcome handed back to the loop) against a real worker:
-answers after the call's own publishes, no contextvar leaking between calls, raises and awaitables reported as
-``invoke`` would, and a call given up on leaving the worker serving."""
+"""The harness's direct path for sync code (a thread that writes its plain answer to the channel itself, other
+outcomes handed back to the loop) against a real worker: answers after the call's own publishes, whole frames when
+answers are bigger than the socket takes at once and the loop writes at the same time, no contextvar leaking
+between calls, raises and awaitables reported as ``invoke`` would, and a call given up on leaving the worker
+serving."""
 
 from __future__ import annotations
 
@@ -27,6 +29,29 @@ async def test_concurrent_sync_calls_answer_after_their_own_publishes(tmp_path, 
         assert [a["k"] for a in answers] == list(range(60))
         assert all(a["prior"] is None for a in answers)  # each call ran in a fresh copy of the context
         assert all(a["thread"] != "MainThread" for a in answers)
+    finally:
+        await mgr.close()
+
+
+async def test_big_answers_from_threads_and_the_loop_arrive_whole_and_in_order(tmp_path, make_spec):
+    published: dict[int, list[int]] = {}
+    mgr = WorkerManager(tmp_path / "state", grace_s=2.0,
+                        on_publish=lambda plugin, topic, data: published.setdefault(data["k"], []).append(data["i"]))
+    try:
+        await mgr.start(make_spec("handover"), 0)
+
+        async def one(k: int) -> None:
+            size = (k % 4) * 700_000 + 10  # up to ~2 MB: the socket takes a part, the loop writes the rest
+            c = "abcdefghé"[k % 9]
+            if k % 3 == 2:  # answered by the loop (an async tool) while threads write theirs
+                answer = await mgr.call("handover", {"k": k, "size": size, "c": c}, tool="big_async")
+            else:
+                answer = await mgr.call("handover", {"k": k, "size": size, "c": c}, tool="big")
+                assert published[k] == [0]  # its publish came first
+            assert answer == {"k": k, "text": c * size}
+
+        await asyncio.gather(*(one(k) for k in range(24)))
+        assert (await mgr.call("handover", {"k": 1}))["k"] == 1  # the channel is still in step
     finally:
         await mgr.close()
 

@@ -34,3 +34,16 @@ async def _later(value):
 
 def deferred(payload):
     return _later({"deferred": payload})
+
+
+def big(payload, ctx):
+    """A value far bigger than the socket takes at once, after a publish just as big: the thread's own write
+    stops part way and the loop writes the rest before anything else."""
+    text = payload["c"] * payload["size"]
+    ctx.publish("before", {"k": payload["k"], "i": 0, "pad": text})
+    return {"k": payload["k"], "text": text}
+
+
+async def big_async(payload):
+    """The same from the loop, which writes while threads answer."""
+    return {"k": payload["k"], "text": payload["c"] * payload["size"]}
