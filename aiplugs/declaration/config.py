@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Collection, Literal, Mapping
 
@@ -226,15 +227,17 @@ class Config:
         """A path setting made absolute against the config file's folder."""
         return None if value is None else self._abs(value)
 
-    @property
+    # Resolved once per load: building the desired state asks for state_dir twice per plugin, and each resolve
+    # is a readlink walk of every folder up to /.
+    @cached_property
     def plugins_dir(self) -> Path:
         return self._abs(self.settings.plugins_dir)
 
-    @property
+    @cached_property
     def models_dir(self) -> Path:
         return self._abs(self.settings.models_dir)
 
-    @property
+    @cached_property
     def state_dir(self) -> Path:
         return self._abs(self.settings.state_dir)
 

@@ -72,10 +72,10 @@ class Dependency(_Strict):
     @field_validator("version")
     @classmethod
     def _specifiers(cls, value: str | None) -> str | None:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
         if value is None:
             return value
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # ~3 ms of import and regex: when used
+
         try:
             SpecifierSet(value)
         except InvalidSpecifier:
@@ -86,9 +86,11 @@ class Dependency(_Strict):
     def allows(self, version: str) -> bool:
         """Whether ``version`` of the dependency satisfies this requirement; an installed pre-release counts like a
         release (it is what is there, not a candidate to choose)."""
+        if self.version is None:
+            return True
         from packaging.specifiers import SpecifierSet
 
-        return self.version is None or SpecifierSet(self.version).contains(version, prereleases=True)
+        return SpecifierSet(self.version).contains(version, prereleases=True)
 
     @model_serializer(mode="plain")
     def _dump(self) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -265,7 +264,7 @@ def _route(plugin: PluginSpec, scripts: list[ScriptSpec], relay: RelaySpec | Non
     assets = tuple(dict.fromkeys(path for s in scripts for path in (*s.js, *s.css)))
     matches = tuple(dict.fromkeys(p for s in scripts for p in s.matches))
     ttl, entries = (pconf.cache_ttl_s, pconf.cache_max_entries) if pconf is not None else (0.0, 1024)
-    config_hash = _hash({"plugin": asdict(plugin), "assets": assets, "matches": matches,
+    config_hash = _hash({"plugin": plugin, "assets": assets, "matches": matches,
                          "relay": relay.config_hash if relay else None,
                          **({"cache": [ttl, entries]} if ttl else {})})
     return RouteSpec(plugin, assets, matches, relay, config_hash, ttl, entries)
