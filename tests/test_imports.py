@@ -84,14 +84,19 @@ LOADED = """
 import json, sys
 from aiplugs.cli import main
 code = main(sys.argv[1:])
+from aiplugs.declaration.lockfile import LockFile
+from aiplugs.store.state import StateFile
+built = [m.__name__ for m in (StateFile, LockFile) if m.__pydantic_complete__]
 sys.stdout.flush()
-sys.stderr.write("\\nLOADED=" + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+sys.stderr.write("\\nLOADED=" + json.dumps({"code": code, "modules": sorted(sys.modules), "built": built}) + "\\n")
 """
 
 # Loaded on demand only: value positions (tomlkit parses aiplugs.toml a second time for them), process checks (a
-# daemon recorded in state.json), writing aiplugs.toml or aiplugs.lock, and the modules of the other commands.
-ON_DEMAND = ("tomlkit", "psutil", "aiplugs.declaration.positions", "aiplugs.declaration.edit", "aiplugs.events",
-             "aiplugs.cli._lifecycle", "aiplugs.cli._plugins", "aiplugs.cli._interact", "aiplugs.cli._models")
+# daemon recorded in state.json), writing aiplugs.toml or aiplugs.lock, version parsing beyond plain release numbers,
+# and the modules of the other commands.
+ON_DEMAND = ("tomlkit", "psutil", "packaging", "aiplugs.declaration.positions", "aiplugs.declaration.edit",
+             "aiplugs.events", "aiplugs.plan.placement", "aiplugs.cli._lifecycle", "aiplugs.cli._plugins",
+             "aiplugs.cli._interact", "aiplugs.cli._models")
 
 
 def loaded(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> dict[str, object]:
@@ -99,7 +104,7 @@ def loaded(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> dict[str
                             capture_output=True, text=True, timeout=60)
     line = next(line for line in result.stderr.splitlines() if line.startswith("LOADED="))
     found = json.loads(line[len("LOADED="):])
-    return {"code": found["code"], "err": result.stderr.split("\nLOADED=")[0],
+    return {"code": found["code"], "err": result.stderr.split("\nLOADED=")[0], "built": found["built"],
             "on_demand": sorted(m for m in found["modules"] if m.startswith(ON_DEMAND))}
 
 
@@ -118,6 +123,17 @@ def with_settings(project: Path, write_plugin: Callable[..., Path]) -> Path:
 def test_a_declaration_without_problems_loads_nothing_on_demand(with_settings: Path, argv: list[str]) -> None:
     found = loaded(*argv, cwd=with_settings, env={"AIPLUGS_PLUGINS__COUNTER__SETTINGS__API_KEY": "secret"})
     assert (found["code"], found["on_demand"]) == (0, []), found
+    assert found["built"] == [], found  # no state.json, no aiplugs.lock: their schemas are never built
+
+
+def test_state_and_lock_files_are_validated_when_there(with_settings: Path) -> None:
+    from aiplugs.declaration.lockfile import LockFile, lock_path, write_lock
+    from aiplugs.store.state import StateFile, write_state
+
+    write_state(with_settings / ".aiplugs", StateFile(api_hash="x"))
+    write_lock(lock_path(with_settings / "aiplugs.toml"), LockFile())
+    found = loaded("plan", cwd=with_settings, env={"AIPLUGS_PLUGINS__COUNTER__SETTINGS__API_KEY": "secret"})
+    assert (found["code"], sorted(found["built"])) == (0, ["LockFile", "StateFile"]), found
 
 
 def test_positions_load_for_the_message_that_needs_them(with_settings: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import aiplugs
 
@@ -27,3 +29,11 @@ def test_core_names_are_public() -> None:
     assert issubclass(aiplugs.PatternError, ValueError)
     assert issubclass(aiplugs.ConfigError, aiplugs.AiplugsError)
     assert isinstance(aiplugs.__version__, str)
+
+
+def test_names_load_on_first_use_and_tab_completion_lists_them() -> None:
+    code = ("import sys, aiplugs; loaded = 'pydantic' in sys.modules or 'aiplugs.plan' in sys.modules; "
+            "print(loaded, aiplugs.Plan.__module__, 'pydantic' in sys.modules)")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert found.stdout.split() == ["False", "aiplugs.plan.actions", "True"]
+    assert set(aiplugs.__all__) <= set(dir(aiplugs))

@@ -18,7 +18,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .sources import shown_path
 from .validation import problems_from_validation_error
 from ..errors import ConfigError, Problem
-from ..util.atomic import atomic_write_text
 
 __all__ = [
     "LOCK_FILE",
@@ -55,8 +54,9 @@ Sha256 = Annotated[str, AfterValidator(_sha256)]
 
 
 class LockedPlugin(BaseModel):
-    # strict: the file is written by aiplugs, so a "12" where 12 belongs means damage, not a convenience
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # strict: the file is written by aiplugs, so a "12" where 12 belongs means damage, not a convenience. Built on
+    # first use: most plans read no aiplugs.lock.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     source: str = Field(min_length=1)
     version: str = Field(min_length=1)
@@ -66,7 +66,7 @@ class LockedPlugin(BaseModel):
 
 
 class LockFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
     format_version: Literal[1] = 1
     plugins: dict[str, LockedPlugin] = Field(default_factory=dict)
@@ -82,7 +82,7 @@ def read_lock(path: Path) -> LockFile:
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        return LockFile()
+        return LockFile.model_construct()  # the empty lock: nothing read, nothing to validate
     except UnicodeDecodeError as e:
         raise ConfigError([Problem(shown, f"not UTF-8 text (byte {e.start}); {_RECOVER}")]) from None
     except OSError as e:
@@ -142,6 +142,8 @@ def render_lock(lock: LockFile) -> str:
 
 
 def write_lock(path: Path, lock: LockFile) -> None:
+    from ..util.atomic import atomic_write_text
+
     # 0644: the file is committed and read by everyone who checks the project out; it holds no secret
     atomic_write_text(path, render_lock(lock), mode=0o644)
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..declaration.config import Config, load_config
+from ..declaration.config import Config, PluginConfig, load_config
 from ..declaration.dependencies import dependency_order
 from ..declaration.settings import resolve_plugin_settings
 from ..errors import ConfigError, Problem, did_you_mean
@@ -177,9 +177,7 @@ def _mode(config: Config, loaded: LoadedPlugin) -> Mode:
     return _plugin_config(config, loaded.id).mode or loaded.manifest.inference.default_mode
 
 
-def _plugin_config(config: Config, plugin_id: str):  # -> PluginConfig
-    from ..declaration.config import PluginConfig
-
+def _plugin_config(config: Config, plugin_id: str) -> PluginConfig:
     return config.settings.plugins.get(plugin_id) or PluginConfig()
 
 

@@ -6,13 +6,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
 from ..declaration.autotune import AutotuneConfig
 from ..declaration.rules import MatchPattern, RuleSet, ScriptRule
-from .placement import Backend, RayPlacement
+
+if TYPE_CHECKING:  # a plugin on Ray brings placement in (plan.ray_specs); the others never need it
+    from .placement import Backend, RayPlacement
 
 __all__ = [
     "CloudSpec",
@@ -347,5 +349,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def _hash(data: Any) -> str:
-    text = json.dumps(_jsonable(data), sort_keys=True, separators=(",", ":"))
+    # json's C encoder walks the dicts, lists and tuples; _json_default turns the rest into what _jsonable does
+    # (a tuple is a JSON list either way, and every key hashed is a str), so the text is _jsonable's, made faster.
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _json_default(value: Any) -> Any:
+    converted = _jsonable(value)
+    if converted is value:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    return converted

@@ -7,15 +7,17 @@ reads the declaration again) plans its workers and routes from the manifest that
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..declaration.config import Config
 from ..declaration.lockfile import LOCK_FILE, LockedPlugin, LockFile, lock_path, read_lock
 from ..declaration.manifest import LoadedPlugin, load_manifest
 from ..declaration.packages import find_installed, resolve_source
-from ..declaration.plugins import Current
 from ..errors import ConfigError, Problem
 from .desired import DesiredState, PackageSpec
+
+if TYPE_CHECKING:
+    from ..declaration.plugins import Current
 
 __all__ = ["current_declaration", "lock_differences", "sourced_plugins"]
 
@@ -75,6 +77,8 @@ def current_declaration(config: Config, plugin_id: str) -> tuple[Current | None,
     """What the declaration holds for ``plugin_id`` now — a package and what it pins, a plugin folder, or nothing —
     and whether that package is installed; from aiplugs.toml, aiplugs.lock and the state dir alone (what
     ``plugins install`` and the daemon's install jobs decide on)."""
+    from ..declaration.plugins import Current  # the install decisions' vocabulary; a plan does not need it
+
     _, packages = sourced_plugins(config, [])
     package = next((p for p in packages if p.plugin_id == plugin_id), None)
     if package is not None:

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..declaration.config import Config
 from ..errors import Problem
 from .envs import normalize
 from .desired import ModelSpec
-from .placement import RAY_INSTALL, RayModel, RayPlacement, ray_installed
+
+if TYPE_CHECKING:
+    from .placement import RayPlacement
 
 __all__ = ["ray_placement", "ray_problems"]
 
@@ -20,6 +22,8 @@ def ray_placement(config: Config, pconf: Any, requirements: tuple[str, ...],
     model reference of its manifest."""
     if pconf.backend != "ray":
         return None
+    from .placement import RayModel, RayPlacement  # for plugins on Ray only
+
     ray = config.settings.ray
     own = tuple(RayModel(m.filename, m.url, m.sha256, m.size, (key,)) for key, m in models)
     return RayPlacement(address=ray.address, local_cpus=ray.num_cpus if ray.address is None else None,
@@ -30,7 +34,11 @@ def ray_placement(config: Config, pconf: Any, requirements: tuple[str, ...],
 def ray_problems(config: Config, local: Mapping[str, Any]) -> list[Problem]:
     """``local``: plugin id -> settings of the enabled local plugins. Ray must be installed for those on Ray."""
     on_ray = sorted(pid for pid, pconf in local.items() if pconf.backend == "ray")
-    if not on_ray or ray_installed():
+    if not on_ray:
+        return []
+    from .placement import RAY_INSTALL, ray_installed
+
+    if ray_installed():
         return []
     problems = []
     for pid in on_ray:

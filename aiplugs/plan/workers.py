@@ -10,12 +10,14 @@ import ast
 import hashlib
 import json
 from dataclasses import asdict
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..declaration.config import Config
 from ..declaration.manifest import LoadedPlugin
 from .desired import EnvSpec, ModelSpec, WorkerSpec, _hash
-from .placement import RayPlacement
+
+if TYPE_CHECKING:
+    from .placement import RayPlacement
 
 __all__ = ["HOOKS", "backend_hooks", "worker_spec"]
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from aiplugs.errors import ConfigError
@@ -167,6 +169,24 @@ def test_schema_errors_name_field_and_value_and_come_together(
     assert "version: " in joined
     assert "color: unknown key" in joined
     assert "content_scripts.0.run_at: must be one of 'document_start', 'document_end' or 'document_idle'" in joined
+
+
+@given(st.from_regex(r"[0-9]+(\.[0-9]+)*", fullmatch=True))
+def test_a_release_number_passes_without_packaging_as_packaging_would_pass_it(version: str) -> None:
+    from packaging.version import Version
+
+    Version(version)  # what the shortcut skips never fails
+    assert Manifest.model_validate(manifest_data("p", version=version)).version == version
+
+
+@pytest.mark.parametrize(("version", "valid"), [("1.0.0", True), ("v1.0", True), ("1.0.0rc1", True), ("2!1.0", True),
+                                                ("1.0-foo", False), ("1..0", False), ("١.٠", False), ("1.0 ", True)])
+def test_other_versions_are_judged_by_packaging(version: str, valid: bool) -> None:
+    if valid:
+        assert Manifest.model_validate(manifest_data("p", version=version)).version == version
+    else:
+        with pytest.raises(ValidationError, match="must be a version like 1.2.0"):
+            Manifest.model_validate(manifest_data("p", version=version))
 
 
 def test_unknown_key_suggests_the_close_name(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
