@@ -27,20 +27,20 @@ uvicorn's ``wsproto`` protocol (mitmproxy loads wsproto anyway) instead of the `
 its exposition module, which imports ``http.server``, ``wsgiref`` and ``urllib.request`` for servers the router
 never runs, loads on the first scrape of ``/metrics`` (~0.9 MB). Measured (3 rounds, median): 101.6 MB (1.39x
 mitmdump's 73 MB) at first, 86.0 MB (1.20x) after the lean imports, 83.6 MB against 71.4 MB (1.17x) after the
-dashboard, 79.5 MB against 71.4 MB (1.113x) after jsonschema and fsspec, 77.7-77.9 MB against 71.3 MB now
-(1.09x). Workers: 23.5 MB bare, 23.8 MB the largest example worker (goal met).
+dashboard, 79.5 MB against 71.4 MB (1.113x) after jsonschema and fsspec, 77.7-77.9 MB against 71.3 MB (1.09x)
+after websockets and the exposition. Last, tomlkit (~0.8 MB, 11 modules) is no longer loaded at idle: the value
+positions in ``aiplugs.toml`` are worked out when an error or ``Config.origin`` first asks, and the autotuner's
+``aiplugs.toml`` edits import it with the first suggestion previewed or applied: 77.0 MB against 71.3-71.4 MB
+now (1.08x). Workers: 23.5-23.7 MB bare, 23.8 MB the largest example worker (goal met).
 
 What the rest is (leave-one-out over the daemon's own module list, module memory only): pydantic +
 pydantic-settings, ~7 MB (pydantic-core's shared library alone is 3.6 MB of resident pages; pydantic-settings pulls
 in importlib.metadata, email, argparse, dotenv), plus the aiplugs models built on it. The declaration, the desired
 state (``AutotuneConfig``, ``SecretStr``) and ``state.json`` are pydantic models, so a daemon without pydantic means
 handing it its desired state as plain data built in another process: a rewrite of plan/ and store/, not a lazy
-import. Without it the daemon would be ~72-73 MB (~1.02x, by that estimate). Smaller: tomlkit (~0.8 MB, 11 modules),
-which ``declaration/positions.py`` runs on every load of ``aiplugs.toml`` because each value's origin
-(``aiplugs.toml:14:9``) is computed as the file is read and merged with the environment's; making it lazy means
-origins computed on first use (errors, ``Config.origin``), ~0.8 MB less. ``packaging.version`` (~0.2 MB) checks
-each manifest's version. In use at idle and kept: prometheus_client's metric classes, sqlite3 (the metrics history,
-1.2 MB of library pages), the autotuner (~0.5 MB), psutil, wsproto (the router's WebSocket endpoint).
+import. Without it the daemon would be ~72-73 MB (~1.02x, by that estimate). In use at idle and kept:
+prometheus_client's metric classes, sqlite3 (the metrics history, 1.2 MB of library pages), the autotuner
+(~0.5 MB), psutil, wsproto (the router's WebSocket endpoint).
 
     python benchmarks/bench_footprint.py [--quick]
 """

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from ..declaration.config import load_config
-from ..declaration.edit import ConfigEdit
 from ..errors import AiplugsError
 from ..plan.autotune import Suggestion
 from ..store.suggestions import HistoryEntry, SuggestionStore
+
+if TYPE_CHECKING:
+    from ..declaration.edit import ConfigEdit
 
 __all__ = ["Apply", "apply_suggestion", "preview", "revert_entry", "SuggestionError"]
 
@@ -35,6 +37,14 @@ class SuggestionError(AiplugsError):
         self.status = status
 
 
+def _config_edit() -> type[ConfigEdit]:
+    """``ConfigEdit``, imported when a suggestion is first previewed, applied or reverted: it brings tomlkit, which
+    an idle daemon does not load otherwise."""
+    from ..declaration.edit import ConfigEdit
+
+    return ConfigEdit
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -42,14 +52,14 @@ def _sha(text: str) -> str:
 def preview(path: Path, suggestions: tuple[Suggestion, ...]) -> tuple[str | None, dict[str, str]]:
     """The file's sha256 and each applicable suggestion's diff against it (the file is read once)."""
     try:
-        base = ConfigEdit.load(path)
+        base = _config_edit().load(path)
     except AiplugsError:  # the file does not parse right now: diffs appear once it does again
         return None, {}
     diffs = {}
     for s in suggestions:
         if s.change is None:
             continue
-        edit = ConfigEdit(path, base.original, _sha(base.original))
+        edit = _config_edit()(path, base.original, _sha(base.original))
         edit.set(s.change.path, s.change.new)
         diffs[s.id] = edit.diff()
     return _sha(base.original), diffs
@@ -61,7 +71,7 @@ async def apply_suggestion(suggestion: Suggestion, path: Path, env: Mapping[str,
     if change is None:
         raise SuggestionError(f"{suggestion.id} proposes no change to apply: {suggestion.expected}")
     _refuse_env(path, env, change.path)
-    edit = ConfigEdit.load(path)
+    edit = _config_edit().load(path)
     if expect_sha256 is not None and _sha(edit.original) != expect_sha256:
         raise SuggestionError(f"{path.name} changed since the suggestion's diff was shown; look at it again "
                               "(`aiplugs suggest show`)")
@@ -91,14 +101,14 @@ async def revert_entry(entry: HistoryEntry, path: Path, env: Mapping[str, str], 
         raise SuggestionError(f"{entry.suggestion_id} changed nothing: nothing to revert")
     keys = ("plugins", change["plugin"], change["setting"])
     _refuse_env(path, env, keys)
-    edit = ConfigEdit.load(path)
+    edit = _config_edit().load(path)
     current = edit.get(keys, _MISSING)
     if current is _MISSING or current != change["new"]:
         shown = "not set" if current is _MISSING else repr(current)
         raise SuggestionError(f"plugins.{change['plugin']}.{change['setting']} is {shown} in {path.name}, not the "
                               f"{change['new']!r} {entry.suggestion_id} set; someone changed it since — edit it "
                               "by hand")
-    before = ConfigEdit(path, entry.text_before, None).get(keys, _MISSING)
+    before = _config_edit()(path, entry.text_before, None).get(keys, _MISSING)
     if before is _MISSING:
         edit.remove(keys)
     else:
@@ -116,7 +126,7 @@ async def _apply_or_restore(path: Path, text_before: str, apply: Apply) -> dict[
     try:
         return await apply()
     except AiplugsError:
-        edit = ConfigEdit.load(path)
+        edit = _config_edit().load(path)
         edit.replace_text(text_before)
         edit.save()
         raise

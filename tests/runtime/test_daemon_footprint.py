@@ -3,7 +3,8 @@ first dashboard request, the package installer on the first install, ``filelock`
 ``jsonschema`` on the first call of a tool with an input schema (the manifests' plain schemas are checked without
 it), ``fsspec`` not for models whose source is a local path (the example's are), ``packaging.requirements`` only
 for plugins with requirements, prometheus_client's text exposition (and the HTTP servers its module imports) on the
-first scrape of ``/metrics``, and the ``websockets`` library not at all (the router speaks WebSocket through
+first scrape of ``/metrics``, tomlkit (value positions, edits of ``aiplugs.toml``) with the first error to point at
+or suggestion to preview, and the ``websockets`` library not at all (the router speaks WebSocket through
 ``wsproto``, which mitmproxy loads anyway).
 
 A real daemon of the shipped example, started by ``aiplugs apply`` with ``-X importtime`` on (PYTHONPROFILEIMPORTTIME):
@@ -24,7 +25,8 @@ import pytest
 IDLE_ABSENT = ("jinja2", "markupsafe", "aiplugs.adapters.router.dashboard.render", "aiplugs.runtime._install_steps",
                "aiplugs.runtime.installs", "filelock", "jsonschema", "referencing", "rpds", "fsspec",
                "packaging.requirements", "aiplugs.adapters.packages", "tarfile", "websockets",
-               "prometheus_client.exposition", "wsgiref", "http.server", "urllib.request")
+               "prometheus_client.exposition", "wsgiref", "http.server", "urllib.request", "tomlkit",
+               "aiplugs.declaration.edit")
 
 
 def _free_port() -> int:
