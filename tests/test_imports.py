@@ -95,8 +95,8 @@ sys.stderr.write("\\nLOADED=" + json.dumps({"code": code, "modules": sorted(sys.
 # daemon recorded in state.json), writing aiplugs.toml or aiplugs.lock, version parsing beyond plain release numbers,
 # and the modules of the other commands.
 ON_DEMAND = ("tomlkit", "psutil", "packaging", "aiplugs.declaration.positions", "aiplugs.declaration.edit",
-             "aiplugs.events", "aiplugs.plan.placement", "aiplugs.cli._lifecycle", "aiplugs.cli._plugins",
-             "aiplugs.cli._interact", "aiplugs.cli._models")
+             "aiplugs.events", "aiplugs.plan.placement", "aiplugs.client.lifecycle", "aiplugs.cli._lifecycle",
+             "aiplugs.cli._plugins", "aiplugs.cli._interact", "aiplugs.cli._models")
 
 
 def loaded(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> dict[str, object]:

@@ -87,7 +87,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ..client.lifecycle import plan_for
+    from ..client.planning import plan_for
 
     config, desired = load(args)
     plan = plan_for(desired)

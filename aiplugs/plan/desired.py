@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -279,16 +280,23 @@ class DesiredState:
     secret_values: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def plugin(self, plugin_id: str) -> PluginSpec | None:
-        return next((p for p in self.plugins if p.id == plugin_id), None)
+        return self._by_plugin[0].get(plugin_id)
 
     def worker(self, plugin_id: str) -> WorkerSpec | None:
-        return next((w for w in self.workers if w.plugin_id == plugin_id), None)
+        return self._by_plugin[1].get(plugin_id)
 
     def model(self, filename: str) -> ModelSpec | None:
         return next((m for m in self.models if m.filename == filename), None)
 
     def route(self, plugin_id: str) -> RouteSpec | None:
-        return next((r for r in self.routes if r.plugin_id == plugin_id), None)
+        return self._by_plugin[2].get(plugin_id)
+
+    @cached_property
+    def _by_plugin(self) -> tuple[dict[str, PluginSpec], dict[str, WorkerSpec], dict[str, RouteSpec]]:
+        """Plugins, workers and routes by plugin id, each the first of its id: a plan asks for every plugin's three,
+        which scanning the tuples made quadratic in the number of plugins."""
+        return (_first_by(self.plugins, lambda p: p.id), _first_by(self.workers, lambda w: w.plugin_id),
+                _first_by(self.routes, lambda r: r.plugin_id))
 
     def env(self, env_id: str | None) -> EnvSpec | None:
         return next((e for e in self.envs if e.id == env_id), None)
@@ -322,6 +330,10 @@ class DesiredState:
         if self.cloud.api_key is not None:
             data["cloud"]["api_key"] = "**********"
         return data
+
+
+def _first_by(units: tuple[Any, ...], key: Any) -> dict[str, Any]:
+    return {key(unit): unit for unit in reversed(units)}
 
 
 def api_settings_hash(max_body_bytes: int, metrics: Any = None, autotune: Any = None) -> str:

@@ -44,7 +44,7 @@ def worker_spec(config: Config, loaded: LoadedPlugin, pconf: Any, models: Mappin
     inference = manifest.inference
     entry = loaded.dir / (inference.local_entry or "backend.py")
     used = [models[ref.filename] for ref in inference.models]
-    data_dir, cache_dir = config.state_dir / DATA_DIR / pid, config.state_dir / CACHE_DIR / pid
+    data_dir, cache_dir = config.state_dir.joinpath(DATA_DIR, pid), config.state_dir.joinpath(CACHE_DIR, pid)
     env = {ref.key: str(models[ref.filename].path) for ref in inference.models}
     env.update(pconf.env)
     env.update({

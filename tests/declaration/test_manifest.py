@@ -222,6 +222,23 @@ def test_load_plugins_sorts_skips_hidden_and_reports_all(tmp_path: Path, write_p
     assert load_plugins(tmp_path / "missing") == {}
 
 
+def test_plugin_folders_through_links_as_path_sees_them(tmp_path: Path, write_plugin: Callable[..., Path]) -> None:
+    from aiplugs.declaration.manifest import plugin_folders
+
+    plugins, elsewhere = tmp_path / "plugins", tmp_path / "elsewhere"
+    write_plugin(plugins, "a")
+    write_plugin(elsewhere, "b")
+    (plugins / "b").symlink_to(elsewhere / "b")  # a linked plugin folder: its dir is where the link leads
+    (plugins / "c").symlink_to(tmp_path / "gone")  # dangling
+    (plugins / "d").symlink_to(plugins / "d")  # a loop
+    (plugins / "e").symlink_to(plugins / "a" / "backend.py")  # a file
+    loaded = load_plugins(plugins)
+    assert {pid: p.dir for pid, p in loaded.items()} == {"a": (plugins / "a").resolve(),
+                                                         "b": (elsewhere / "b").resolve()}
+    assert plugin_folders(plugins) == {"a", "b"} == {c.name for c in plugins.iterdir() if c.is_dir()}
+    assert load_manifest(plugins / "b") == loaded["b"]
+
+
 # --- rules that need the whole declaration (checked while building the desired state) ----------------------------
 
 
@@ -360,3 +377,24 @@ def test_limits_keep_manifests_small_and_rule_sets_quick(tmp_path: Path) -> None
     (folder / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="larger than 256 KiB"):
         load_manifest(folder)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_the_size_limit_holds_to_the_byte_past_the_first_read(tmp_path: Path, extra: int) -> None:
+    from aiplugs.declaration.manifest import _FIRST_READ, MAX_MANIFEST_BYTES
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "content.js").write_text("1;\n")
+    (folder / "backend.py").write_text("def run(payload):\n    return payload\n")
+    data = manifest_data("p", description="")
+    for size in (_FIRST_READ + extra, MAX_MANIFEST_BYTES + extra):
+        data["description"] = ""
+        data["description"] = "x" * (size - len(json.dumps(data)))
+        (folder / "manifest.json").write_text(json.dumps(data))
+        assert (folder / "manifest.json").stat().st_size == size
+        if size > MAX_MANIFEST_BYTES:
+            with pytest.raises(ConfigError, match="larger than 256 KiB"):
+                load_manifest(folder)
+        else:
+            assert len(load_manifest(folder).manifest.description) == len(data["description"])
