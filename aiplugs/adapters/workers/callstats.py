@@ -11,7 +11,8 @@ Terms:
              A worker serves several calls at once (sync code on threads), so a call never waits for a busy
              worker to finish; that pressure shows as ``contended`` and ``inflight`` instead.
   contended  calls sent to a worker that was already serving another call: with least-busy dispatch, every
-             ready worker was busy.
+             ready worker was busy. Counted when the call ends, like ``calls``, so a window's contended calls
+             are a share of that window's calls (never over 100 %).
   busy_s     worker-seconds with at least one call in flight (utilization = its rate / ready workers).
   startup    spawn → ready: the backend imported, its init hook ran (where models usually load) and it answered a
              ping; the model-load time a person can act on.
@@ -95,23 +96,26 @@ class CallStats:
     def waited(self, seconds: float) -> None:
         self.wait.observe(seconds)
 
-    def began(self, outstanding: int) -> None:
-        """A call went to a worker that had ``outstanding`` calls in flight before it."""
+    def began(self, outstanding: int) -> bool:
+        """A call went to a worker that had ``outstanding`` calls in flight before it; whether it was contended
+        (for ``ended``)."""
         self._advance(self.clock())
         self.inflight += 1
         if outstanding == 0:
             self.busy += 1
-        else:
-            self.contended += 1
         if self.inflight > self.peak:
             self.peak = self.inflight
+        return outstanding > 0
 
-    def ended(self, seconds: float, outstanding: int, error: str | None = None) -> None:
-        """A call that ``began`` is over after ``seconds``; its worker has ``outstanding`` calls left."""
+    def ended(self, seconds: float, outstanding: int, error: str | None = None, contended: bool = False) -> None:
+        """A call that ``began`` (``contended``: what it said) is over after ``seconds``; its worker has
+        ``outstanding`` calls left."""
         self._advance(self.clock())
         self.inflight = max(self.inflight - 1, 0)  # never negative: collection may have been switched on mid-call
         if outstanding == 0:
             self.busy = max(self.busy - 1, 0)
+        if contended:
+            self.contended += 1
         self.finished(seconds, error)
 
     def finished(self, seconds: float, error: str | None = None) -> None:
@@ -149,10 +153,10 @@ class NullCallStats(CallStats):
     def waited(self, seconds: float) -> None:
         pass
 
-    def began(self, outstanding: int) -> None:
-        pass
+    def began(self, outstanding: int) -> bool:
+        return False
 
-    def ended(self, seconds: float, outstanding: int, error: str | None = None) -> None:
+    def ended(self, seconds: float, outstanding: int, error: str | None = None, contended: bool = False) -> None:
         pass
 
     def finished(self, seconds: float, error: str | None = None) -> None:

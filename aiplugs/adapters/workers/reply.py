@@ -46,8 +46,9 @@ class Reply:
     """
 
     def __init__(self, pool: Pool, worker: WorkerProcess, call: Call, first: dict[str, Any], timeout: float,
-                 started: float) -> None:
+                 started: float, contended: bool = False) -> None:
         self._pool, self._worker, self._call = pool, worker, call
+        self._contended = contended
         self.streaming = first.get("kind") == "stream"
         self.value = first.get("value")
         self.text: bytes | None = first.get("text")
@@ -65,7 +66,7 @@ class Reply:
             call = worker.channel.open(op, **fields)
         except (TypeError, ValueError) as e:
             raise BackendError(pool.spec.plugin_id, "TypeError", f"payload is not JSON serializable: {e}") from None
-        pool.stats.began(worker.outstanding)
+        contended = pool.stats.began(worker.outstanding)
         worker.outstanding += 1
         try:
             first = await next_frame(pool, call, timeout - (time.monotonic() - started))
@@ -75,9 +76,9 @@ class Reply:
             worker.calls += 1
             pool.requests += 1
             pool.errors += 1
-            pool.stats.ended(time.monotonic() - started, worker.outstanding, failure_key(e))
+            pool.stats.ended(time.monotonic() - started, worker.outstanding, failure_key(e), contended)
             raise
-        return cls(pool, worker, call, first, timeout, started)
+        return cls(pool, worker, call, first, timeout, started, contended)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._items()
@@ -117,5 +118,6 @@ class Reply:
             self._pool.errors += 1
         elapsed = time.monotonic() - self._started
         self._pool.latencies_ms.append(elapsed * 1000)
-        self._pool.stats.ended(elapsed, self._worker.outstanding, None if ok else failure_key(failure))
+        self._pool.stats.ended(elapsed, self._worker.outstanding, None if ok else failure_key(failure),
+                               self._contended)
         self._worker = None  # type: ignore[assignment]

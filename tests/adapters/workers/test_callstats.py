@@ -19,11 +19,12 @@ class Clock:
 def test_in_flight_and_busy_time_are_integrated_over_time() -> None:
     clock = Clock()
     stats = CallStats(clock)
-    stats.began(0)  # worker A idle → busy
+    assert stats.began(0) is False  # worker A idle → busy
     clock.now += 1.0
-    stats.began(1)  # the same worker again: contended
+    assert stats.began(1) is True  # the same worker again: contended
     clock.now += 2.0
-    stats.ended(3.0, 1)  # A still has one call
+    assert stats.snapshot().contended == 0  # counted when the call ends, with calls
+    stats.ended(3.0, 1, contended=True)  # A still has one call
     clock.now += 1.0
     stats.ended(3.0, 0)
     counts = stats.snapshot()

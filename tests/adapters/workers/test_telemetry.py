@@ -75,6 +75,8 @@ async def test_calls_in_flight_and_contention_on_one_worker(manager: WorkerManag
     calls = [asyncio.create_task(manager.call("echo-sync", {"sleep": 0.5})) for _ in range(3)]
     await wait_for_async(lambda: manager.telemetry()["echo-sync"].counts.inflight == 3)
     assert manager.telemetry()["echo-sync"].workers[0].inflight == 3
+    # contended counts with calls, as they end: a reading while they run shows neither (a share over 100 % before)
+    assert (manager.telemetry()["echo-sync"].counts.calls, manager.telemetry()["echo-sync"].counts.contended) == (0, 0)
     await asyncio.gather(*calls)
     counts = manager.telemetry(reset_peak=True)["echo-sync"].counts
     assert (counts.calls, counts.inflight, counts.inflight_peak, counts.contended) == (3, 0, 3, 2)
