@@ -49,18 +49,29 @@ repeat counting ~4 %, metrics ~2.5 %, ``PluginCalls`` ~2 %. Of the worker's: tak
 a thread ~25 %, taking the outcome back and writing the answer ~35 % (its JSON encode most of it), the thread
 itself ~10 %, the rest the loop and its syscalls.
 
+Third round (strace, perf and /proc on the worker: py-spy counts a thread inside a syscall as busy, which hid
+this): each read of the channel was asyncio's ``recv(256 KiB)``, which glibc served with mmap + mremap + munmap
+(a fresh 256 KiB buffer and its page faults per frame): ``FrameLink`` is now a buffered protocol reading into
+one reused buffer. And the thread that ran sync code handed its outcome back to the loop (a self-pipe write, a
+loop wake-up and pass, two GIL hand-offs) only for the loop to write the answer: the thread now writes a plain
+answer to the socket itself, under the lock the loop writes under, when nothing is waiting to go before it. The
+channel alone: ≈10-13k sequential calls/s (from ≈7.7-9k), worker ≈38-46 µs of CPU per call (from ≈85-100);
+at concurrency 8 ≈37-44k calls/s (from ≈25-29k). Through the router the worker costs ≈56-63 µs per HTTP call
+(from ≈70-76) and the router is unchanged (≈100-107): full run 0.56x (bare 7747 req/s, ours 4364; added p50
+0.249 ms), quick runs 0.53-0.76x as the box's other load (a test suite beside it) came and went.
+
 Where 0.6x sits: on two cores requests/s follow the CPU all three processes spend per request. The bare echo
-costs ≈57 (server) + ≈93 (load generator) ≈150 µs; ours ≈107 + ≈58 + ≈115 ≈280 µs, so ≈0.54x by CPU, 0.59x
-measured (the ratio also moves with how the box's other load lands on each phase). A steady 0.6x needs
-≤ ≈250 µs in all, i.e. router + worker ≤ ≈135 µs against ≈165 now. The floor under that: the router's own
-uvicorn/httptools share is ≈30-35 µs and the guard ≈12, so the rest of the router's call path (≈60 µs) and the
-worker (≈58 µs) are what is left to cut, and most of both is the process hop itself: a frame encoded, written,
-read and decoded on each side, two loop wake-ups and the worker's thread hand-off (which keeps its loop free
-while sync code runs). What remains small and safe is ≈10-15 µs (repeat counting by body hash, the guard's
-token and body checks on the hot path, Reply/Call bookkeeping); past that, 0.6x would need dropping the thread
-hop for sync code or the process boundary, which are behaviours, not overheads. Sequentially the added
-≈0.29 ms is mostly waiting: a call crosses four wake-ups the bare echo does not have (router -> worker loop ->
-worker thread -> worker loop -> router), two fewer loop passes than before this round.
+costs ≈56 (server) + ≈92 (load generator) ≈150 µs; ours ≈107 + ≈56 + ≈110 ≈273 µs, so ≈0.54x by CPU, 0.56x
+measured in the last full run. A steady 0.6x needs ≤ ≈250 µs in all, i.e. router + worker ≤ ≈140 µs against
+≈163 now. What is left is the process hop itself, and on this VM it is context switches, not Python: ``perf``
+on the worker at one call at a time puts 43 % of its CPU in the kernel finishing task switches (futex and
+epoll wake-ups) and 18 % in the interpreter. Two experiments say the rest is not in our code: running sync
+code inline on the worker's loop (no thread at all) left the worker at ≈56-60 µs per HTTP call, and writing
+each frame to the worker at once instead of once per loop pass raised its CPU (more wake-ups). The router's
+own share past the bare server (≈50 µs: the guard ≈12, the request and reply frames, the reply's wake-up,
+metrics) is spread thin; 0.6x steadily would need the process boundary gone, which is the design (a plugin
+that crashes or leaks cannot take the router with it), not an overhead. Sequentially the added ≈0.25 ms is
+mostly waiting on those wake-ups.
 
     python benchmarks/bench_router.py          # full
     python benchmarks/bench_router.py --quick  # small, < 60 s
