@@ -56,8 +56,8 @@ __all__ = [
 DEFAULT_CONFIG_NAME = "aiplugs.toml"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# The config of every model here: a constant, not a base model (one more model class to build at import)
+_SECTION = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_range(value: tuple[int, int]) -> tuple[int, int]:
@@ -67,7 +67,9 @@ def _check_range(value: tuple[int, int]) -> tuple[int, int]:
     return value
 
 
-class ApiConfig(_Section):
+class ApiConfig(BaseModel):
+    model_config = _SECTION
+
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=1, le=65535, description="fixed port; unset = first free in port_range")
     port_range: tuple[int, int] = (5000, 5100)
@@ -79,7 +81,9 @@ class ApiConfig(_Section):
         return _check_range(value)
 
 
-class ProxyConfig(_Section):
+class ProxyConfig(BaseModel):
+    model_config = _SECTION
+
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=1, le=65535)
     port_range: tuple[int, int] = (8080, 8180)
@@ -118,7 +122,9 @@ class ProxyConfig(_Section):
         return tuple(v.lower() for v in values)
 
 
-class CloudConfig(_Section):
+class CloudConfig(BaseModel):
+    model_config = _SECTION
+
     base_url: str | None = None
     api_key: SecretStr | None = None
     timeout_s: float = Field(default=60.0, gt=0)
@@ -131,7 +137,9 @@ class CloudConfig(_Section):
         return value.rstrip("/") if value else value
 
 
-class PluginConfig(_Section):
+class PluginConfig(BaseModel):
+    model_config = _SECTION
+
     enabled: bool = True
     mode: Literal["local", "cloud"] | None = Field(default=None, description="overrides the manifest's default_mode")
     workers: int | WorkersRange = Field(default=1, description="a count, or {min, max}: the daemon scales within it")

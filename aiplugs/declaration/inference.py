@@ -16,8 +16,8 @@ _DRIVE = re.compile(r"[A-Za-z]:")  # C:, a Windows drive
 Mode = Literal["local", "cloud"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# The config of every model here: a constant, not a base model (one more model class to build at import)
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 def safe_relative_path(value: str, what: str) -> str:
@@ -40,7 +40,9 @@ def safe_filename(value: str) -> str:
     return value
 
 
-class ModelRef(_Strict):
+class ModelRef(BaseModel):
+    model_config = _STRICT
+
     key: str = Field(pattern=ENV_NAME, description="environment variable that carries the model's absolute path")
     filename: str
     source_url: str = Field(min_length=1, description="any fsspec URL; a relative path resolves against the plugin")
@@ -61,7 +63,9 @@ class ModelRef(_Strict):
         return value
 
 
-class Inference(_Strict):
+class Inference(BaseModel):
+    model_config = _STRICT
+
     default_mode: Mode = "local"
     local_entry: str | None = "backend.py"
     models: tuple[ModelRef, ...] = ()
@@ -84,9 +88,11 @@ class Inference(_Strict):
         return self
 
 
-class Python(_Strict):
+class Python(BaseModel):
     """What a local backend needs installed: pip requirement specifiers (``"numpy>=1.26"``). Plugins with the same
     set share one virtualenv."""
+
+    model_config = _STRICT
 
     requirements: tuple[str, ...] = ()
 

@@ -22,13 +22,15 @@ PLUGIN_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 RESERVED_TOOL_NAMES = frozenset({"init", "shutdown", "install", "uninstall", "on_event", "on_message"})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# The config of every model here: a constant, not a base model (one more model class to build at import)
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-class Tool(_Strict):
+class Tool(BaseModel):
     """A backend function pages may call by name. ``run`` is always a tool; listing it gives it a description and
     an input schema."""
+
+    model_config = _STRICT
 
     name: str
     description: str = ""
@@ -54,8 +56,10 @@ class Tool(_Strict):
         return value
 
 
-class Dependency(_Strict):
+class Dependency(BaseModel):
     """Another plugin this one needs, written ``"summarize"`` or ``{"id": "summarize", "version": ">=1.2"}``."""
+
+    model_config = _STRICT
 
     id: str = Field(pattern=PLUGIN_ID)
     version: str | None = Field(default=None, description="PEP 440 version specifiers, like '>=1.2,<2'")
@@ -98,7 +102,9 @@ class Dependency(_Strict):
         return self.id if self.version is None else {"id": self.id, "version": self.version}
 
 
-class Hooks(_Strict):
+class Hooks(BaseModel):
     """Limits for the hooks aiplugs calls in a backend (``init``, ``install``, ``on_event``...)."""
+
+    model_config = _STRICT
 
     timeout_s: float = Field(default=60.0, gt=0, le=3600, strict=True)

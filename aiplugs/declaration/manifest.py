@@ -48,8 +48,8 @@ RunAt = Literal["document_start", "document_end", "document_idle"]
 _PLAIN_VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# The config of every model here: a constant, not a base model (one more model class to build at import)
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 def _full_pattern(value: str, info: ValidationInfo) -> str:
@@ -61,7 +61,9 @@ def _full_pattern(value: str, info: ValidationInfo) -> str:
 Subscription = Annotated[str, AfterValidator(_full_pattern)]
 
 
-class ContentScript(_Strict):
+class ContentScript(BaseModel):
+    model_config = _STRICT
+
     matches: tuple[str, ...] = Field(min_length=1)
     exclude_matches: tuple[str, ...] = ()
     js: tuple[str, ...] = ()
@@ -88,9 +90,11 @@ class ContentScript(_Strict):
         return tuple(MatchPattern(p) for p in self.matches)
 
 
-class Manifest(_Strict):
+class Manifest(BaseModel):
     """A plugin's manifest. In JSON ``dependencies`` holds ids or ``{id, version}``; here ``dependency_specs`` holds
     those and ``dependencies`` just the ids, which is what ordering and most callers want."""
+
+    model_config = _STRICT
 
     manifest_version: Literal[3]
     id: str = Field(pattern=PLUGIN_ID)
