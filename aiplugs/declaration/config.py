@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from ..errors import ConfigError, Problem
 from ..util.redact import MASK, is_secret_name
 from .sources import (
+    ENV_PREFIX,
     Origin,
     Origins,
     TomlSource,
@@ -307,7 +308,9 @@ def load_config(
     config_path = resolve_config_path(path, env)
     file_source = toml_source(Settings, config_path, require_file=require_file)
     plugins = file_source.data.get("plugins")
-    plugin_ids = set(plugins if isinstance(plugins, dict) else ()) | _plugin_folders(config_path, file_source, env)
+    plugin_ids = set(plugins if isinstance(plugins, dict) else ())
+    if any(name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].lower().startswith("plugins__") for name in env):
+        plugin_ids |= _plugin_folders(config_path, file_source, env)  # only plugin variables need ids mapped back
     recorded = (env_source(Settings, env, plugin_ids), legacy_env_source(Settings, env), file_source)
     sources = (InitSettingsSource(Settings, init_kwargs=overrides), *recorded)  # highest priority first
     origins = merge_origins(recorded, overrides)

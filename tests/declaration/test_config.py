@@ -191,6 +191,12 @@ def test_plugin_ids_known_from_folders_keep_their_underscores(tmp_path: Path) ->
     assert set(config.settings.plugins) == {"my_tool", "spell-check"}
 
 
+def test_plugin_folders_map_ids_back_whatever_the_case_of_the_section(tmp_path: Path) -> None:
+    (tmp_path / "plugins" / "my_tool").mkdir(parents=True)
+    config = load_config(write_toml(tmp_path, ""), env={"AIPLUGS_Plugins__MY_TOOL__WORKERS": "3"})
+    assert set(config.settings.plugins) == {"my_tool"} and config.settings.plugins["my_tool"].workers == 3
+
+
 def test_env_keys_keep_case_and_settings_parse_json(tmp_path: Path) -> None:
     env = {
         "AIPLUGS_PLUGINS__WORD_COUNT__ENV__HF_HOME": "/cache",
