@@ -1,7 +1,5 @@
 """``python -m aiplugs``: the same as the ``aiplugs`` command."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

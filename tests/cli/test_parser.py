@@ -56,3 +56,24 @@ def test_help_and_mistakes_get_every_command(capsys: pytest.CaptureFixture[str])
         build_parser(command_of(["pla"])).parse_args(["pla"])
     error = capsys.readouterr().err
     assert all(repr(name) in error for names in COMMANDS.values() for name in names), error
+
+
+def test_the_console_script_exits_with_mains_code_and_frozen_objects(monkeypatch, capsys) -> None:
+    import gc
+    import subprocess
+    import sys
+
+    from aiplugs.cli import entry
+
+    monkeypatch.setattr(sys, "argv", ["aiplugs", "--version"])
+    assert gc.get_freeze_count() == 0
+    try:
+        with pytest.raises(SystemExit) as ended:
+            entry()
+        assert ended.value.code == 0 and capsys.readouterr().out.startswith("aiplugs ")
+        assert gc.get_freeze_count() > 0  # what the command built is out of the last collection's reach
+    finally:
+        gc.unfreeze()
+    done = subprocess.run([sys.executable, "-m", "aiplugs", "validate", "-c", "/nonexistent/aiplugs.toml"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "error" in done.stderr  # python -m aiplugs runs the same entry
