@@ -7,11 +7,11 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import AiplugsError
 from ._plugins_shared import (PluginFacts, checked_sha256, config_path, confirm, facts, save_and_apply, show_diff)
-from ._plugins_view import inspect_uri
+from ._plugins_view import inspect_for_install
 
 __all__ = ["cmd_disable", "cmd_enable", "cmd_install", "cmd_remove"]
 
@@ -21,18 +21,33 @@ DATA_DIR = "data"  # <state_dir>/data/<id>/: a plugin's own files (its ctx.data_
 # ---- install -------------------------------------------------------------------------------------------------
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from ..declaration.edit import ConfigEdit
     from ..declaration.config import load_config
-    from ..declaration.packages import resolve_source
-    from ..declaration.plugins import REFUSED, declare_package, install_verdict, written_source
 
     path = config_path(args)
     # aiplugs.toml itself must be valid; the rest may not be yet (a table waiting for this very package)
     config = load_config(path)
-    seen = inspect_uri(args.uri, checked_sha256(args.sha256), config.state_dir)
-    plugin_id = _checked_id(args, seen)
+    seen, settle = inspect_for_install(args.uri, checked_sha256(args.sha256), config.state_dir)
+    kept: list[str] = []
+
+    def keep(plugin_id: str) -> None:  # the person said yes: the install that follows uses this download
+        settle(plugin_id)
+        kept.append(plugin_id)
+
+    try:
+        return _install(args, path, config, seen, keep)
+    finally:
+        if not kept:
+            settle(None)
+
+
+def _install(args: argparse.Namespace, path: Path, config: Any, seen: Any, keep: Callable[[str], None]) -> int:
+    """``plugins install`` once the package was fetched and inspected; ``keep(plugin_id)`` once a person approved."""
+    from ..declaration.edit import ConfigEdit
+    from ..declaration.packages import resolve_source
+    from ..declaration.plugins import REFUSED, declare_package, install_verdict, written_source
     from ..plan.packages import current_declaration
 
+    plugin_id = _checked_id(args, seen)
     current, installed = current_declaration(config, plugin_id)
     verdict = install_verdict(current, seen.version, seen.sha256, force=args.force)
     if verdict == "already-installed":
@@ -48,6 +63,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         if not confirm(f"Install {plugin_id} {seen.version} with these permissions?", args.yes):
             print("Nothing was changed.")
             return 1
+        keep(plugin_id)
         return _detach(config.state_dir, resolve_source(args.uri, Path.cwd()), plugin_id, seen, args.force)
     edit = ConfigEdit.load(path)
     declare_package(edit, plugin_id, written_source(args.uri, path.parent, Path.cwd()), seen.sha256)
@@ -55,6 +71,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     if not confirm(f"Install {plugin_id} {seen.version} with these permissions?", args.yes):
         print("Nothing was changed.")
         return 1
+    keep(plugin_id)
     return save_and_apply(args, edit)
 
 

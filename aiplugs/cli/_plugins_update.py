@@ -7,12 +7,12 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import AiplugsError
 from ._common import print_json
 from ._plugins_shared import config_path, confirm, run, save_and_apply, show_diff
-from ._plugins_view import inspect_uri
+from ._plugins_view import inspect_for_install
 
 __all__ = ["cmd_outdated", "cmd_update"]
 
@@ -94,25 +94,37 @@ def cmd_update(args: argparse.Namespace) -> int:
               "No installed package has an update_url in its manifest; there is nothing to update.")
         return 1 if any(c.error for c in checks) else 0
     edit = ConfigEdit.load(path)
-    for c in todo:
-        seen = _release(c, config.state_dir)
-        print(f"\n{c.plugin_id} {c.current} → {c.latest.version} ({seen.source}, {seen.size} bytes)")
-        print(seen.permissions())
-        declare_package(edit, c.plugin_id, c.latest.url, c.latest.sha256)
-    show_diff(edit)
-    names = ", ".join(f"{c.plugin_id} {c.latest.version}" for c in todo)
-    if not confirm(f"Update to {names} with these permissions?", args.yes):
-        print("Nothing was changed.")
-        return 1
+    settles: list[Callable[[str | None], None]] = []
+    approved = False
+    try:
+        for c in todo:
+            seen = _release(c, config.state_dir, settles)
+            print(f"\n{c.plugin_id} {c.current} → {c.latest.version} ({seen.source}, {seen.size} bytes)")
+            print(seen.permissions())
+            declare_package(edit, c.plugin_id, c.latest.url, c.latest.sha256)
+        show_diff(edit)
+        names = ", ".join(f"{c.plugin_id} {c.latest.version}" for c in todo)
+        if not confirm(f"Update to {names} with these permissions?", args.yes):
+            print("Nothing was changed.")
+            return 1
+        for c, settle in zip(todo, settles):  # the apply that follows installs these downloads, fetching nothing
+            settle(c.plugin_id)
+        approved = True
+    finally:
+        if not approved:
+            for settle in settles:
+                settle(None)
     return save_and_apply(args, edit)
 
 
-def _release(check: Any, state_dir: Path) -> Any:
-    """The newest release, fetched and verified against the index's sha256, is the package it claims to be."""
+def _release(check: Any, state_dir: Path, settles: list[Callable[[str | None], None]]) -> Any:
+    """The newest release, fetched and verified against the index's sha256, is the package it claims to be; its
+    download's ``settle`` (``inspect_for_install``) is appended to ``settles``."""
     from packaging.version import Version
 
     latest = check.latest
-    seen = inspect_uri(latest.url, latest.sha256, state_dir)
+    seen, settle = inspect_for_install(latest.url, latest.sha256, state_dir)
+    settles.append(settle)
     if seen.problems:
         raise AiplugsError(f"{check.plugin_id} {latest.version} ({seen.source}): its manifest is not valid: "
                            + "; ".join(seen.problems) + ". Nothing was changed.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ._common import print_json
 from ._plugins_shared import checked_sha256, config_path, facts, run
 
-__all__ = ["cmd_inspect", "cmd_list", "cmd_pack", "inspect_uri"]
+__all__ = ["cmd_inspect", "cmd_list", "cmd_pack", "inspect_for_install", "inspect_uri"]
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
@@ -34,6 +35,28 @@ def inspect_uri(uri: str, sha256: str | None, state_dir: Path | None) -> Any:
     from ..declaration.packages import resolve_source
 
     return run(inspect_source(resolve_source(uri, Path.cwd()), work_dir=state_dir, sha256=sha256))
+
+
+def inspect_for_install(uri: str, sha256: str | None, state_dir: Path) -> tuple[Any, Callable[[str | None], None]]:
+    """The Inspection of ``uri``, fetched into the project's package store under a stand-in name, and ``settle``
+    for that download: ``settle(plugin_id)`` keeps it as that plugin's, where the install that follows (apply's,
+    or the daemon's job) finds it verified and fetches nothing again; ``settle(None)`` drops it."""
+    from ..adapters.packages import PackageStore, inspect_archive
+    from ..declaration.packages import resolve_source
+
+    store = PackageStore(state_dir)
+    source = resolve_source(uri, Path.cwd())
+    fetched = run(store.fetch(f"_inspect-{os.getpid()}", source, sha256))
+    try:
+        seen = inspect_archive(fetched.path, source=source, sha256=fetched.sha256)
+    except BaseException:
+        run(store.discard(fetched))
+        raise
+
+    def settle(plugin_id: str | None) -> None:
+        run(store.keep_as(plugin_id, fetched) if plugin_id is not None else store.discard(fetched))
+
+    return seen, settle
 
 
 def _state_dir_if_any(args: argparse.Namespace) -> Path | None:

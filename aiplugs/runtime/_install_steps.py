@@ -66,12 +66,10 @@ def identify(archive: Path, uri: str, sha256: str, requested_id: str | None) -> 
 
 
 async def keep_as(packages: Any, plugin_id: str, fetched: Fetched) -> None:
-    """Moves a package fetched under the scratch name to its plugin's name, where apply's install looks: a local,
-    verified copy (through the same store, so it is recorded as verified), then the scratch file goes."""
+    """Moves a package fetched under the scratch name to its plugin's name, where apply's install looks
+    (``PackageStore.keep_as``)."""
     if fetched.path.name.startswith(f"{SCRATCH}."):
-        if fetched.path.suffix != ".zip":  # .pkg: a download; .zip: a folder packed, which apply packs again
-            await packages.fetch(plugin_id, str(fetched.path), fetched.sha256)
-        await asyncio.to_thread(fetched.path.unlink, missing_ok=True)
+        await packages.keep_as(plugin_id, fetched)
 
 
 @dataclass(frozen=True)

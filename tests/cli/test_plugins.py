@@ -173,6 +173,8 @@ def test_install_needs_a_yes(cli: Run, project: Path, hello: Path) -> None:
     failed(result, "there is no terminal to ask on")
     assert "+[plugins.hello]" in result.stdout and "sees pages on:    hello.example" in result.stdout
     assert (project / "aiplugs.toml").read_bytes() == before and no_daemon(project)
+    downloads = project / ".aiplugs" / "packages" / ".downloads"
+    assert not [p.name for p in downloads.iterdir() if not p.name.startswith(".")]  # the inspected copy went too
     detached = cli("plugins", "install", "dist/hello-1.0.0.zip", "--detach", "--yes", cwd=project)
     failed(detached, "--detach needs a running daemon")
     assert (project / "aiplugs.toml").read_bytes() == before

@@ -29,6 +29,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class _Files(SimpleHTTPRequestHandler):
+    gets: list[str] = []  # the paths fetched, in order: a package is downloaded once per install
+
+    def do_GET(self) -> None:
+        _Files.gets.append(self.path)
+        super().do_GET()
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -132,6 +138,9 @@ def test_install_from_http(project, packed):
     assert packed["version"] == "1.0.0" and len(packed["sha256"]) == 64
     result = project.cli("plugins", "install", packed["url"], "--yes")
     assert "sees pages on:    *.wikipedia.org, localhost, 127.0.0.1" in result.stdout
+    # inspected by the CLI, installed by the daemon's apply: one download, kept between them
+    assert _Files.gets.count("/" + Path(packed["path"]).name) == 1, _Files.gets
+    assert not list((project.state_dir / "packages" / ".downloads").glob("_inspect-*"))
     assert "Apply complete" in result.stdout
     assert project.table("word-count") == {"workers": 1, "source": packed["url"], "sha256": packed["sha256"]}
     assert comments(project.config.read_text()) == comments(project.shipped)  # every comment of the file kept
@@ -187,6 +196,7 @@ def test_outdated_and_update_from_the_release_index(project, packed, origin):
     assert "1.1.0 available" in project.cli("plugins", "list").stdout  # from the cache
     result = project.cli("plugins", "update", "--yes")
     assert "word-count 1.0.0 → 1.1.0" in result.stdout and "Apply complete" in result.stdout
+    assert _Files.gets.count("/word-count-1.1.0.zip") == 1, _Files.gets
     table = project.table("word-count")
     assert (table["source"], table["sha256"]) == (f"{base}/word-count-1.1.0.zip", v110["sha256"])
     assert project.locked("word-count")["version"] == "1.1.0"

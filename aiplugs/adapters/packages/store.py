@@ -85,6 +85,21 @@ class PackageStore:
         actual = sha256 or await asyncio.to_thread(sha256_file, path)
         return Fetched(path, actual, path.stat().st_size)
 
+    async def keep_as(self, plugin_id: str, fetched: Fetched) -> None:
+        """A package fetched under a stand-in name (its plugin id unknown then) kept as ``plugin_id``'s download,
+        where an install of that plugin with that sha256 finds it instead of fetching its source again: copied
+        through the store (so it is recorded as verified), then the stand-in goes. A folder's packed ``.zip`` is
+        only removed: an install packs the folder again."""
+        if fetched.path.name == f"{plugin_id}.pkg":
+            return  # fetched under that name already
+        if fetched.path.suffix != ".zip":
+            await self.fetch(plugin_id, str(fetched.path), fetched.sha256)
+        await asyncio.to_thread(fetched.path.unlink, missing_ok=True)
+
+    async def discard(self, fetched: Fetched) -> None:
+        """Removes a fetched package nobody will install."""
+        await asyncio.to_thread(fetched.path.unlink, missing_ok=True)
+
     def _pack_folder(self, plugin_id: str, folder: Path, sha256: str | None) -> Fetched:
         self.downloads.mkdir(parents=True, exist_ok=True)
         packed = pack(folder, self.downloads / f"{plugin_id}.zip")
