@@ -111,7 +111,9 @@ def report_timeout(e: HookTimedOut) -> int:
 
 class Harness:
     """Serves one backend over ``link`` (connect it to the manager's socket): frames are taken as they arrive
-    (``_frame``, from the link's ``data_received``), answers written in batches, one write per loop pass."""
+    (``_frame``, from the link's ``buffer_updated``); a plain answer of sync code is written by the thread that ran
+    it (``_write_direct``), everything else by the loop in batches, one write per loop pass. ``sock``: the socket
+    under ``link``, which those threads write to (None: the loop writes every answer)."""
 
     def __init__(self, module: Any, entry: Path, *, hook_timeout: float,
                  sock: socket.socket | None = None) -> None:
