@@ -58,7 +58,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -67,6 +66,7 @@ if __package__:  # imported (channel.py and process.py use the protocol) or run 
     from .entries import (HOOKS, Caller, HookTimedOut, NoEventHandler, NoSuchTool, call_hook, find_tool, invoke,
                           load_backend, tools)
     from .lifeline import die_with_parent, exit_now
+    from .outbox import Outbox, encoded
     from .plugin_context import Context
     from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink, encode_frame, read_frame
 else:  # run by path: our siblings as a private package, neither importing aiplugs nor shadowing backend modules
@@ -78,6 +78,7 @@ else:  # run by path: our siblings as a private package, neither importing aiplu
     from _aiplugs_worker.entries import (HOOKS, Caller, HookTimedOut, NoEventHandler, NoSuchTool, call_hook,
                                          find_tool, invoke, load_backend, tools)
     from _aiplugs_worker.lifeline import die_with_parent, exit_now
+    from _aiplugs_worker.outbox import Outbox, encoded
     from _aiplugs_worker.plugin_context import Context
     from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink,
                                           encode_frame, read_frame)
@@ -88,15 +89,6 @@ __all__ = ["HEADER", "MAX_FRAME", "Harness", "encode_frame", "main", "read_frame
 def _handler(module: Any, name: str) -> Callable[..., Any] | None:
     func = getattr(module, name, None)
     return func if callable(func) else None
-
-
-def _encoded(message: dict[str, Any]) -> bytes:
-    """The frame of ``message``; an error frame in its place when the backend's value is not JSON."""
-    try:
-        return encode_frame(message)
-    except (TypeError, ValueError) as e:
-        return encode_frame({"id": message["id"], "kind": "error", "type": "TypeError",
-                             "message": f"result is not JSON serializable: {e}"})
 
 
 def build_context(entry: Path, sink: Callable[[bytes], None]) -> Context:
@@ -111,9 +103,9 @@ def report_timeout(e: HookTimedOut) -> int:
 
 class Harness:
     """Serves one backend over ``link`` (connect it to the manager's socket): frames are taken as they arrive
-    (``_frame``, from the link's ``buffer_updated``); a plain answer of sync code is written by the thread that ran
-    it (``_write_direct``), everything else by the loop in batches, one write per loop pass. ``sock``: the socket
-    under ``link``, which those threads write to (None: the loop writes every answer)."""
+    (``_frame``, from the link's ``buffer_updated``), answers go out through ``outbox`` (outbox.py: a plain answer
+    of sync code written by the thread that ran it, the rest by the loop in batches). ``sock``: the socket under
+    ``link``, which those threads write to (None: the loop writes every answer)."""
 
     def __init__(self, module: Any, entry: Path, *, hook_timeout: float,
                  sock: socket.socket | None = None) -> None:
@@ -128,16 +120,8 @@ class Harness:
         # the loop's default executor (to_thread uses it too): one pool of threads for all sync code, as before
         self.executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
         self.loop.set_default_executor(self.executor)
-        self._outcomes: list[tuple[int, str, tuple[bool, Any]] | bytes] = []  # _hand_over
-        # Held to write to the channel (the loop's flushes, the threads' direct answers: _write_direct) and to
-        # hand outcomes over; the loop holds it from taking outcomes until they are written (_settle).
-        self._lock = threading.Lock()
-        self._settling = False
-        self._pending: list[bytes] = []  # frames of this loop iteration, written with one syscall
-        self._rest = b""  # the unsent end of a frame a thread began to write itself; written before anything else
-        self._sock = sock  # the channel's socket, which threads write answers to directly (None: never)
-        self._inline = False  # _settle writes what it queued itself, without waiting for the next loop pass
-        self.ctx = build_context(entry, self.post)
+        self.outbox = Outbox(self.loop, self.link, sock, self._take, self._claim)
+        self.ctx = build_context(entry, self.outbox.post)
         self.caller = Caller(self.ctx)
         self.hooks = {name: getattr(module, name) for name in HOOKS if _handler(module, name) is not None}
         self.on_message = _handler(module, "on_message")
@@ -146,34 +130,7 @@ class Harness:
         self._sync_funcs: dict[Any, bool] = {}
 
     def send(self, message: dict[str, Any]) -> None:
-        self._queue(_encoded(message))
-
-    def post(self, frame: bytes) -> None:
-        """Queues an encoded frame from any thread: ctx.publish runs in the loop (async code, in order with the
-        call's answer) or in the threads that run sync code (handed over in order with their answers: _hand_over)."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self.loop:
-            self._queue(frame)
-        else:
-            self._hand_over(frame)
-
-    def _queue(self, frame: bytes) -> None:
-        if not self._pending and not self._inline:
-            self.loop.call_soon(self._flush)
-        self._pending.append(frame)
-
-    def _flush(self) -> None:
-        with self._lock:
-            self._write_pending()
-
-    def _write_pending(self) -> None:
-        """Writes what the loop queued (after the rest of a frame a thread began); the caller holds the lock."""
-        if self._pending or self._rest:  # _settle may have written them already
-            data, self._pending, self._rest = b"".join((self._rest, *self._pending)), [], b""
-            self.link.write(data)
+        self.outbox.send(message)
 
     async def start(self) -> int:
         """init, then serving until the manager closes the channel; the process's exit code."""
@@ -230,7 +187,7 @@ class Harness:
 
     def begin(self, call_id: int, op: str, message: dict[str, Any]) -> None:
         """Starts a call. Sync code, the common case, is handed to a thread of the loop's executor directly, and
-        the thread writes its plain result itself (``_hand_over``): no task, future chain or coroutines per call
+        the thread writes its plain result itself (``Outbox.hand_over``): no task, future chain or coroutines per call
         as with ``invoke``'s to_thread (~25 % of a worker's CPU per call in benchmarks/bench_router.py). Anything
         else, and every outcome but a plain value, goes through ``call``."""
         try:
@@ -241,7 +198,7 @@ class Harness:
             self.track(call_id, self.loop.create_task(self.call(call_id, op, message)))
             return
         # like asyncio.to_thread: a copy of this context, so what the code sets in contextvars stays in the call
-        with self._lock:  # in tasks before the thread can look (_in_thread)
+        with self.outbox.lock:  # in tasks before the thread can look (_claim)
             self.tasks[call_id] = self.executor.submit(self._in_thread, call_id, op, contextvars.copy_context(),
                                                        func, args)
 
@@ -264,72 +221,21 @@ class Harness:
             outcome = (False, e)
         ok, result = outcome
         if ok and not (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
-            # a plain value, the common case: answered from here (_write_direct)
-            frame = _encoded({"id": call_id, "kind": "result", "value": None if op == "event" else result})
-            self._hand_over(frame, call_id)
+            # a plain value, the common case: answered from this thread
+            answer = encoded({"id": call_id, "kind": "result", "value": None if op == "event" else result})
+            self.outbox.hand_over(answer, answers=call_id)
         else:
-            self._hand_over((call_id, op, outcome))
+            self.outbox.hand_over((call_id, op, outcome))
 
-    def _hand_over(self, item: tuple[int, str, tuple[bool, Any]] | bytes, answers: int | None = None) -> None:
-        """From a thread running sync code to the manager, in order: an outcome for the loop to report, or an
-        encoded frame (an answer to call ``answers``, or a frame the code published) written from the thread
-        itself when nothing is waiting to be written before it (_write_direct). Otherwise the loop writes it,
-        in order with what was handed over before (a publish reaches the manager before the answer that
-        follows it); one wake-up of the loop for many."""
-        with self._lock:
-            if answers is not None and self.tasks.pop(answers, None) is None:
-                return  # the manager gave up on this call
-            if type(item) is bytes and self._write_direct(item):
-                return
-            self._outcomes.append(item)
-            if self._settling:
-                return
-            self._settling = True
-        self.loop.call_soon_threadsafe(self._settle)
+    def _claim(self, call_id: int) -> bool:
+        """Whether call ``call_id`` still wants its answer (the outbox's lock is held); it is done with then."""
+        return self.tasks.pop(call_id, None) is not None
 
-    def _write_direct(self, frame: bytes) -> bool:
-        """Writes ``frame`` to the channel's socket from this thread when nothing written earlier is waiting
-        (in the transport's buffer, handed over, the rest of a frame): the answer then needs no wake-up of the
-        loop, no hand-back and no loop pass, which was about a third of a worker's CPU per call at concurrency 1
-        (strace and /proc under benchmarks/bench_router.py). What the socket does not take at once is written
-        by the loop before anything else. The caller holds the lock, under which the loop writes too."""
-        sock, transport = self._sock, self.link.transport
-        if sock is None or transport is None or transport.is_closing() or self._outcomes or self._rest \
-                or transport.get_write_buffer_size():
-            return False
-        try:
-            sent = sock.send(frame)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            return True  # the manager's end is gone; the link sees it and ends serving
-        if sent < len(frame):
-            self._rest = frame[sent:]
-            self.loop.call_soon_threadsafe(self._flush)
-        return True
-
-    def _settle(self) -> None:
-        """Takes the outcomes back and writes the answers now: this is already a loop pass of its own, so
-        waiting for the next one (as ``_queue`` does) would only add latency. Holds the lock until they are
-        written, so that no thread writes an answer of its own in between (_write_direct)."""
-        with self._lock:
-            outcomes, self._outcomes, self._settling = self._outcomes, [], False
-            self._inline = True
-            try:
-                self._take(outcomes)
-            finally:
-                self._inline = False
-                self._write_pending()
-
-    def _take(self, outcomes: list[tuple[int, str, tuple[bool, Any]] | bytes]) -> None:
-        for item in outcomes:
-            if isinstance(item, bytes):
-                self._queue(item)
-                continue
-            call_id, op, ran = item
-            if self.tasks.pop(call_id, None) is None:
-                continue  # the manager gave up on this call
-            # an exception, an awaitable or a stream: the general way, which reports or streams it
+    def _take(self, outcome: tuple[int, str, tuple[bool, Any]]) -> None:
+        """An outcome of sync code that needs the loop (an exception, an awaitable, a stream): the general way,
+        which reports or streams it."""
+        call_id, op, ran = outcome
+        if self._claim(call_id):
             self.track(call_id, self.loop.create_task(self.call(call_id, op, None, ran)))
 
     def resolve(self, op: str, message: dict[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
