@@ -136,11 +136,12 @@ def run_suites(names: Sequence[str] = (), *, quick: bool = False, json_out: str 
                 "ratios": ratios, "missing": [n for n in KNOWN if n not in present]}
     path = write_json("all", combined, json_out)
     if echo:
+        # the suite's own verdict over all its goals (a ratio's direction, at most or at least, is the suite's)
         table = [{"suite": r["suite"], "metric": r["metric"], "ratio": r["value"], "goal": r["goal"],
-                  "met": {True: "yes", False: "NO", None: ""}[r["goal_met"]]} for r in ratios]
-        table += [{"suite": n, "metric": f"ERROR {s['error']}"[:100], "ratio": None, "goal": None, "met": ""}
-                  for n, s in suites.items() if not s["ok"]]
-        print_table("benchmark ratios (aiplugs / baseline)", table)
+                  "suite_goals_met": {True: "yes", False: "NO", None: ""}[r["goal_met"]]} for r in ratios]
+        table += [{"suite": n, "metric": f"ERROR {s['error']}"[:100], "ratio": None, "goal": None,
+                   "suite_goals_met": ""} for n, s in suites.items() if not s["ok"]]
+        print_table("benchmark ratios (aiplugs / baseline; the last column is each suite's verdict)", table)
         print(f"\nwrote {path}")
     return {"suite": "all", **combined, "path": str(path)}
 
