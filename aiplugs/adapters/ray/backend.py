@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import logging
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from ...events.catalogue import WORKER_EXITED, WORKER_FAILED, WORKER_STARTED, WO
 from ...plan import ObservedPlugin, ObservedWorker, WorkerSpec
 from ...plan.placement import RAY_INSTALL, RayPlacement
 from ..workers.errors import BackendError, HookFailed, NoSuchPool, WorkerError, WorkerTimeout, WorkerUnavailable
+from ..workers.protocol import encode_json
 from . import _serve
 from .deployment import app_name, app_prefix, deployment_options, replica_config
 from .instance import RayInstance
@@ -386,7 +386,7 @@ class RayBackend:
                                         stderr_tail=app.failed_tail)
             await asyncio.sleep(0.05)
         try:
-            text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            text = encode_json(message)
         except (TypeError, ValueError) as e:
             raise BackendError(plugin_id, "TypeError", f"payload is not JSON serializable: {e}") from None
         return await RayReply.open(plugin_id, app.handle.remote(text), timeout=timeout, started=started,

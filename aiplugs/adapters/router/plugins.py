@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...errors import AiplugsError, did_you_mean
 from ..workers import Reply, WorkerError
-from ..workers.protocol import Encoded
+from ..workers.protocol import Encoded, encode_json
 from ...plan import RouteSpec
 from ...util.sse import encode
 from .context import RouterContext
@@ -39,8 +39,6 @@ __all__ = ["JSONAnswer", "PluginCalls", "ToolCall", "call_tool", "error_response
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 CACHE_HIT = {"X-Aiplugs-Cache": "hit"}  # answered by the router's response cache, without a worker
-# What Starlette's JSONResponse renders with, once (json.dumps with options builds an encoder per call)
-_render = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 # A request body goes to the worker as sent (protocol.Encoded) unless it holds one of these: NUL bytes (UTF-16 or
 # UTF-32 text, which json.loads also takes), surrogates (escaped, or the 0xED lead byte json.loads lets pass), NaN
 # or Infinity, which re-encoding refuses: those payloads go the old way, and fail as before. (A number beyond a
@@ -179,7 +177,7 @@ async def call_tool(scope: Scope, receive: Receive, plugin_id: str, name: str) -
     if reply.streaming or wants_sse:
         return StreamingResponse(_sse(reply, plugin_id), media_type="text/event-stream", headers=SSE_HEADERS)
     text = getattr(reply, "text", None)  # a local worker's answer comes with its JSON; a Ray replica's does not
-    answer = JSONAnswer(text if text is not None else _render(reply.value).encode("utf-8"))
+    answer = JSONAnswer(text if text is not None else encode_json(reply.value).encode("utf-8"))
     state.caches.store(route, key, answer.body)  # a complete answer only: never a stream or error
     return answer
 

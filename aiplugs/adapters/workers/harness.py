@@ -68,7 +68,7 @@ if __package__:  # imported (channel.py and process.py use the protocol) or run 
     from .lifeline import die_with_parent, exit_now
     from .outbox import Outbox, encoded
     from .plugin_context import Context
-    from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink, encode_frame, read_frame
+    from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink, encode_frame
 else:  # run by path: our siblings as a private package, neither importing aiplugs nor shadowing backend modules
     import types
 
@@ -81,9 +81,9 @@ else:  # run by path: our siblings as a private package, neither importing aiplu
     from _aiplugs_worker.outbox import Outbox, encoded
     from _aiplugs_worker.plugin_context import Context
     from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink,
-                                          encode_frame, read_frame)
+                                          encode_frame)
 
-__all__ = ["HEADER", "MAX_FRAME", "Harness", "encode_frame", "main", "read_frame"]
+__all__ = ["HEADER", "MAX_FRAME", "Harness", "encode_frame", "main"]
 
 
 def _handler(module: Any, name: str) -> Callable[..., Any] | None:

@@ -12,7 +12,7 @@ import struct
 from typing import Any, Callable, NamedTuple
 
 __all__ = ["EXIT_HOOK_FAILED", "EXIT_HOOK_TIMEOUT", "HEADER", "MAX_FRAME", "Encoded", "FrameLink", "encode_frame",
-           "read_body", "read_frame", "result_text"]
+           "encode_json", "result_text"]
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 256 * 1024 * 1024
@@ -34,17 +34,19 @@ _once = _make_encoder(None, _encoder.default, json.encoder.encode_basestring, No
                       False) if _make_encoder is not None else None
 
 
-def _encode(value: Any) -> str:
-    """``_encoder.encode(value)``, the same text and errors, for about half the CPU of a small frame (a worker
-    encodes one per answer). Without the cycle check's dict it is also safe to share between threads
-    (ctx.publish encodes in the backend's threads); a cycle then ends in RecursionError, and the encoder with
-    the check says what it always said ("Circular reference detected")."""
+def encode_json(value: Any) -> str:
+    """``value`` as Starlette's JSONResponse renders it (``_encoder.encode``: the same text and errors), for about
+    half the CPU of a small frame (a worker encodes one per answer). Without the cycle check's dict it is also
+    safe to share between threads (ctx.publish encodes in the backend's threads); a cycle then ends in
+    RecursionError, and the encoder with the check says what it always said ("Circular reference detected")."""
     if _once is None or type(value) is not dict:
         return _encoder.encode(value)
     try:
         return "".join(_once(value, 0))
     except RecursionError:
         return _encoder.encode(value)
+
+
 _RESULT_PREFIX = b'{"id":%d,"kind":"result","value":'
 
 
@@ -60,31 +62,13 @@ class Encoded(NamedTuple):
 def encode_frame(message: dict[str, Any]) -> bytes:
     payload = message.get("payload")
     if type(payload) is Encoded:
-        head = _encode({k: v for k, v in message.items() if k != "payload"}).encode("utf-8")
+        head = encode_json({k: v for k, v in message.items() if k != "payload"}).encode("utf-8")
         body = b"".join((head[:-1], b',"payload":' if len(head) > 2 else b'"payload":', payload.text, b"}"))
     else:
-        body = _encode(message).encode("utf-8")
+        body = encode_json(message).encode("utf-8")
     if len(body) > MAX_FRAME:
         raise ValueError(f"message of {len(body)} bytes exceeds the channel's {MAX_FRAME}-byte frame limit")
     return HEADER.pack(len(body)) + body
-
-
-async def read_body(reader: asyncio.StreamReader) -> bytes | None:
-    """The next frame's JSON text, or None at EOF."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-        (size,) = HEADER.unpack(header)
-        if size > MAX_FRAME:
-            raise ValueError(f"frame of {size} bytes exceeds {MAX_FRAME}")
-        return await reader.readexactly(size)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-
-
-async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """The next message, or None at EOF."""
-    body = await read_body(reader)
-    return None if body is None else json.loads(body)
 
 
 def result_text(frame: dict[str, Any], body: bytes) -> bytes | None:
@@ -118,7 +102,7 @@ class FrameLink(asyncio.BufferedProtocol):
         self._buf = bytearray(self.READ_SIZE)
         self._head = 0  # the first byte not yet handed on (a frame's header)
         self._tail = 0  # the end of what was read
-        self._needed = 0  # bytes from _start the next frame needs to be whole (0: not known yet)
+        self._needed = 0  # bytes from _head the next frame needs to be whole (0: none begun)
         self._paused = paused
         self._ended = False
         self._writable: asyncio.Future[None] | None = None  # while the transport's write buffer is full
@@ -171,10 +155,8 @@ class FrameLink(asyncio.BufferedProtocol):
                     self.on_frame(frame)
                     if self._ended:
                         return
-                self._head = pos
-                self._needed = 4 + HEADER.unpack_from(view, pos)[0] if end - pos >= 4 else 4
-                if pos == end:
-                    self._needed = 0
+                left = end - pos
+                self._needed = 4 + HEADER.unpack_from(view, pos)[0] if left >= 4 else 4 if left else 0
         except BaseException as e:
             self._end(e)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
 
 import pytest
 
-from aiplugs.adapters.workers.harness import MAX_FRAME, encode_frame, read_frame
+from aiplugs.adapters.workers.harness import MAX_FRAME, encode_frame
+from aiplugs.adapters.workers.protocol import FrameLink
 from aiplugs.adapters.workers.process import RotatingLog, worker_env
 
 from .conftest import backend_spec
@@ -40,21 +40,28 @@ def test_rotating_log(tmp_path) -> None:
     assert "line 11" in (tmp_path / "logs" / "w-0.log").read_text()
 
 
-async def test_frames_round_trip() -> None:
-    reader = asyncio.StreamReader()
+def _read(data: bytes) -> tuple[list[object], list[BaseException | None]]:
+    """The messages a FrameLink (what both ends of the channel read with) takes from ``data``, then EOF."""
+    got: list[object] = []
+    ended: list[BaseException | None] = []
+    link = FrameLink(lambda body: got.append(json.loads(body)), ended.append)
+    buf = link.get_buffer(-1)
+    buf[:len(data)] = data
+    link.buffer_updated(len(data))
+    link.connection_lost(None)
+    return got, ended
+
+
+def test_frames_round_trip() -> None:
     message = {"id": 3, "kind": "item", "value": {"text": "naïve ☃", "n": [1, 2.5, None]}}
-    reader.feed_data(encode_frame(message) + encode_frame({"id": 4}))
-    reader.feed_eof()
-    assert await read_frame(reader) == message
-    assert await read_frame(reader) == {"id": 4}
-    assert await read_frame(reader) is None
+    got, ended = _read(encode_frame(message) + encode_frame({"id": 4}))
+    assert got == [message, {"id": 4}]
+    assert ended == [None]  # then EOF
 
 
-async def test_oversized_frame_is_rejected() -> None:
-    reader = asyncio.StreamReader()
-    reader.feed_data(struct.pack("!I", MAX_FRAME + 1))
-    with pytest.raises(ValueError, match="exceeds"):
-        await read_frame(reader)
+def test_oversized_frame_is_rejected() -> None:
+    got, ended = _read(struct.pack("!I", MAX_FRAME + 1))
+    assert got == [] and isinstance(ended[0], ValueError) and "exceeds" in str(ended[0])
     with pytest.raises(ValueError):
         encode_frame({"nan": float("nan")})
     assert json.loads(encode_frame({"a": 1})[4:]) == {"a": 1}

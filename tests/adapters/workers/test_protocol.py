@@ -10,8 +10,7 @@ import struct
 
 import pytest
 
-from aiplugs.adapters.workers.protocol import (HEADER, MAX_FRAME, Encoded, FrameLink, encode_frame, read_body,
-                                               result_text)
+from aiplugs.adapters.workers.protocol import HEADER, MAX_FRAME, Encoded, FrameLink, encode_frame, result_text
 
 
 def decoded(frame: bytes) -> object:
@@ -48,14 +47,6 @@ def test_result_text_is_the_value_as_sent() -> None:
     assert result_text({"id": 42, "kind": "result", "value": 1}, wrong_id) is None
 
 
-async def test_read_body_reads_frames_and_stops_at_eof() -> None:
-    reader = asyncio.StreamReader()
-    reader.feed_data(encode_frame({"id": 1}) + encode_frame({"id": 2})[:3])
-    reader.feed_eof()
-    assert await read_body(reader) == b'{"id":1}'
-    assert await read_body(reader) is None
-
-
 def feed(link: FrameLink, data: bytes) -> None:
     """What the transport does with bytes that arrive: read them into the link's buffer (at most what it offers
     per read), then say how many came, the view still held (the buffer must not move while it is)."""
@@ -67,6 +58,17 @@ def feed(link: FrameLink, data: bytes) -> None:
         link.buffer_updated(n)
         rest = rest[n:]
         del buf
+
+
+def test_frame_link_hands_on_whole_frames_only_and_ends_at_eof() -> None:
+    got: list[bytes] = []
+    ended: list[BaseException | None] = []
+    link = FrameLink(got.append, ended.append)
+    feed(link, encode_frame({"id": 1}) + encode_frame({"id": 2})[:3])
+    link.eof_received()
+    link.connection_lost(None)
+    assert got == [b'{"id":1}']  # the cut frame never reaches on_frame
+    assert ended == [None]
 
 
 def test_frame_link_takes_frames_however_the_bytes_are_split() -> None:
@@ -138,7 +140,7 @@ def _outcome(encode: object, value: object) -> tuple[str, str]:
 
 
 def test_frames_encode_as_the_json_encoder_would_with_the_same_errors() -> None:
-    from aiplugs.adapters.workers.protocol import _encode
+    from aiplugs.adapters.workers.protocol import encode_json as _encode
 
     reference = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
     cycle: dict[str, object] = {"a": []}
