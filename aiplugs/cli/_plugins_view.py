@@ -41,12 +41,16 @@ def inspect_for_install(uri: str, sha256: str | None, state_dir: Path) -> tuple[
     """The Inspection of ``uri``, fetched into the project's package store under a stand-in name, and ``settle``
     for that download: ``settle(plugin_id)`` keeps it as that plugin's, where the install that follows (apply's,
     or the daemon's job) finds it verified and fetches nothing again; ``settle(None)`` drops it."""
-    from ..adapters.packages import PackageStore, inspect_archive
+    from ..adapters.packages import PackageError, PackageStore, inspect_archive
     from ..declaration.packages import resolve_source
 
     store = PackageStore(state_dir)
     source = resolve_source(uri, Path.cwd())
-    fetched = run(store.fetch(f"_inspect-{os.getpid()}", source, sha256))
+    stand_in = f"_inspect-{os.getpid()}"
+    try:
+        fetched = run(store.fetch(stand_in, source, sha256))
+    except PackageError as e:  # said of the package, not of the stand-in name it was fetched under
+        raise PackageError(f"{str(e).removeprefix(f'{stand_in}: ')}; nothing was changed") from None
     try:
         seen = inspect_archive(fetched.path, source=source, sha256=fetched.sha256)
     except BaseException:

@@ -215,6 +215,11 @@ def test_install_refuses_a_wrong_id_and_a_broken_manifest(cli: Run, project: Pat
     with zipfile.ZipFile(project / "broken.zip", "w") as zf:
         zf.writestr("manifest.json", json.dumps(manifest_data("broken", manifest_version=2)))
     failed(cli("plugins", "install", "broken.zip", "--yes", cwd=project), "its manifest is not valid")
+    wrong = cli("plugins", "install", "dist/hello-1.0.0.zip", "--sha256", OTHER_SHA, "--yes", cwd=project)
+    failed(wrong, f"hello-1.0.0.zip has sha256 {hashlib.sha256(hello.read_bytes()).hexdigest()}, expected {OTHER_SHA}; nothing was changed")
+    assert "_inspect" not in wrong.stderr  # the package is named, not the name it was fetched under
+    downloads = project / ".aiplugs" / "packages" / ".downloads"
+    assert not [p.name for p in downloads.iterdir() if not p.name.startswith(".")]  # nothing kept
     assert "hello" not in (project / "aiplugs.toml").read_text() and no_daemon(project)
 
 
