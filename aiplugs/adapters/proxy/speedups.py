@@ -5,56 +5,155 @@
 of the daemon's resident memory) for the six addons ``ProxyServer`` runs: registered without its ``__init__``
 (``util.lean_import``; the first use of ``default_addons`` still works, it runs the ``__init__`` then).
 
-``install()``: mitmproxy's ``Context.fork`` (once per HTTP request, for the request's stream layer) builds a
-complete new ``connection.Server`` - a dataclass whose ``__init__`` draws a uuid4 and runs ~25 attribute
-assignments through ``Server.__setattr__`` - and replaces it with the parent's server on the next line. On a 10 KB
-page through the proxy that throw-away object was ~10 % of the proxy's CPU (py-spy,
-``benchmarks/bench_injection.py``). The replacement builds the same forked context without it. mitmproxy is pinned (``>=11,<12``); a release whose
-``fork`` reads differently is left alone.
+``install()`` replaces a few functions that every HTTP request through mitmproxy runs, each with one that returns
+the same values and raises the same errors (py-spy on the proxy, ``benchmarks/bench_injection.py``, 10 KB pages):
+
+- ``fork``: ``Context.fork`` (once per request, for its stream layer) built a complete ``connection.Server`` - a
+  uuid4 and ~25 attribute assignments through ``Server.__setattr__`` - and threw it away on the next line (~10 %
+  of the proxy's CPU). The replacement builds the same forked context without it.
+- ``authority`` and ``valid_host``: parsing a request line checks its host through Python's ``idna`` codec, twice
+  (``url.parse_authority`` and ``url.parse``), ~8 % of the CPU for hosts a browser asks for again and again. Both
+  are pure functions of a string; they are memoised (bounded LRU; values too long to be a host are not cached,
+  errors are never cached, so they are raised afresh each time).
+- ``hook_args``: ``Hook.args`` ran ``dataclasses.fields`` on every hook of every flow (~3 %); the field names
+  of each hook class are now read once.
+- ``trigger_event``: every hook (and the ``update`` hook mitmproxy fires after each flow hook) walked every addon
+  through a context manager, a coroutine and two generators even when the addon has no handler for it; an addon
+  with neither the handler nor sub-addons is now skipped, one without either would have run nothing.
+
+Each replacement is put in place only when the function it replaces has exactly the source reviewed here
+(``_REVIEWED``: sha256 of the dedented source), so a mitmproxy release that changes one keeps its own. mitmproxy
+is pinned ``>=11,<12``.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import inspect
 import textwrap
-from typing import Any
+from typing import Any, Callable
 
 from ...util.lean_import import without_init
 
 __all__ = ["install", "lean_addons"]
 
-_EXPECTED = '''
-def fork(self) -> "Context":
-    ret = Context(self.client, self.options)
-    ret.server = self.server
-    ret.layers = self.layers.copy()
-    return ret
-'''
+# sha256 (first 16 hex digits) of the dedented source of each function a speedup replaces, as reviewed.
+_REVIEWED = {
+    "fork": "a8561fdbce31c14b",
+    "authority": "d8338265c05d8491",
+    "valid_host": "76efad3bee98e9b5",
+    "hook_args": "c8180528126b87ab",
+    "trigger_event": "58789e378391cb37",
+}
+# A host is at most 255 bytes; with a port and IPv6 brackets an authority a little more. Longer input is not
+# cached (it is invalid anyway, and a cache of 1024 such keys must stay small).
+_MAX_CACHED_LEN = 270
+_CACHE_SIZE = 1024
 
 
-def install() -> bool:
-    """Replaces ``Context.fork`` once; True when the lighter fork is in place."""
+def source_digest(func: Callable[..., Any]) -> str | None:
+    """The reviewed-form digest of ``func``'s source; None when it has no readable source."""
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def install() -> frozenset[str]:
+    """Puts every speedup whose target reads as reviewed in place (idempotent); the names of those in place."""
+    from mitmproxy import addonmanager, hooks
+    from mitmproxy.net import check
+    from mitmproxy.net.http import url
+    from mitmproxy.proxy import context
+
+    done = set()
+    for name, owner, attr, make in (
+        ("fork", context.Context, "fork", _fork),
+        ("authority", url, "parse_authority", _memoised),
+        ("valid_host", check, "is_valid_host", _memoised),
+        ("hook_args", hooks.Hook, "args", _hook_args),
+        ("trigger_event", addonmanager.AddonManager, "trigger_event", _trigger_event),
+    ):
+        if _replace(name, owner, attr, make):
+            done.add(name)
+    if "valid_host" in done and not getattr(url.is_valid_host, "_aiplugs", False) \
+            and source_digest(url.is_valid_host) == _REVIEWED["valid_host"]:
+        url.is_valid_host = check.is_valid_host  # url.py imported the name itself; parse_authority calls that one
+    return frozenset(done)
+
+
+def _replace(name: str, owner: Any, attr: str, make: Callable[[Any], Any]) -> bool:
+    current = getattr(owner, attr)
+    if getattr(current, "_aiplugs", False):
+        return True
+    if source_digest(current) != _REVIEWED[name]:
+        return False
+    new = make(current)
+    new._aiplugs = True
+    new.__doc__ = current.__doc__
+    new.__wrapped__ = current
+    setattr(owner, attr, new)
+    return True
+
+
+def _fork(original: Callable[..., Any]) -> Callable[..., Any]:
     from mitmproxy.proxy import context
 
     cls: Any = context.Context
-    if getattr(cls.fork, "_aiplugs", False):
-        return True
-    try:
-        source = textwrap.dedent(inspect.getsource(cls.fork))
-    except (OSError, TypeError):
-        return False
-    if source.strip() != _EXPECTED.strip():
-        return False
 
     def fork(self: Any) -> Any:
         ret = cls.__new__(cls)
         ret.client, ret.options, ret.server, ret.layers = self.client, self.options, self.server, self.layers.copy()
         return ret
 
-    fork._aiplugs = True  # type: ignore[attr-defined]
-    fork.__doc__ = cls.fork.__doc__
-    cls.fork = fork
-    return True
+    return fork
+
+
+def _memoised(original: Callable[..., Any]) -> Callable[..., Any]:
+    cached = functools.lru_cache(maxsize=_CACHE_SIZE)(original)
+
+    def memoised(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(value) <= _MAX_CACHED_LEN:
+            return cached(value, *args, **kwargs)
+        return original(value, *args, **kwargs)
+
+    memoised.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    return memoised
+
+
+def _hook_args(original: Callable[..., Any]) -> Callable[..., Any]:
+    from dataclasses import fields
+
+    names: dict[type, tuple[str, ...]] = {}
+
+    def args(self: Any) -> list[Any]:
+        cls = type(self)
+        field_names = names.get(cls)
+        if field_names is None:
+            field_names = names[cls] = tuple(f.name for f in fields(self))
+        return [getattr(self, n) for n in field_names]
+
+    return args
+
+
+def _trigger_event(original: Callable[..., Any]) -> Callable[..., Any]:
+    from mitmproxy import exceptions
+    from mitmproxy.addonmanager import safecall
+
+    async def trigger_event(self: Any, event: Any) -> None:
+        name = event.name
+        for addon in self.chain:
+            if not getattr(addon, name, None) and not hasattr(addon, "addons"):
+                continue  # mitmproxy would walk it and call nothing
+            try:
+                with safecall():
+                    await self.invoke_addon(addon, event)
+            except exceptions.AddonHalt:
+                return
+
+    return trigger_event
 
 
 def lean_addons() -> bool:

@@ -1,11 +1,13 @@
-"""speedups: the lighter ``Context.fork`` (same meaning as mitmproxy's own) and the lean addons package."""
+"""speedups: each replacement answers as mitmproxy's own function does, only for the reviewed source; and the
+lean addons package."""
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import subprocess
 import sys
-import textwrap
+
+import pytest
 
 from mitmproxy import connection, options
 from mitmproxy.proxy import context
@@ -21,8 +23,33 @@ def _context() -> context.Context:
     return ctx
 
 
+ALL = {"fork", "authority", "valid_host", "hook_args", "trigger_event"}
+
+
+def test_every_speedup_installs_on_the_pinned_mitmproxy_once() -> None:
+    assert speedups.install() == ALL and speedups.install() == ALL  # idempotent
+    from mitmproxy.net import check
+    from mitmproxy.net.http import url
+
+    assert url.is_valid_host is check.is_valid_host  # the name url.py imported for itself is the fast one too
+
+
+def test_reviewed_digests_are_of_mitmproxys_own_functions() -> None:
+    """Fails when the pinned mitmproxy changes a replaced function: then look again at what the speedup does."""
+    from mitmproxy import addonmanager, hooks
+    from mitmproxy.net import check
+    from mitmproxy.net.http import url
+
+    speedups.install()
+    for name, func in (("fork", context.Context.fork), ("authority", url.parse_authority),
+                       ("valid_host", check.is_valid_host), ("hook_args", hooks.Hook.args),
+                       ("trigger_event", addonmanager.AddonManager.trigger_event)):
+        assert getattr(func, "_aiplugs", False), name
+        assert speedups.source_digest(func.__wrapped__) == speedups._REVIEWED[name], name
+
+
 def test_installed_fork_shares_server_and_client_and_copies_layers() -> None:
-    assert speedups.install() is True and speedups.install() is True  # idempotent
+    speedups.install()
     assert getattr(context.Context.fork, "_aiplugs", False)
     ctx = _context()
     forked = ctx.fork()
@@ -31,19 +58,111 @@ def test_installed_fork_shares_server_and_client_and_copies_layers() -> None:
     assert forked.layers == ["outer"] and forked.layers is not ctx.layers
 
 
-def test_an_unknown_fork_is_left_alone(monkeypatch) -> None:
+def test_a_function_that_reads_differently_is_left_alone(monkeypatch) -> None:
+    from mitmproxy.net.http import url
+
     def fork(self):  # a future mitmproxy's different code
         return self
 
+    def parse_authority(authority, check):
+        return "x", None
+
     monkeypatch.setattr(context.Context, "fork", fork)
-    assert speedups.install() is False
-    assert context.Context.fork is fork
+    monkeypatch.setattr(url, "parse_authority", parse_authority)
+    assert speedups.install() == ALL - {"fork", "authority"}
+    assert context.Context.fork is fork and url.parse_authority is parse_authority
 
 
-def test_the_expected_source_is_mitmproxys_own() -> None:
-    """Fails when the pinned mitmproxy changes fork: then look again at what the speedup replaces."""
-    module_source = inspect.getsource(context)  # the file as shipped, whatever is installed on the class now
-    assert textwrap.indent(speedups._EXPECTED.strip(), "    ") in module_source
+AUTHORITIES = [b"example.test", b"example.test:8080", "example.test:443", b"[::1]:8443", b"127.0.0.1:80",
+               "bücher.example", "xn--bcher-kva.example:81", b"bad host:1", b"host:99999", b":80", b"a..b",
+               b"x" * 300 + b".test", b"example.test:", "-leading.test"]
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_memoised_parse_authority_answers_and_raises_as_mitmproxys(check: bool) -> None:
+    from mitmproxy.net.http import url
+
+    speedups.install()
+    original = url.parse_authority.__wrapped__
+    for authority in AUTHORITIES * 2:  # the second round comes from the cache
+        assert _outcome(url.parse_authority, authority, check=check) == _outcome(original, authority, check=check)
+    assert url.parse_authority.cache_info().hits > 0
+
+
+def test_memoised_is_valid_host_answers_as_mitmproxys() -> None:
+    from mitmproxy.net import check
+
+    speedups.install()
+    hosts = [b"example.test", "example.test", "bücher.example", b"\xff\xfe", b"::1", "256.1.1.1", b"a_b.test",
+             b"x" * 64 + b".test", b"a" * 300, "", b"trailing.dot."]
+    for host in hosts * 2:
+        assert check.is_valid_host(host) == check.is_valid_host.__wrapped__(host), host
+
+
+def _outcome(func, *args, **kwargs):
+    try:
+        return ("ok", func(*args, **kwargs))
+    except Exception as e:  # the same error type is part of the same behaviour
+        return ("error", type(e))
+
+
+def test_hook_args_are_the_hooks_fields_in_order() -> None:
+    from mitmproxy import hooks
+    from mitmproxy.proxy.layers.http import HttpRequestHook
+    from mitmproxy.test import tflow
+
+    speedups.install()
+    flow = tflow.tflow()
+    assert HttpRequestHook(flow).args() == [flow]
+
+    @dataclasses.dataclass
+    class TwoHook(hooks.Hook):
+        name = "aiplugs_test_two"
+        first: int
+        second: str
+
+    try:
+        assert TwoHook(1, "b").args() == [1, "b"] and TwoHook(2, "c").args() == [2, "c"]
+    finally:
+        hooks.all_hooks.pop("aiplugs_test_two", None)
+
+
+class _Handler:
+    def __init__(self, calls, label, halt=False, fail=False):
+        self.calls, self.label, self.halt, self.fail = calls, label, halt, fail
+        self.name = f"handler-{label}"  # mitmproxy's addon name: unique in a chain
+
+    def requestheaders(self, flow):
+        self.calls.append(self.label)
+        if self.fail:
+            raise RuntimeError("addon bug")
+        if self.halt:
+            from mitmproxy import exceptions
+
+            raise exceptions.AddonHalt()
+
+
+class _Parent:
+    def __init__(self, calls):
+        self.addons = [_Handler(calls, "child")]
+
+
+class _Nothing:
+    pass
+
+
+async def test_trigger_event_calls_every_handler_in_order_skipping_addons_without_one(caplog) -> None:
+    from mitmproxy.proxy.layers.http import HttpRequestHeadersHook
+    from mitmproxy.test import taddons, tflow
+
+    speedups.install()
+    calls: list[str] = []
+    with taddons.context() as tctx:
+        tctx.master.addons.add(_Nothing(), _Handler(calls, "one"), _Handler(calls, "broken", fail=True),
+                               _Parent(calls), _Handler(calls, "halt", halt=True), _Handler(calls, "never"))
+        await tctx.master.addons.trigger_event(HttpRequestHeadersHook(tflow.tflow()))
+    assert calls == ["one", "broken", "child", "halt"]  # an addon's error is logged and the rest still run
+    assert any("addon bug" in r.getMessage() for r in caplog.records)
 
 
 LEAN = """
