@@ -11,7 +11,6 @@ from .encoding import Coding, parse_coding
 
 __all__ = [
     "API_PREFIX",
-    "MAX_INJECT_BYTES",
     "Navigation",
     "ResponseVerdict",
     "api_rest",
@@ -20,8 +19,6 @@ __all__ = [
 ]
 
 API_PREFIX = "/__aiplugs__/"
-# Injected pages are buffered; a "page" bigger than this is a download in disguise and is streamed instead.
-MAX_INJECT_BYTES = 16 * 1024 * 1024
 
 Navigation = Literal["document", "frame", "other"]
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -76,7 +73,7 @@ def media_type(content_type: str) -> tuple[str, dict[str, str]]:
 
 
 def classify_response(method: str, status: int, headers: Mapping[str, str]) -> ResponseVerdict:
-    """Whether a response to a document request can be spliced (its body will then be buffered)."""
+    """Whether a response to a document request can be spliced (its body then streams through a ``Splice``)."""
     if method.upper() == "HEAD":
         return _skip("HEAD")
     if not 200 <= status < 300 or status in (204, 205, 206):
@@ -91,12 +88,8 @@ def classify_response(method: str, status: int, headers: Mapping[str, str]) -> R
     if headers.get("content-disposition", "").strip().lower().startswith("attachment"):
         return _skip("attachment")
     length = headers.get("content-length")
-    if length is not None:
-        try:
-            if int(length) > MAX_INJECT_BYTES:
-                return _skip("too large")
-        except ValueError:
-            return _skip("bad content-length")
+    if length is not None and not length.strip().isdigit():
+        return _skip("bad content-length")
     coding = parse_coding(headers.get("content-encoding"))
     if coding is None:
         return _skip(f"content-encoding {headers.get('content-encoding')}")

@@ -1,16 +1,16 @@
-"""Content-Encoding for the pages we splice: decode the raw body, re-encode it the same way afterwards.
+"""Content-Encoding for the pages we splice: decode the body as it arrives, re-encode it the same way as it goes.
 
 Only single, known codings are handled. Stacked codings (``gzip, br``) or unknown ones make the caller leave the
 page alone, which is always safe. Re-encoding uses fast settings on purpose: the proxy talks to a browser over
-loopback, where compression costs time and buys nothing: re-encoding writes stored blocks (see ``encode``).
+loopback, where compression costs time and buys nothing: re-encoding writes stored blocks (``StoredEncoder``).
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Coding", "MAX_DECODED_BYTES", "decode", "encode", "parse_coding"]
+__all__ = ["Coding", "DecodeError", "Decoder", "MAX_DECODED_BYTES", "StoredEncoder", "decode", "encode", "parse_coding"]
 
 Coding = Literal["identity", "gzip", "deflate", "br", "zstd"]
 _CODINGS: dict[str, Coding] = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip",
@@ -36,75 +36,136 @@ def parse_coding(header: str | None) -> Coding | None:
 
 
 def decode(data: bytes, coding: Coding, limit: int = MAX_DECODED_BYTES) -> bytes:
-    try:
-        if coding == "identity":
-            return data
+    """The whole body ``data`` decoded; DecodeError when it does not decode or decodes past ``limit`` bytes."""
+    decoder = Decoder(coding, limit)
+    return decoder.feed(data) + decoder.finish()
+
+
+class Decoder:
+    """Decodes a body as it arrives: ``feed`` each piece, then ``finish`` (which raises DecodeError when the
+    stream stopped short). Everything past ``limit`` decoded bytes raises DecodeError too (a decompression bomb
+    must not take the proxy down). Data after the end of the (first) compressed stream is ignored, as browsers do.
+    """
+
+    def __init__(self, coding: Coding, limit: int = MAX_DECODED_BYTES) -> None:
+        self.coding = coding
+        self.limit = limit
+        self.size = 0
+        self._pending = b""  # deflate: the first bytes, until the zlib header can be told apart from raw deflate
+        self._d: Any = None
         if coding == "gzip":
-            return _zlib_decode(data, 16 + zlib.MAX_WBITS, limit)
-        if coding == "deflate":
-            try:  # RFC 9110 "deflate" is zlib-wrapped; some servers send a raw deflate stream
-                return _zlib_decode(data, zlib.MAX_WBITS, limit)
-            except zlib.error:
-                return _zlib_decode(data, -zlib.MAX_WBITS, limit)
-        if coding == "br":
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "br":
             import brotli
 
-            out = brotli.decompress(data)
-        else:
+            self._d = brotli.Decompressor()
+        elif coding == "zstd":
             import zstandard
 
-            chunks, size = [], 0
-            with zstandard.ZstdDecompressor().stream_reader(data) as reader:
-                while size <= limit and (chunk := reader.read(1 << 20)):
-                    chunks.append(chunk)
-                    size += len(chunk)
-            out = b"".join(chunks)
-    except DecodeError:
-        raise
-    except Exception as e:  # zlib.error, brotli.error, zstandard.ZstdError
-        raise DecodeError(f"cannot decode {coding} body: {e}") from e
-    if len(out) > limit:
-        raise DecodeError(f"{coding} body decodes to more than {limit} bytes")
-    return out
+            self._d = zstandard.ZstdDecompressor().decompressobj()
 
+    def feed(self, data: bytes) -> bytes:
+        try:
+            out = self._decode(data)
+        except DecodeError:
+            raise
+        except Exception as e:  # zlib.error, brotli.error, zstandard.ZstdError
+            raise DecodeError(f"cannot decode {self.coding} body: {e}") from e
+        self.size += len(out)
+        if self.size > self.limit:
+            raise DecodeError(f"{self.coding} body decodes to more than {self.limit} bytes")
+        return out
 
-def _zlib_decode(data: bytes, wbits: int, limit: int) -> bytes:
-    d = zlib.decompressobj(wbits)
-    out = d.decompress(data, limit + 1)
-    if len(out) > limit:
-        raise DecodeError(f"body decodes to more than {limit} bytes")
-    if not d.eof:
-        raise zlib.error("truncated stream")
-    return out
+    def finish(self) -> bytes:
+        out = self.feed(b"") if self._pending else b""
+        if self.coding == "identity":
+            return out
+        if self.coding == "br":
+            done = self._d is not None and self._d.is_finished()
+        else:
+            done = self._d is not None and self._d.eof
+        if not done:
+            raise DecodeError(f"cannot decode {self.coding} body: truncated stream")
+        return out
+
+    def _decode(self, data: bytes) -> bytes:
+        coding, d = self.coding, self._d
+        if coding == "identity":
+            return data
+        if coding == "deflate" and d is None:
+            data = self._pending + data
+            if len(data) < 2 and data:
+                self._pending = data
+                return b""
+            self._pending = b""
+            # RFC 9110 "deflate" is zlib-wrapped; some servers send a raw deflate stream (told apart by the header)
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            d = self._d = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        if coding in ("gzip", "deflate"):
+            if d.eof:
+                return b""
+            out = d.decompress(data, self.limit + 1 - self.size)
+            if d.unconsumed_tail:
+                raise DecodeError(f"{coding} body decodes to more than {self.limit} bytes")
+            return out
+        if coding == "br":
+            return d.process(data) if data else b""
+        return d.decompress(data) if data and not d.eof else b""
 
 
 def encode(data: bytes, coding: Coding) -> bytes:
-    """``data`` in ``coding``, as *stored* (uncompressed) blocks of that format.
+    """``data`` in ``coding``, as *stored* (uncompressed) blocks of that format; see ``StoredEncoder``."""
+    encoder = StoredEncoder(coding)
+    return encoder.write(data) + encoder.finish()
+
+
+class StoredEncoder:
+    """Encodes a body as it goes, in *stored* (uncompressed) blocks of its format: ``write`` each piece (what it
+    returns is ready to send, nothing is held back), then ``finish``.
 
     Every format we splice has a stored-block form (deflate stored blocks, brotli uncompressed meta-blocks, zstd
     raw blocks), so the body stays valid for its unchanged ``Content-Encoding`` while costing a copy and a
     checksum instead of a compression pass: compressing a 1 MB page takes tens of milliseconds, and on the loopback
     hop between proxy and browser the bytes it would save cost far less than that.
     """
-    if coding == "identity":
-        return data
-    if coding == "gzip":
-        c = zlib.compressobj(0, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        return c.compress(data) + c.flush()
-    if coding == "deflate":
-        return zlib.compress(data, 0)
-    if coding == "br":
-        return _brotli_stored(data)
-    return _zstd_raw(data)
+
+    def __init__(self, coding: Coding) -> None:
+        self.coding = coding
+        self._started = False
+        self._c: Any = None
+        if coding == "gzip":
+            self._c = zlib.compressobj(0, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._c = zlib.compressobj(0, zlib.DEFLATED, zlib.MAX_WBITS)
+
+    def write(self, data: bytes) -> bytes:
+        if not data or self.coding == "identity":
+            return data
+        if self._c is not None:  # a sync flush: every byte written so far goes out now, not with the next block
+            return self._c.compress(data) + self._c.flush(zlib.Z_SYNC_FLUSH)
+        first, self._started = not self._started, True
+        if self.coding == "br":
+            return _brotli_meta_blocks(data, first)
+        return (_ZSTD_HEADER if first else b"") + _zstd_raw_blocks(data)
+
+    def finish(self) -> bytes:
+        if self.coding == "identity":
+            return b""
+        if self._c is not None:
+            return self._c.flush()
+        first, self._started = not self._started, True
+        if self.coding == "br":
+            return b"\x06" if first else b"\x03"  # (WBITS=16,) ISLAST=1, ISLASTEMPTY=1
+        return (_ZSTD_HEADER if first else b"") + _ZSTD_LAST_EMPTY
 
 
 _BR_CHUNK = 1 << 20  # MLEN - 1 = 0xFFFFF: five nibbles, the top one non-zero as the format requires
 
 
-def _brotli_stored(data: bytes) -> bytes:
-    """RFC 7932: WBITS=16 (a single 0 bit), uncompressed meta-blocks, then an empty last meta-block."""
+def _brotli_meta_blocks(data: bytes, first: bool) -> bytes:
+    """RFC 7932: uncompressed meta-blocks (none of them last); the first also carries WBITS=16 (a single 0 bit)."""
     out = bytearray()
-    acc, nbits = 0, 1  # the WBITS bit (0) is already "written"
+    acc, nbits = 0, int(first)  # the WBITS bit (0) is already "written"
     for start in range(0, len(data), _BR_CHUNK):
         chunk = data[start:start + _BR_CHUNK]
         mlen1 = len(chunk) - 1
@@ -117,23 +178,21 @@ def _brotli_stored(data: bytes) -> bytes:
         out += acc.to_bytes(nbytes, "little")
         out += chunk
         acc, nbits = 0, 0
-    acc |= 0b11 << nbits  # ISLAST=1, ISLASTEMPTY=1
-    nbits += 2
-    out += acc.to_bytes((nbits + 7) // 8, "little")
     return bytes(out)
 
 
 _ZSTD_BLOCK = 1 << 17  # 128 KiB, the largest block; needs a window of at least that (Window_Log 17)
+# RFC 8878: a frame header (no content size, no checksum, Window_Log 17); a last, empty raw block ends the frame
+_ZSTD_HEADER = b"\x28\xb5\x2f\xfd\x00" + bytes([(17 - 10) << 3])
+_ZSTD_LAST_EMPTY = b"\x01\x00\x00"
 
 
-def _zstd_raw(data: bytes) -> bytes:
-    """RFC 8878: a frame header (no content size, no checksum, Window_Log 17) and raw blocks."""
-    out = bytearray(b"\x28\xb5\x2f\xfd\x00" + bytes([(17 - 10) << 3]))
+def _zstd_raw_blocks(data: bytes) -> bytes:
+    """Raw blocks (Block_Type 0), none of them last."""
+    out = bytearray()
     view = memoryview(data)
-    starts = range(0, len(data), _ZSTD_BLOCK) if data else [0]
-    for start in starts:
+    for start in range(0, len(data), _ZSTD_BLOCK):
         block = view[start:start + _ZSTD_BLOCK]
-        last = start + _ZSTD_BLOCK >= len(data)
-        out += (int(last) | (len(block) << 3)).to_bytes(3, "little")  # Block_Type 0 = Raw
+        out += (len(block) << 3).to_bytes(3, "little")
         out += block
     return bytes(out)

@@ -64,13 +64,24 @@ class HeadScan(NamedTuple):
     insert_at: int | None  # None: no safe insertion point, leave the page alone
     reason: str  # why there (or why not): for logs and tests
     meta_csp: tuple[Tag, ...]  # <meta http-equiv="Content-Security-Policy"> tags in the head
+    more: bool = False  # only with complete=False: the answer depends on bytes that have not arrived yet
 
 
-def scan_head(body: bytes, *, xml: bool = False) -> HeadScan:
-    """The loader's insertion point and the head's meta CSP tags; see the module docstring."""
+_NEED_MORE = HeadScan(None, "needs more of the page", (), more=True)
+
+
+def scan_head(body: bytes, *, xml: bool = False, complete: bool = True) -> HeadScan:
+    """The loader's insertion point and the head's meta CSP tags; see the module docstring.
+
+    ``complete=False``: ``body`` is the start of a page still arriving. The answer is then either final (the same
+    as for the whole page) or ``more=True`` when the walk ran into the end of what has arrived."""
     if body[:2] in (b"\xfe\xff", b"\xff\xfe") or b"\x00" in body[:64]:
         return HeadScan(None, "utf-16 or binary", ())
+    if not complete and len(body) < 64:
+        return _NEED_MORE
     marks = _walk_prologue(body)
+    if marks.truncated and not complete:
+        return _NEED_MORE
     if marks.failure is not None:
         return HeadScan(None, marks.failure, ())
     at, reason = _insertion_point(marks)
@@ -94,6 +105,7 @@ class _Marks:
     root_seen: bool = False  # <html>, <head> or <body>
     metas: tuple[Tag, ...] = ()  # meta CSP tags
     failure: str | None = None  # why there is no safe point at all
+    truncated: bool = False  # the walk stopped at the end of the bytes: more of them could change the answer
 
 
 def _insertion_point(marks: _Marks) -> tuple[int, str]:
@@ -121,9 +133,12 @@ def _walk_prologue(body: bytes) -> _Marks:
             marks.content_start = i + len(text) - len(text.lstrip(_WS))
             return marks
         if lt < 0:
+            marks.truncated = True
             return marks
         marks.pos = lt
         nxt = body[lt + 1:lt + 2]
+        if not nxt:  # a "<" as the last byte: markup or text, the next byte decides
+            marks.truncated = True
         if body.startswith(b"<!--", lt):
             after = _comment(body, lt, marks)
         elif nxt in (b"!", b"?"):  # doctype, <?xml ...?>, bogus comments
@@ -148,7 +163,7 @@ def _comment(body: bytes, i: int, marks: _Marks) -> int | None:
         return body.index(b">", i + 4) + 1
     k = body.find(b"-->", i + 4)
     if k < 0:
-        marks.failure = "unterminated comment"
+        marks.failure, marks.truncated = "unterminated comment", True
         return None
     return k + 3
 
@@ -156,7 +171,7 @@ def _comment(body: bytes, i: int, marks: _Marks) -> int | None:
 def _declaration(body: bytes, i: int, marks: _Marks) -> int | None:
     k = body.find(b">", i)
     if k < 0:
-        marks.failure = "unterminated declaration"
+        marks.failure, marks.truncated = "unterminated declaration", True
         return None
     word = body[i:i + 9].lower()
     if word == b"<!doctype" or word.startswith(b"<?xml"):
@@ -167,7 +182,7 @@ def _declaration(body: bytes, i: int, marks: _Marks) -> int | None:
 def _end_tag(body: bytes, i: int, marks: _Marks) -> int | None:
     k = body.find(b">", i)
     if k < 0:
-        marks.content_start = i
+        marks.content_start, marks.truncated = i, True
         return None
     if body[i + 2:i + 7].lower() in (b"head>", b"head "):
         marks.head_close = i if marks.head_close is None else marks.head_close
@@ -177,7 +192,7 @@ def _end_tag(body: bytes, i: int, marks: _Marks) -> int | None:
 def _element(body: bytes, i: int, marks: _Marks) -> int | None:
     tag = _parse_tag(body, i)
     if tag is None:  # truncated tag: the content starts here
-        marks.content_start = i
+        marks.content_start, marks.truncated = i, True
         return None
     if tag.name == "body":
         marks.body_start = tag.end
@@ -192,7 +207,10 @@ def _element(body: bytes, i: int, marks: _Marks) -> int | None:
             marks.first_script = tag.start
         m = _SKIP_TO_CLOSE[tag.name].search(body, tag.end)  # None: the rest of the document is its text
         k = -1 if m is None else body.find(b">", m.start())
-        return len(body) if k < 0 else k + 1
+        if k < 0:
+            marks.truncated = True
+            return len(body)
+        return k + 1
     if tag.name == "meta":
         kind = _meta_kind(tag)
         if kind == "charset":

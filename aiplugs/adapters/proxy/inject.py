@@ -6,10 +6,11 @@ Per flow, in hook order:
   (``http://<api>/<rest>``, WebSockets included) and never reaches the origin. A document navigation to a URL some
   plugin matches loses its conditional headers (a 304 would reuse an uninjected or stale copy). Request bodies
   are streamed.
-- ``responseheaders``: the decision. Only a pending document whose response can be spliced stays buffered;
-  everything else is streamed (``response.stream = True``): never buffered, never touched.
-- ``response``: decode, splice the loader, amend/strip CSP, fix caching and length, re-encode. Any failure leaves
-  the response exactly as the origin sent it.
+- ``responseheaders``: the decision. A pending document whose response can carry the loader gets its headers
+  changed (CSP amended or stripped, no caching, no length: ``page_headers``) and streams through a ``Splice``, which
+  puts the loader in as the head passes (``splice.py``: a page it cannot splice goes out as the origin sent it).
+  Everything else streams through untouched (``response.stream = True``). Nothing is ever buffered whole.
+- ``response``: the end of a page: counts it, reports a page that failed to decode.
 
 The addon reads one immutable ``InjectConfig`` per flow; ``set_config()`` swaps it in one assignment, so a hot rule
 swap never affects a flow half-way and never needs a restart.
@@ -17,11 +18,10 @@ swap never affects a flow half-way and never needs a restart.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Mapping
 
 from ...events import NULL_BUS, EventBus
 from ...events.catalogue import PROXY_INJECT_FAILED
@@ -29,21 +29,18 @@ from ...util.redact import redact_url
 from ...declaration.rules import RuleSet
 from ...plan import ProxySpec
 from . import csp as csp_mod
-from .classify import API_PREFIX, ResponseVerdict, api_rest, classify_request, classify_response
-from .encoding import decode, encode
+from .classify import API_PREFIX, api_rest, classify_request, classify_response
 from .hosts import HostFilter
-from .html import Edit, apply_edits, attr_value_edit, meta_csp_content, scan_head
 from .loader import CompiledEntry, LoaderEntry, SnippetTemplate, compile_entry, loader_asset
+from .splice import Splice
 
-__all__ = ["InjectConfig", "Injector", "PageResult", "inject_page"]
+__all__ = ["InjectConfig", "Injector", "page_headers"]
 
 logger = logging.getLogger(__name__)
 
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 _META_KEY = "aiplugs.inject"
 _API_KEY = "aiplugs.api"
-# Compressed body bytes from which decoding runs off the event loop (an identity page costs one copy: never).
-THREAD_THRESHOLD = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,30 +94,16 @@ class InjectConfig:
         return any(self.all_frames[i] for i in applying) if frame else bool(applying)
 
 
-@dataclass(frozen=True)
-class PageResult:
-    body: bytes  # the new raw (re-encoded) body
-    headers: dict[str, list[str] | None]  # header name -> new values (None: remove)
-    nonce: str | None
-    reason: str
+def page_headers(headers: Mapping[str, list[str]], *, csp: Literal["amend", "strip", "keep"], nonce: str | None,
+                 origin: str) -> tuple[dict[str, list[str] | None], bool]:
+    """The header changes of a page that gets the loader (name -> new values, None: remove), decided from its
+    headers alone since they go out before the body; and whether its CSP header requires Trusted Types.
 
-
-def inject_page(raw: bytes, headers: dict[str, list[str]], verdict: ResponseVerdict, *, origin: str,
-                config: InjectConfig, host: str, nonce: str | None = None) -> PageResult | None:
-    """The injected page, or None when the page must be left alone. Pure: no flow, no I/O.
-
-    ``headers`` maps lower-case names to all their values.
-    """
-    assert verdict.coding is not None
-    body = decode(raw, verdict.coding)
-    scan = scan_head(body, xml=verdict.xml)
-    if scan.insert_at is None:
-        return None
-    new_headers: dict[str, list[str] | None] = {}
-    edits: list[Edit] = []
+    ``headers`` maps lower-case names to all their values. Pure."""
+    new: dict[str, list[str] | None] = {}
     trusted_types = False
-    if config.csp == "amend":
-        nonce = nonce or secrets.token_urlsafe(18)
+    if csp == "amend":
+        assert nonce is not None
         for name in CSP_HEADERS:
             values = headers.get(name)
             if not values:
@@ -129,27 +112,15 @@ def inject_page(raw: bytes, headers: dict[str, list[str]], verdict: ResponseVerd
             if name == "content-security-policy":
                 trusted_types = trusted_types or any(r.trusted_types for r in results)
             if any(r.changed for r in results):
-                new_headers[name] = [r.text for r in results]
-        for tag in scan.meta_csp:
-            result = csp_mod.amend_header(meta_csp_content(tag), nonce=nonce, origin=origin)
-            trusted_types = trusted_types or result.trusted_types
-            if result.changed and (edit := attr_value_edit(tag, "content", result.text)) is not None:
-                edits.append(edit)
-    else:
-        nonce = None
-        if config.csp == "strip":
-            for name in (*CSP_HEADERS, "x-frame-options"):
-                if name in headers:
-                    new_headers[name] = None
-            edits.extend(Edit(tag.start, tag.end, b"") for tag in scan.meta_csp)
-    edits.append(Edit(scan.insert_at, scan.insert_at, config.snippet_for(host).render(nonce, trusted_types)))
-    new_raw = encode(apply_edits(body, edits), verdict.coding)
-    # No stale uninjected copies, and no copy that outlives the page token or the rules.
-    new_headers.update({"cache-control": ["no-store"], "etag": None, "last-modified": None, "expires": None,
-                        "content-md5": None})
-    if "transfer-encoding" not in headers or "content-length" in headers:
-        new_headers["content-length"] = [str(len(new_raw))]
-    return PageResult(new_raw, new_headers, nonce, scan.reason)
+                new[name] = [r.text for r in results]
+    elif csp == "strip":
+        for name in (*CSP_HEADERS, "x-frame-options"):
+            if name in headers:
+                new[name] = None
+    # No stale uninjected copies, and no copy that outlives the page token or the rules; the length changes.
+    new.update({"cache-control": ["no-store"], "etag": None, "last-modified": None, "expires": None,
+                "content-md5": None, "content-length": None})
+    return new, trusted_types
 
 
 class Injector:
@@ -227,71 +198,50 @@ class Injector:
         request.stream = True
 
     def responseheaders(self, flow) -> None:
+        """The decision: a matched document whose response can carry the loader streams through a ``Splice``;
+        everything else streams through untouched. Either way nothing is buffered."""
         response = flow.response
-        config = flow.metadata.get(_META_KEY)
+        config = flow.metadata.pop(_META_KEY, None)
         if config is None:
             response.stream = True
             return
-        verdict = classify_response(flow.request.method, response.status_code, response.headers)
+        request = flow.request
+        verdict = classify_response(request.method, response.status_code, response.headers)
         if not verdict.inject:
-            del flow.metadata[_META_KEY]
             response.stream = True
             return
-        flow.metadata[_META_KEY] = (config, verdict)
-
-    def response(self, flow):
-        """Splices the loader. Big compressed bodies are decoded in a worker thread (zlib, brotli and zstd release
-        the GIL) so one large page never stalls other connections; mitmproxy awaits the coroutine returned then."""
-        pending = flow.metadata.pop(_META_KEY, None)
-        if not isinstance(pending, tuple) or flow.response is None or flow.error or flow.response.stream:
-            return None  # (stream: mitmproxy switched a page past its size cap to streaming; it is sent already)
-        config, verdict = pending
-        response, request = flow.response, flow.request
-        raw = response.raw_content
-        if raw is None:
-            return None
-        headers = {}
-        for name in (*CSP_HEADERS, "x-frame-options", "transfer-encoding", "content-length"):
-            values = response.headers.get_all(name)
-            if values:
-                headers[name] = list(values)
         from mitmproxy.net.http.url import hostport
 
         origin = f"{request.scheme}://{hostport(request.scheme, request.host, request.port)}"
-        args = (raw, headers, verdict)
-        kwargs = {"origin": origin, "config": config, "host": request.host}
-        if verdict.coding != "identity" and len(raw) >= THREAD_THRESHOLD:
-            return self._splice_in_thread(flow, args, kwargs)
-        try:
-            result = inject_page(*args, **kwargs)
-        except Exception as e:  # a page we cannot parse or decode is passed on untouched
-            self._failed(flow, e)
-            return None
-        self._apply(flow, result)
-        return None
+        nonce = secrets.token_urlsafe(18) if config.csp == "amend" else None
+        headers = {name: list(values) for name in (*CSP_HEADERS, "x-frame-options")
+                   if (values := response.headers.get_all(name))}
+        changes, trusted_types = page_headers(headers, csp=config.csp, nonce=nonce, origin=origin)
+        for name, values in changes.items():
+            if values is None:
+                response.headers.pop(name, None)
+            else:
+                response.headers.set_all(name, values)
+        # The new length is not known before the end: HTTP/1.1 gets chunks; HTTP/2 and 3 frame the body
+        # themselves; an HTTP/1.0 client, or an HTTP/1.0 answer (no chunks in 1.0), ends with the connection.
+        if request.http_version == "HTTP/1.1" and response.http_version != "HTTP/1.0" \
+                and "chunked" not in response.headers.get("transfer-encoding", "").lower():
+            response.headers["transfer-encoding"] = "chunked"
+        response.stream = Splice(verdict.coding, snippet=config.snippet_for(request.host).render, xml=verdict.xml,
+                                 csp=config.csp, nonce=nonce, origin=origin, trusted_types=trusted_types)
 
-    async def _splice_in_thread(self, flow, args, kwargs) -> None:
-        try:
-            result = await asyncio.to_thread(inject_page, *args, **kwargs)
-        except Exception as e:
-            self._failed(flow, e)
+    def response(self, flow) -> None:
+        """The end of a spliced page: counted, and a page that failed to decode reported."""
+        splice = flow.response.stream if flow.response is not None else None
+        if not isinstance(splice, Splice):
             return
-        self._apply(flow, result)
+        if splice.injected:
+            self.injected += 1
+            flow.metadata["aiplugs.injected"] = splice.reason
+        if splice.error is not None:
+            self._failed(flow, splice.error)
 
     def _failed(self, flow, error: Exception) -> None:
         self.failed += 1
         logger.warning("aiplugs: not injecting %s: %s", flow.request.url, error)
         self.events.publish(PROXY_INJECT_FAILED, url=redact_url(flow.request.pretty_url), error=str(error))
-
-    def _apply(self, flow, result: PageResult | None) -> None:
-        if result is None:
-            return
-        response = flow.response
-        response.raw_content = result.body
-        for name, values in result.headers.items():
-            if values is None:
-                response.headers.pop(name, None)
-            else:
-                response.headers.set_all(name, values)
-        flow.metadata["aiplugs.injected"] = result.reason
-        self.injected += 1

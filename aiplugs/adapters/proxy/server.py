@@ -24,7 +24,6 @@ from ...errors import AiplugsError
 from ...events import NULL_BUS, EventBus
 from ...plan import ProxySpec
 from .certs import CA_CERT_FILE
-from .classify import MAX_INJECT_BYTES
 from .hostmap import HostMap
 from .hosts import scope_for
 from .inject import InjectConfig, Injector
@@ -106,11 +105,9 @@ class ProxyServer:
             m.addons.add(core.Core(), block.Block(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(),
                          disable_h2c.DisableH2C(), self.hostmap, self.injector)
             scope = scope_for(self.spec)
-            # A page we buffer for injection that grows past the cap without a Content-Length (chunked) is
-            # switched to streaming by mitmproxy itself, and then passes through untouched.
+            # No stream_large_bodies: the addon streams every body itself (spliced pages included).
             opts.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
-                        stream_large_bodies=str(MAX_INJECT_BYTES), **_upstream(self.spec),
-                        **self._extra_options)
+                        **_upstream(self.spec), **self._extra_options)
         except (OptionsError, OSError, ValueError, KeyError) as e:
             await self._teardown(m, ps)
             raise AiplugsError(f"cannot configure the proxy (confdir {self.confdir}): {e}") from e

@@ -9,7 +9,7 @@ import brotli
 import pytest
 import zstandard
 
-from aiplugs.adapters.proxy.encoding import DecodeError, decode, encode, parse_coding
+from aiplugs.adapters.proxy.encoding import DecodeError, Decoder, StoredEncoder, decode, encode, parse_coding
 
 DATA = b"<html>" + "données ".encode() * 5000
 
@@ -64,3 +64,58 @@ def test_stored_encoding_costs_only_framing_bytes() -> None:
     data = b"a" * 1_000_000  # would compress to almost nothing; stored blocks keep it whole on purpose
     for coding in ("gzip", "deflate", "br", "zstd"):
         assert len(data) < len(encode(data, coding)) < len(data) + 200  # type: ignore[arg-type]
+
+
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("coding", ["identity", "gzip", "deflate", "br", "zstd"])
+@pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 20])
+def test_decoder_fed_in_pieces_gives_the_whole_body(coding: str, piece: int) -> None:
+    body = {"identity": DATA, "gzip": gzip.compress(DATA), "deflate": zlib.compress(DATA),
+            "br": brotli.compress(DATA), "zstd": zstandard.ZstdCompressor().compress(DATA)}[coding]
+    decoder = Decoder(coding)  # type: ignore[arg-type]
+    out = b"".join(decoder.feed(p) for p in _pieces(body, piece)) + decoder.finish()
+    assert out == DATA
+
+
+def test_raw_deflate_fed_a_byte_at_a_time() -> None:
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = c.compress(DATA) + c.flush()
+    decoder = Decoder("deflate")
+    assert b"".join(decoder.feed(raw[i:i + 1]) for i in range(len(raw))) + decoder.finish() == DATA
+
+
+@pytest.mark.parametrize("coding, body", [
+    ("gzip", gzip.compress(DATA)[:-20]), ("deflate", zlib.compress(DATA)[:100]),
+    ("br", brotli.compress(DATA)[:-3]), ("zstd", zstandard.ZstdCompressor().compress(DATA)[:-5]),
+])
+def test_decoder_finish_refuses_a_stream_that_stopped_short(coding: str, body: bytes) -> None:
+    decoder = Decoder(coding)  # type: ignore[arg-type]
+    for p in _pieces(body, 1000):
+        decoder.feed(p)
+    with pytest.raises(DecodeError, match="truncated"):
+        decoder.finish()
+
+
+def test_decoder_limit_counts_across_pieces() -> None:
+    decoder = Decoder("gzip", limit=50_000)
+    body = gzip.compress(b"\0" * 100_000)
+    with pytest.raises(DecodeError, match="more than 50000"):
+        for p in _pieces(body, 10):
+            decoder.feed(p)
+
+
+@pytest.mark.parametrize("writes", [[], [b""], [b"a"], [b"<html>", b"", b"x" * 200_000, b"end"],
+                                    [bytes(range(256)) * 9000, b"tail"]])
+def test_stored_encoder_writes_pieces_that_decode_as_they_arrive(writes: list[bytes]) -> None:
+    whole = b"".join(writes)
+    for coding, reference in (("gzip", gzip.decompress), ("deflate", zlib.decompress), ("br", brotli.decompress),
+                              ("zstd", lambda b: zstandard.ZstdDecompressor().decompressobj().decompress(b))):
+        encoder = StoredEncoder(coding)  # type: ignore[arg-type]
+        parts = [encoder.write(w) for w in writes]
+        assert reference(b"".join(parts) + encoder.finish()) == whole, coding
+        if coding in ("gzip", "br", "zstd") and writes and writes[0]:  # nothing held back: the prefix decodes
+            streaming = Decoder(coding)  # type: ignore[arg-type]
+            assert streaming.feed(parts[0]) == writes[0], coding

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiplugs.adapters.proxy.html import Edit, apply_edits, attr_value_edit, meta_csp_content, scan_head
+
+from .test_fuzz import PIECES as _FUZZ_PIECES
 
 S = b"<script>X</script>"
 
@@ -138,3 +142,12 @@ def test_apply_edits_orders_insertions_and_rejects_overlap() -> None:
     assert apply_edits(b"abcdef", [Edit(2, 4, b"X"), Edit(2, 2, b"I"), Edit(6, 6, b"!")]) == b"abIXef!"
     with pytest.raises(ValueError, match="overlapping"):
         apply_edits(b"abcdef", [Edit(1, 4, b""), Edit(2, 3, b"")])
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=st.lists(st.sampled_from(_FUZZ_PIECES), max_size=40).map(b"".join), cut=st.integers(0, 600))
+def test_scan_of_a_prefix_is_final_or_asks_for_more(doc: bytes, cut: int) -> None:
+    """What a page still arriving is scanned for (streaming) must never differ from the whole page's answer."""
+    prefix = scan_head(doc[:cut], complete=False)
+    if not prefix.more:
+        assert prefix == scan_head(doc)

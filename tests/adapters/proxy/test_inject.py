@@ -13,6 +13,7 @@ from mitmproxy.test import taddons, tflow
 
 from aiplugs.adapters.proxy.inject import InjectConfig, Injector
 from aiplugs.adapters.proxy.loader import loader_asset
+from aiplugs.adapters.proxy.splice import Splice
 
 from .conftest import make_spec, script
 
@@ -47,14 +48,26 @@ def respond(f: http.HTTPFlow, body: bytes = PAGE, status: int = 200, **headers: 
     f.response.headers["content-length"] = str(len(body))
 
 
-def cycle(a: Injector, f: http.HTTPFlow, **response) -> http.HTTPFlow:
-    """requestheaders -> (origin answers) -> responseheaders -> response, as mitmproxy calls them."""
+def cycle(a: Injector, f: http.HTTPFlow, piece: int = 0, **response) -> http.HTTPFlow:
+    """requestheaders -> (origin answers) -> responseheaders -> body -> response, as mitmproxy calls them."""
     a.requestheaders(f)
     if f.response is None:
         respond(f, **response)
     a.responseheaders(f)
-    if not f.response.stream:
-        a.response(f)
+    return finish(a, f, piece)
+
+
+def finish(a: Injector, f: http.HTTPFlow, piece: int = 0) -> http.HTTPFlow:
+    """The body through the flow's stream transform as mitmproxy passes it (in pieces of ``piece`` bytes; 0: one
+    piece, then ``b""``), the result as the client receives it in ``raw_content``; then the response hook."""
+    stream = f.response.stream
+    if callable(stream):
+        raw = f.response.raw_content or b""
+        pieces = [raw[i:i + piece] for i in range(0, len(raw), piece)] if piece else [raw]
+        out = [chunk for p in pieces if p for chunk in stream(p)] + list(stream(b""))
+        assert all(out), "an empty chunk would end an HTTP/1 chunked body"
+        f.response.raw_content = b"".join(out)
+    a.response(f)
     return f
 
 
@@ -71,11 +84,11 @@ def test_injects_into_matched_document_and_fixes_headers() -> None:
         cycle(a, f, etag='"v1"', last_modified="Mon", expires="0", cache_control="max-age=600")
     body = f.response.raw_content
     assert "if-none-match" not in f.request.headers and "if-modified-since" not in f.request.headers
-    assert f.response.stream is False
+    assert isinstance(f.response.stream, Splice)
     at = body.index(b"<script nonce=")
     assert body[:at] == PAGE[:PAGE.index(b"<script>page()")]
     assert body.endswith(PAGE[PAGE.index(b"<script>page()"):])
-    assert f.response.headers["content-length"] == str(len(body))
+    assert "content-length" not in f.response.headers and f.response.headers["transfer-encoding"] == "chunked"
     assert f.response.headers["cache-control"] == "no-store"
     for name in ("etag", "last-modified", "expires"):
         assert name not in f.response.headers
@@ -96,7 +109,7 @@ def test_keeps_the_content_encoding(coding: str) -> None:
     assert f.response.headers["content-encoding"] == coding
     decoded = decode(f.response.raw_content, coding)
     assert b'data-aiplugs="loader"' in decoded and decoded.endswith(b"<body>x</body></html>")
-    assert f.response.headers["content-length"] == str(len(f.response.raw_content))
+    assert "content-length" not in f.response.headers
 
 
 @pytest.mark.parametrize("url, headers, response, why", [
@@ -150,7 +163,7 @@ def test_csp_header_and_meta_are_amended_with_one_nonce() -> None:
         f.response.headers["content-security-policy-report-only"] = "default-src 'self'"
         f.response.headers["x-frame-options"] = "DENY"
         a.responseheaders(f)
-        a.response(f)
+        finish(a, f)
     body = f.response.raw_content
     nonce = re.search(rb'<script nonce="([^"]+)" data-aiplugs', body).group(1).decode()
     assert f.response.headers.get_all("content-security-policy") == [
@@ -177,7 +190,7 @@ def test_strip_mode_removes_csp_and_frame_options() -> None:
         a.requestheaders(f)
         respond(f, body=page, content_security_policy="script-src 'none'", x_frame_options="DENY")
         a.responseheaders(f)
-        a.response(f)
+        finish(a, f)
     for name in ("content-security-policy", "x-frame-options"):
         assert name not in f.response.headers
     assert b"http-equiv" not in f.response.raw_content
@@ -191,7 +204,7 @@ def test_keep_mode_changes_no_policy() -> None:
         a.requestheaders(f)
         respond(f, content_security_policy="script-src 'self'")
         a.responseheaders(f)
-        a.response(f)
+        finish(a, f)
     assert f.response.headers["content-security-policy"] == "script-src 'self'"
     assert b"<script data-aiplugs=\"loader\">" in f.response.raw_content
 
@@ -203,7 +216,7 @@ def test_trusted_types_page_tells_the_loader() -> None:
         a.requestheaders(f)
         respond(f, content_security_policy="require-trusted-types-for 'script'; trusted-types app")
         a.responseheaders(f)
-        a.response(f)
+        finish(a, f)
     assert f.response.headers["content-security-policy"].endswith("trusted-types app aiplugs")
     assert config_of(f.response.raw_content)["tt"] is True
 
@@ -217,7 +230,7 @@ def test_chunked_response_gets_no_content_length() -> None:
         del f.response.headers["content-length"]
         f.response.headers["transfer-encoding"] = "chunked"
         a.responseheaders(f)
-        a.response(f)
+        finish(a, f)
     assert "content-length" not in f.response.headers
     assert b'data-aiplugs="loader"' in f.response.raw_content
 
@@ -225,9 +238,18 @@ def test_chunked_response_gets_no_content_length() -> None:
 def test_undecodable_page_passes_untouched() -> None:
     a = addon()
     with taddons.context(a):
-        broken = gzip.compress(PAGE)[:-10]
+        garbage = b"\x1f\x8b not gzip at all" + PAGE
+        f = cycle(a, make_flow("https://site.test/", DOC), body=garbage, content_encoding="gzip")
+    assert f.response.raw_content == garbage and a.failed == 1 and a.injected == 0
+
+
+def test_page_that_stops_decoding_half_way_ends_as_a_valid_stream_and_is_reported() -> None:
+    a = addon()
+    with taddons.context(a):
+        broken = gzip.compress(PAGE)[:-10]  # the loader went out with the head before the end proved broken
         f = cycle(a, make_flow("https://site.test/", DOC), body=broken, content_encoding="gzip")
-    assert f.response.raw_content == broken and a.failed == 1
+    out = gzip.decompress(f.response.raw_content)  # a whole gzip stream: the browser shows what there was
+    assert b'data-aiplugs="loader"' in out and a.failed == 1 and a.injected == 1
 
 
 def test_api_path_is_routed_to_the_router() -> None:
@@ -296,19 +318,28 @@ def test_hot_swap_applies_to_the_next_flow() -> None:
     assert old.response.stream is True
 
 
-async def test_big_page_is_spliced_off_the_event_loop() -> None:
-    from aiplugs.adapters.proxy.inject import THREAD_THRESHOLD
+@pytest.mark.parametrize("coding", ["identity", "gzip", "br"])
+def test_big_page_streams_the_head_with_the_loader_before_the_rest_arrives(coding: str) -> None:
+    from aiplugs.adapters.proxy.encoding import Decoder, encode
 
-    big = PAGE.replace(b"<body>x", b"<body>" + os.urandom(THREAD_THRESHOLD).hex().encode() + b"y" * 1000)
+    tail = os.urandom(300_000).hex().encode() + b"</body></html>"
+    big = PAGE.replace(b"x</body></html>", tail)
+    raw = encode(big, coding)  # type: ignore[arg-type]
     a = addon()
     with taddons.context(a):
         f = make_flow("https://site.test/", DOC)
         a.requestheaders(f)
-        respond(f, body=gzip.compress(big), content_encoding="gzip")
+        respond(f, body=raw, content_encoding=coding)
         a.responseheaders(f)
-        pending = a.response(f)
-        assert pending is not None  # a coroutine mitmproxy awaits
-        await pending
-    out = gzip.decompress(f.response.raw_content)
-    assert b'data-aiplugs="loader"' in out and out.endswith(b"y" * 1000 + b"</body></html>")
-    assert f.response.headers["content-length"] == str(len(f.response.raw_content))
+        splice = f.response.stream
+        first = splice(raw[:4096])  # the first piece off the wire
+        decoder = Decoder(coding)  # type: ignore[arg-type]
+        head = b"".join(decoder.feed(p) for p in first)
+        assert b'data-aiplugs="loader"' in head  # sent on: the browser has the head before the page is in
+        rest = [chunk for i in range(4096, len(raw), 65536) for chunk in splice(raw[i:i + 65536])]
+        rest += splice(b"")
+        f.response.raw_content = b"".join(first + rest)
+        a.response(f)
+    out = head + b"".join(decoder.feed(p) for p in rest) + decoder.finish()
+    assert out.endswith(tail) and out.count(b'data-aiplugs="loader"') == 1 and a.injected == 1
+    assert splice._raw is None and not splice._head  # nothing of the page kept after the decision

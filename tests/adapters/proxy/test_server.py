@@ -158,10 +158,25 @@ def _http_get_keepalive(sock: socket.socket, url: str) -> bytes:
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
     head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
-    while len(body) < length:
+    fields = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])
+    if fields.get(b"transfer-encoding") == b"chunked":  # an injected page: its length is known at its end
+        while not body.endswith(b"\r\n0\r\n\r\n") and body != b"0\r\n\r\n":
+            body += sock.recv(65536)
+        return _unchunk(body)
+    while len(body) < int(fields[b"content-length"]):
         body += sock.recv(65536)
     return body
+
+
+def _unchunk(data: bytes) -> bytes:
+    out, pos = [], 0
+    while True:
+        end = data.index(b"\r\n", pos)
+        size = int(data[pos:end], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[end + 2:end + 2 + size])
+        pos = end + 2 + size + 2
 
 
 async def test_hot_swap_keeps_open_connections(system) -> None:
@@ -241,14 +256,20 @@ def test_embedded_proxy_prints_nothing_and_never_exits_the_host(tmp_path) -> Non
     assert done.stdout == "still here\n" and done.stderr == ""
 
 
-async def test_chunked_page_past_the_size_cap_streams_through_untouched(system) -> None:
+async def test_a_page_of_any_size_streams_with_the_loader(system) -> None:
+    """17 MB of chunked HTML (past what a buffering proxy would hold): the loader goes in as the head passes."""
     proxy = system["proxy"]
     async with proxied(proxy) as client:
-        response = await client.get(f"http://localhost:{system['origin'].port}/huge", headers=DOC)
-    body = response.content
-    assert body.startswith(b"<!doctype html><html><head></head><body><p>x")
-    assert len(body) == 40 + 17 * ((1 << 20) + 7) and b"aiplugs" not in body
-    assert proxy.injector.injected == 0
+        async with client.stream("GET", f"http://localhost:{system['origin'].port}/huge", headers=DOC) as response:
+            first, size = b"", 0
+            async for chunk in response.aiter_raw():
+                if len(first) < 4096:
+                    first += chunk  # what the browser gets first: the head, loader included
+                size += len(chunk)
+            assert response.headers["transfer-encoding"] == "chunked"
+    assert first.startswith(b"<!doctype html><html><head></head><body><script nonce=")
+    loader = first.index(b"</script>") + len(b"</script>") - len(b"<!doctype html><html><head></head><body>")
+    assert size == 40 + loader + 17 * ((1 << 20) + 7) and proxy.injector.injected == 1
 
 
 async def test_bad_mitmproxy_option_is_a_clear_error_and_leaves_nothing_running(tmp_path) -> None:
@@ -275,3 +296,26 @@ async def test_a_big_rule_swap_compiles_off_the_event_loop(system) -> None:
     assert served_while_compiling  # the page did not wait for 40,000 patterns to compile
     assert proxy.injector.config.rules.plugins_for("https://h7.site3.test/x") == ("p3",)
     assert len(proxy._master.options.allow_hosts) == 1  # one combined regex, not 40,001
+
+
+async def test_an_http10_origin_page_gets_the_loader_and_ends_with_the_connection(system) -> None:
+    """HTTP/1.0 has no chunks: a page whose length changes is sent to its end and the connection closed."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(PAGE), PAGE))
+        await writer.drain()
+        writer.close()
+
+    origin = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = origin.sockets[0].getsockname()[1]
+    try:
+        async with proxied(system["proxy"]) as client:
+            response = await client.get(f"http://localhost:{port}/", headers=DOC)
+            again = await client.get(f"http://localhost:{port}/", headers=DOC)  # a new connection, no stale one
+    finally:
+        origin.close()
+        await origin.wait_closed()
+    for r in (response, again):
+        assert r.status_code == 200 and "transfer-encoding" not in r.headers and "content-length" not in r.headers
+        assert b'data-aiplugs="loader"' in r.content and r.content.endswith(b"<p>hello</p></body></html>")
