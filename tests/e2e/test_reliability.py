@@ -103,7 +103,19 @@ def test_a_sigkilled_daemon_takes_what_backends_started_along(project):
     children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == worker]
     assert children and all(pid_alive(c) for c in children)
     os.kill(daemon, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(worker) and not any(pid_alive(c) for c in children), timeout=15)
+    try:
+        wait_for(lambda: not pid_alive(worker) and not any(pid_alive(c) for c in children), timeout=30)
+    except AssertionError:  # say who outlived the daemon, and in which process group (the worker leads its own)
+        alive = {pid: _stat(pid) for pid in (worker, *children) if pid_alive(pid)}
+        raise AssertionError(f"still running after the daemon was killed: {alive} (worker {worker})") from None
+
+
+def _stat(pid: int) -> str:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return f"state {fields[0]} ppid {fields[1]} pgid {fields[2]}"
+    except OSError:
+        return "gone"
 
 
 def _recorded_pid(state) -> int | None:
