@@ -26,6 +26,9 @@
    response streamed through *untouched* (no injection at all) the same quick run gave 0.81 / 0.83 p50 and
    0.85 / 1.00 p99 before the speedups: the goal sits near what mitmproxy's machinery allows. On this shared
    two-core machine the page ratios move by +-0.05 between runs, p99 more (30 samples in a quick run): read several.
+   Full runs with streaming and the speedups: p50 0.83 / 0.82 and 0.85-0.86 / 0.86-0.87 (1 / 100 plugins), p99
+   0.87-0.94 / 0.89-0.93; quick runs p50 0.86-0.90. Freezing the proxy's startup objects out of the garbage
+   collector (``gc.freeze()``) did not move p99.
 2. A non-matched HTTPS host (aiplugs tunnels it) against mitmdump decrypting the same host; a fresh connection per
    request, so the TLS handshakes count. Goal: <= 0.6x.
 3. A 1 GB non-HTML body through aiplugs (streamed, never buffered): peak proxy RSS <= idle + 64 MB.
