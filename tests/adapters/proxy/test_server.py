@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 from pathlib import Path
 
 import httpx
@@ -319,3 +320,56 @@ async def test_an_http10_origin_page_gets_the_loader_and_ends_with_the_connectio
     for r in (response, again):
         assert r.status_code == 200 and "transfer-encoding" not in r.headers and "content-length" not in r.headers
         assert b'data-aiplugs="loader"' in r.content and r.content.endswith(b"<p>hello</p></body></html>")
+
+
+async def test_an_http2_client_gets_the_spliced_page_framed_by_http2(serve, tmp_path, plugin_dirs, ca) -> None:
+    """A browser speaking HTTP/2 to the proxy (an HTTP/1.1 origin behind it): no length, no chunks, h2 frames."""
+    tls = await serve(origin_app(), ssl=ca.server_context())
+    proxy = ProxyServer(make_spec(script("p1", "*://localhost/*")), confdir=tmp_path / "confdir", api_address=None,
+                        page_token="t", options={"ssl_verify_upstream_trusted_ca": str(ca.ca_cert),
+                                                 "connection_strategy": "lazy"})  # h2 offered before the origin
+    await proxy.start("127.0.0.1", 0)
+    try:
+        pages = [await asyncio.to_thread(_h2_get, proxy, tls.port, path) for path in ("/", "/huge")]
+    finally:
+        await proxy.stop()
+    for headers, body in pages:
+        assert headers[":status"] == "200" and "content-length" not in headers and "transfer-encoding" not in headers
+        assert body.count(b'data-aiplugs="loader"') == 1 and body.endswith((b"</html>", b"</p>"))
+    assert len(pages[1][1]) > 17 * (1 << 20) and proxy.injector.injected == 2
+
+
+def _h2_get(proxy: ProxyServer, port: int, path: str) -> tuple[dict[str, str], bytes]:
+    """GET over HTTP/2 only (ALPN h2, as browsers prefer it) through the proxy's CONNECT tunnel."""
+    import h2.connection
+    import h2.events
+
+    sock = socket.create_connection(proxy.address, timeout=20)  # type: ignore[arg-type]
+    sock.sendall(f"CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(4096)
+    context = ssl.create_default_context(cafile=str(proxy.ca_cert_path))
+    context.set_alpn_protocols(["h2"])
+    with context.wrap_socket(sock, server_hostname="localhost") as tls:
+        assert tls.selected_alpn_protocol() == "h2"
+        conn = h2.connection.H2Connection()
+        conn.initiate_connection()
+        conn.send_headers(1, [(":method", "GET"), (":path", path), (":scheme", "https"),
+                              (":authority", f"localhost:{port}"), ("sec-fetch-dest", "document"),
+                              ("accept", "text/html")], end_stream=True)
+        tls.sendall(conn.data_to_send())
+        headers: dict[str, str] = {}
+        body = bytearray()
+        while True:
+            data = tls.recv(1 << 16)
+            assert data, "the proxy closed the connection mid-response"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    headers = {k.decode(): v.decode() for k, v in event.headers}
+                elif isinstance(event, h2.events.DataReceived):
+                    body += event.data
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    return headers, bytes(body)
+            tls.sendall(conn.data_to_send())
