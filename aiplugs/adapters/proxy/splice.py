@@ -9,9 +9,10 @@ reaches the browser as fast as it leaves the origin, however big it is.
 
 When no safe insertion point turns up, the prologue runs past ``MAX_HEAD_BYTES`` or the body fails to decode before
 the decision, the page's own bytes go out untouched. A page that stops decoding after the decision (a stream
-corrupt half way) ends, as a valid stream, where its decodable part ends; ``error`` says so. The headers went out
-before the body (that is what streaming is; ``inject.page_headers`` decides them from the response headers alone),
-so an untouched page still carries the amended CSP and ``no-store``: both harmless without the loader.
+corrupt half way, or one piece decoding past ``MAX_DECODED_BYTES``: a bomb; a long page is fine, the cap is per
+piece) ends, as a valid stream, where its decodable part ends; ``error`` says so. The headers went out before the
+body (that is what streaming is; ``inject.page_headers`` decides them from the response headers alone), so an
+untouched page still carries the amended CSP and ``no-store``: both harmless without the loader.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import Callable, Literal
 
 from . import csp as csp_mod
-from .encoding import Coding, DecodeError, Decoder, StoredEncoder
+from .encoding import MAX_DECODED_BYTES, Coding, DecodeError, Decoder, StoredEncoder
 from .html import Edit, HeadScan, apply_edits, attr_value_edit, meta_csp_content, scan_head
 
 __all__ = ["MAX_HEAD_BYTES", "Splice", "head_edits"]
@@ -56,8 +57,9 @@ class Splice:
 
     def __init__(self, coding: Coding, *, snippet: Callable[[str | None, bool], bytes], xml: bool = False,
                  csp: Literal["amend", "strip", "keep"] = "keep", nonce: str | None = None, origin: str = "",
-                 trusted_types: bool = False, max_head: int = MAX_HEAD_BYTES) -> None:
-        self._decoder = Decoder(coding)
+                 trusted_types: bool = False, max_head: int = MAX_HEAD_BYTES,
+                 piece_limit: int = MAX_DECODED_BYTES) -> None:
+        self._decoder = Decoder(coding, piece_limit)
         self._encoder = StoredEncoder(coding)
         self._snippet = snippet
         self._xml, self._csp, self._nonce, self._origin = xml, csp, nonce, origin
@@ -83,6 +85,8 @@ class Splice:
             return []
         if self._raw is not None:
             self._raw.append(data)
+        else:  # nothing decoded is kept past the decision: only a piece that decodes past the cap is refused
+            self._decoder.renew_limit()
         try:
             decoded = self._decoder.feed(data)
         except DecodeError as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,3 +84,20 @@ def test_a_body_that_stops_decoding_after_the_decision_ends_as_a_whole_stream() 
 def test_an_empty_page_gets_the_loader_as_the_whole_body_would() -> None:
     out, splice = run(b"", [])
     assert out == SNIP and splice.reason == "end of document"
+
+
+def test_the_decode_cap_is_per_piece_after_the_decision_so_a_long_page_passes_whole() -> None:
+    page = b"<html><head><script>x()</script><body>" + os.urandom(25_000).hex().encode()
+    raw = gzip.compress(page)
+    out, splice = run(raw, list(range(0, len(raw), 97)), "gzip", piece_limit=20_000)  # 50 KB page, 20 KB cap
+    assert gzip.decompress(out) == page.replace(b"<script>x()", SNIP + b"<script>x()") and splice.error is None
+
+
+def test_a_piece_that_decodes_past_the_cap_ends_the_page_there() -> None:
+    head = b"<html><head><script>x()</script><body>" + b"a" * 100
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    first = c.compress(head) + c.flush(zlib.Z_SYNC_FLUSH)  # the head, whole, in the first piece
+    raw = first + c.compress(b"\0" * 200_000) + c.flush()
+    out, splice = run(raw, [len(first)], "gzip", piece_limit=50_000)
+    assert splice.injected and "more than" in str(splice.error)
+    assert len(gzip.decompress(out)) < 60_000  # a valid stream, cut where the bomb began
