@@ -65,6 +65,7 @@ class ProxyServer:
         self._master: Any = None
         self._proxyserver: Any = None
         self._address: tuple[str, int] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _config(self, spec: ProxySpec) -> InjectConfig:
         return InjectConfig.from_spec(spec, api_address=self.api_address, token=self._token, version=VERSION)
@@ -84,6 +85,9 @@ class ProxyServer:
     async def start(self, host: str, port: int) -> None:
         if self._master is not None:
             raise AiplugsError(f"the proxy is already listening on {self._address}")
+        running = ProxyServer._running
+        if running is not None and running._loop is not None and running._loop.is_closed():
+            ProxyServer._running = None  # its event loop is gone (a thread or a test that ended): it runs no more
         if ProxyServer._running is not None:
             raise AiplugsError("another aiplugs proxy already runs in this process (mitmproxy allows one master "
                                "per process); stop it first")
@@ -98,31 +102,36 @@ class ProxyServer:
 
         self.confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         opts = options.Options(listen_host=host, listen_port=port, confdir=str(self.confdir))
-        m = master.Master(opts, event_loop=asyncio.get_running_loop(), with_termlog=False)
+        self._loop = asyncio.get_running_loop()
+        m = master.Master(opts, event_loop=self._loop, with_termlog=False)
         ps = proxyserver.Proxyserver()
         ProxyServer._running = self
-        try:
-            m.addons.add(core.Core(), block.Block(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(),
-                         disable_h2c.DisableH2C(), self.hostmap, self.injector)
-            scope = scope_for(self.spec)
-            # No stream_large_bodies: the addon streams every body itself (spliced pages included).
-            opts.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
-                        **_upstream(self.spec), **self._extra_options)
-        except (OptionsError, OSError, ValueError, KeyError) as e:
-            await self._teardown(m, ps)
-            raise AiplugsError(f"cannot configure the proxy (confdir {self.confdir}): {e}") from e
-        capture = _Capture()
-        ps_logger = logging.getLogger("mitmproxy.addons.proxyserver")
-        ps_logger.addHandler(capture)
-        try:
-            ok = await ps.setup_servers()
+        started = False
+        try:  # whatever ends the start early (a bad option, a taken port, a cancellation) leaves nothing running
+            try:
+                m.addons.add(core.Core(), block.Block(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(),
+                             disable_h2c.DisableH2C(), self.hostmap, self.injector)
+                scope = scope_for(self.spec)
+                # No stream_large_bodies: the addon streams every body itself (spliced pages included).
+                opts.update(allow_hosts=list(scope.allow_hosts), ignore_hosts=list(scope.ignore_hosts),
+                            **_upstream(self.spec), **self._extra_options)
+            except (OptionsError, OSError, ValueError, KeyError) as e:
+                raise AiplugsError(f"cannot configure the proxy (confdir {self.confdir}): {e}") from e
+            capture = _Capture()
+            ps_logger = logging.getLogger("mitmproxy.addons.proxyserver")
+            ps_logger.addHandler(capture)
+            try:
+                listening = await ps.setup_servers()
+            finally:
+                ps_logger.removeHandler(capture)
+            if not listening or not ps.listen_addrs():
+                detail = "; ".join(capture.messages) or "unknown error"
+                raise AiplugsError(f"the proxy cannot listen on {host}:{port}: {detail}")
+            await m.running()
+            started = True
         finally:
-            ps_logger.removeHandler(capture)
-        if not ok or not ps.listen_addrs():
-            await self._teardown(m, ps)
-            detail = "; ".join(capture.messages) or "unknown error"
-            raise AiplugsError(f"the proxy cannot listen on {host}:{port}: {detail}")
-        await m.running()
+            if not started:
+                await self._teardown(m, ps)
         self._master, self._proxyserver = m, ps
         listen_host, listen_port, *_ = ps.listen_addrs()[0]
         self._address = (host if host else listen_host, listen_port)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import ssl
+import threading
 from pathlib import Path
 
 import httpx
@@ -271,6 +272,35 @@ async def test_a_page_of_any_size_streams_with_the_loader(system) -> None:
     assert first.startswith(b"<!doctype html><html><head></head><body><script nonce=")
     loader = first.index(b"</script>") + len(b"</script>") - len(b"<!doctype html><html><head></head><body>")
     assert size == 40 + loader + 17 * ((1 << 20) + 7) and proxy.injector.injected == 1
+
+
+async def test_a_cancelled_start_leaves_nothing_running(tmp_path) -> None:
+    proxy = ProxyServer(make_spec(), confdir=tmp_path / "c", api_address=None, page_token="t")
+    start = asyncio.create_task(proxy.start("127.0.0.1", 0))
+    await asyncio.sleep(0)  # the start is inside its first await (binding the listening socket)
+    start.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await start
+    assert proxy.address is None
+    after = ProxyServer(make_spec(), confdir=tmp_path / "c", api_address=None, page_token="t")
+    await after.start("127.0.0.1", 0)  # not "another aiplugs proxy already runs in this process"
+    await after.stop()
+
+
+async def test_a_proxy_whose_event_loop_ended_does_not_block_the_next(tmp_path) -> None:
+    """A proxy left running by a loop that is gone (a notebook thread, a host that exited without stop) runs
+    nothing any more: the next proxy in the process starts."""
+
+    async def abandon() -> None:
+        await ProxyServer(make_spec(), confdir=tmp_path / "old", api_address=None, page_token="t").start("127.0.0.1", 0)
+
+    thread = threading.Thread(target=asyncio.run, args=(abandon(),))
+    thread.start()
+    thread.join(60)
+    proxy = ProxyServer(make_spec(), confdir=tmp_path / "new", api_address=None, page_token="t")
+    await proxy.start("127.0.0.1", 0)
+    assert proxy.address is not None
+    await proxy.stop()
 
 
 async def test_bad_mitmproxy_option_is_a_clear_error_and_leaves_nothing_running(tmp_path) -> None:
