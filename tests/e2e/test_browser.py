@@ -6,11 +6,13 @@ One system per module (origins, router, proxy, browser); each test opens its own
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
 import os
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +70,24 @@ PAGES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+COMPRESSED = page(f"<p>{TEXT}</p>" + PAGE_SCRIPT.format(attr="")).encode()
+
+
 def origin_app() -> web.Application:
     app = web.Application()
+
+    async def compressed(request: web.Request) -> web.StreamResponse:
+        """The page compressed in ``coding``, sent in 64-byte pieces (chunked): the proxy splices as they come."""
+        import brotli
+
+        coding = request.match_info["coding"]
+        data = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[coding](COMPRESSED)
+        response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8",
+                                               "Content-Encoding": coding})
+        await response.prepare(request)
+        for i in range(0, len(data), 64):
+            await response.write(data[i:i + 64])
+        return response
 
     async def html(request: web.Request) -> web.Response:
         body, headers = PAGES[request.path]
@@ -88,6 +106,7 @@ def origin_app() -> web.Application:
     app.router.add_get("/data.json", lambda r: web.json_response(DATA))
     app.router.add_get("/img.bin", lambda r: web.Response(body=IMAGE, content_type="image/png"))
     app.router.add_get("/big.bin", big)
+    app.router.add_get("/compressed/{coding}", compressed)
     return app
 
 
@@ -220,6 +239,15 @@ async def test_strict_nonce_csp_page(system) -> None:
     assert json.loads(await dataset(page, "call")) == {"got": {"n": 1}}  # connect-src 'none' + API path
     assert await page.evaluate("document.documentElement.dataset.evil") is None  # its CSP still blocks the rest
     assert "'nonce-pagenonce'" in (await response.all_headers())["content-security-policy"]
+    await page.close()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
+async def test_a_compressed_page_arriving_in_pieces_keeps_its_coding_and_its_text(system, coding) -> None:
+    page, response = await open_page(system, system["http"] + f"/compressed/{coding}")
+    assert await dataset(page, "marker") == "ran" and await dataset(page, "page") == "ran"
+    assert (await response.all_headers())["content-encoding"] == coding  # re-encoded as it streamed, same coding
+    assert await page.inner_text("p") == TEXT  # the page decoded whole (the word-count badge sits beside it)
     await page.close()
 
 
