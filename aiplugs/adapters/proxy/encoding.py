@@ -51,7 +51,7 @@ class Decoder:
         self.coding = coding
         self.limit = limit
         self.size = 0
-        self._counted_from = 0
+        self._cap = limit
         self._pending = b""  # deflate: the first bytes, until the zlib header can be told apart from raw deflate
         self._d: Any = None
         if coding == "gzip":
@@ -78,9 +78,8 @@ class Decoder:
         return out
 
     def renew_limit(self) -> None:
-        """Counts ``limit`` from here on (a caller that keeps nothing it decoded caps each piece, not the body)."""
-        self.limit += self.size - self._counted_from
-        self._counted_from = self.size
+        """Counts the limit from here on (a caller that keeps nothing it decoded caps each piece, not the body)."""
+        self.limit = self.size + self._cap
 
     def finish(self) -> bytes:
         out = self.feed(b"") if self._pending else b""

@@ -242,6 +242,7 @@ class Injector:
             self._failed(flow, splice.error)
 
     def _failed(self, flow, error: Exception) -> None:
+        """A spliced page that did not decode (before the decision it went out untouched, after it cut short)."""
         self.failed += 1
-        logger.warning("aiplugs: not injecting %s: %s", flow.request.url, error)
+        logger.warning("aiplugs: page %s did not decode: %s", flow.request.url, error)
         self.events.publish(PROXY_INJECT_FAILED, url=redact_url(flow.request.pretty_url), error=str(error))
