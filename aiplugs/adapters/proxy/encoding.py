@@ -3,12 +3,17 @@
 Only single, known codings are handled. Stacked codings (``gzip, br``) or unknown ones make the caller leave the
 page alone, which is always safe. Re-encoding uses fast settings on purpose: the proxy talks to a browser over
 loopback, where compression costs time and buys nothing: re-encoding writes stored blocks (``StoredEncoder``).
+
+gzip and deflate inflate with ISA-L (``isal``, the zlib API over Intel's igzip): about three times zlib's speed
+on HTML (a 1 MB page: ~1.1 ms against ~3.3), and its CRC-32 about ten times. The proxy has to inflate every
+compressed page it splices, where a proxy that injects nothing passes the compressed bytes on (``bench_injection``).
 """
 
 from __future__ import annotations
 
-import zlib
 from typing import Any, Literal
+
+from isal import isal_zlib
 
 __all__ = ["Coding", "DecodeError", "Decoder", "MAX_DECODED_BYTES", "StoredEncoder", "decode", "encode", "parse_coding"]
 
@@ -55,7 +60,7 @@ class Decoder:
         self._pending = b""  # deflate: the first bytes, until the zlib header can be told apart from raw deflate
         self._d: Any = None
         if coding == "gzip":
-            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._d = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
         elif coding == "br":
             import brotli
 
@@ -70,7 +75,7 @@ class Decoder:
             out = self._decode(data)
         except DecodeError:
             raise
-        except Exception as e:  # zlib.error, brotli.error, zstandard.ZstdError
+        except Exception as e:  # isal_zlib.error, brotli.error, zstandard.ZstdError
             raise DecodeError(f"cannot decode {self.coding} body: {e}") from e
         self.size += len(out)
         if self.size > self.limit:
@@ -105,7 +110,7 @@ class Decoder:
             self._pending = b""
             # RFC 9110 "deflate" is zlib-wrapped; some servers send a raw deflate stream (told apart by the header)
             wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            d = self._d = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            d = self._d = isal_zlib.decompressobj(isal_zlib.MAX_WBITS if wrapped else -isal_zlib.MAX_WBITS)
         if coding in ("gzip", "deflate"):
             if d.eof:
                 return b""
@@ -131,24 +136,28 @@ class StoredEncoder:
     Every format we splice has a stored-block form (deflate stored blocks, brotli uncompressed meta-blocks, zstd
     raw blocks), so the body stays valid for its unchanged ``Content-Encoding`` while costing a copy and a
     checksum instead of a compression pass: compressing a 1 MB page takes tens of milliseconds, and on the loopback
-    hop between proxy and browser the bytes it would save cost far less than that.
+    hop between proxy and browser the bytes it would save cost far less than that. The deflate formats are
+    written here rather than by ``zlib.compressobj(0)``, which takes ~1 ms per MB to do the same (its CRC-32 and
+    copies), and each piece ends on a block boundary, so it decodes as soon as it arrives (no sync flush needed).
     """
 
     def __init__(self, coding: Coding) -> None:
         self.coding = coding
         self._started = False
-        self._c: Any = None
-        if coding == "gzip":
-            self._c = zlib.compressobj(0, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        elif coding == "deflate":
-            self._c = zlib.compressobj(0, zlib.DEFLATED, zlib.MAX_WBITS)
+        self._size = 0  # gzip: ISIZE
+        self._check = 1 if coding == "deflate" else 0  # Adler-32 (zlib) or CRC-32 (gzip) of what was written
 
     def write(self, data: bytes) -> bytes:
         if not data or self.coding == "identity":
             return data
-        if self._c is not None:  # a sync flush: every byte written so far goes out now, not with the next block
-            return self._c.compress(data) + self._c.flush(zlib.Z_SYNC_FLUSH)
         first, self._started = not self._started, True
+        if self.coding == "gzip":
+            self._check = isal_zlib.crc32(data, self._check)
+            self._size += len(data)
+            return (_GZIP_HEADER if first else b"") + _deflate_stored_blocks(data)
+        if self.coding == "deflate":
+            self._check = isal_zlib.adler32(data, self._check)
+            return (_ZLIB_HEADER if first else b"") + _deflate_stored_blocks(data)
         if self.coding == "br":
             return _brotli_meta_blocks(data, first)
         return (_ZSTD_HEADER if first else b"") + _zstd_raw_blocks(data)
@@ -156,12 +165,36 @@ class StoredEncoder:
     def finish(self) -> bytes:
         if self.coding == "identity":
             return b""
-        if self._c is not None:
-            return self._c.flush()
         first, self._started = not self._started, True
+        if self.coding == "gzip":
+            trailer = self._check.to_bytes(4, "little") + (self._size & 0xFFFFFFFF).to_bytes(4, "little")
+            return (_GZIP_HEADER if first else b"") + _DEFLATE_LAST_EMPTY + trailer
+        if self.coding == "deflate":
+            return (_ZLIB_HEADER if first else b"") + _DEFLATE_LAST_EMPTY + self._check.to_bytes(4, "big")
         if self.coding == "br":
             return b"\x06" if first else b"\x03"  # (WBITS=16,) ISLAST=1, ISLASTEMPTY=1
         return (_ZSTD_HEADER if first else b"") + _ZSTD_LAST_EMPTY
+
+
+# RFC 1952: ID1 ID2, CM=8 (deflate), no flags, no MTIME, no XFL, OS=255 (unknown)
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# RFC 1950: CMF=0x78 (deflate, 32 KiB window), FLG=0x01 (no dictionary, FLEVEL 0; 0x7801 is a multiple of 31)
+_ZLIB_HEADER = b"\x78\x01"
+_DEFLATE_STORED_MAX = 0xFFFF
+# RFC 1951: BFINAL=1, BTYPE=00 (stored), LEN=0, NLEN=0xFFFF
+_DEFLATE_LAST_EMPTY = b"\x01\x00\x00\xff\xff"
+
+
+def _deflate_stored_blocks(data: bytes) -> bytes:
+    """RFC 1951 stored blocks (none of them final), each starting on a byte boundary: header byte, LEN, NLEN."""
+    out = bytearray()
+    view = memoryview(data)
+    for start in range(0, len(data), _DEFLATE_STORED_MAX):
+        block = view[start:start + _DEFLATE_STORED_MAX]
+        size = len(block)
+        out += b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little")
+        out += block
+    return bytes(out)
 
 
 _BR_CHUNK = 1 << 20  # MLEN - 1 = 0xFFFFF: five nibbles, the top one non-zero as the format requires
