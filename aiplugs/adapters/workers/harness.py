@@ -67,6 +67,7 @@ if __package__:  # imported (channel.py and process.py use the protocol) or run 
                           load_backend, tools)
     from .lifeline import die_with_parent, exit_now
     from .outbox import Outbox, encoded
+    from .sync_executor import SyncExecutor
     from .plugin_context import Context
     from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink, encode_frame
 else:  # run by path: our siblings as a private package, neither importing aiplugs nor shadowing backend modules
@@ -79,6 +80,7 @@ else:  # run by path: our siblings as a private package, neither importing aiplu
                                          find_tool, invoke, load_backend, tools)
     from _aiplugs_worker.lifeline import die_with_parent, exit_now
     from _aiplugs_worker.outbox import Outbox, encoded
+    from _aiplugs_worker.sync_executor import SyncExecutor
     from _aiplugs_worker.plugin_context import Context
     from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink,
                                           encode_frame)
@@ -117,8 +119,9 @@ class Harness:
         self.hook_timeout = hook_timeout
         # calls in progress: tasks, or sync code in a thread (begin)
         self.tasks: dict[int, asyncio.Task[None] | concurrent.futures.Future[None]] = {}
-        # the loop's default executor (to_thread uses it too): one pool of threads for all sync code, as before
-        self.executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
+        # the loop's default executor (to_thread uses it too): the threads for all sync code, as few as keep it
+        # moving (sync_executor.py)
+        self.executor = SyncExecutor(thread_name_prefix="asyncio")
         self.loop.set_default_executor(self.executor)
         self.outbox = Outbox(self.loop, self.link, sock, self._take, self._claim)
         self.ctx = build_context(entry, self.outbox.post)

@@ -9,7 +9,7 @@ def test_public_names_are_sorted_and_exist() -> None:
     assert issubclass(workers.WorkerError, __import__("aiplugs").AiplugsError)
 
 
-SIBLINGS = ("entries", "lifeline", "outbox", "plugin_context", "protocol")  # what harness.py imports of its folder
+SIBLINGS = ("entries", "lifeline", "outbox", "plugin_context", "protocol", "sync_executor")  # what harness.py imports of its folder
 
 
 def test_harness_imports_only_the_standard_library() -> None:
