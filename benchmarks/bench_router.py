@@ -60,18 +60,27 @@ at concurrency 8 ≈37-44k calls/s (from ≈25-29k). Through the router the work
 (from ≈70-76) and the router is unchanged (≈100-107): full run 0.56x (bare 7747 req/s, ours 4364; added p50
 0.249 ms), quick runs 0.53-0.76x as the box's other load (a test suite beside it) came and went.
 
+Fourth round (``perf stat`` on the worker: 4.3 context switches per call): the worker's sync code ran on a
+``ThreadPoolExecutor``, which wakes a thread for every call it is given; the router writes the frames of one loop
+pass together, so a burst of eight calls woke up to six threads that took turns at the GIL. A
+``workers.sync_executor.SyncExecutor`` now takes a burst on one thread and adds one only when the call at the head
+of its queue has waited 2 ms (a call that blocks still gets company, as before, up to the same number of
+threads): 1.4-1.6 context switches per call, the worker ≈38-50 µs of CPU per HTTP call (from ≈56-63). Quick runs
+0.62-0.67x, full runs 0.58, 0.59, 0.62, 0.63, 0.65x (bare 11.1-12.2k req/s, ours 7.1-7.6k; the 0.58 one in a run
+where the bare echo too fell to 9.3k), added p50 0.18-0.20 ms.
+
 Where 0.6x sits: on two cores requests/s follow the CPU all three processes spend per request. The bare echo
-costs ≈56 (server) + ≈92 (load generator) ≈150 µs; ours ≈107 + ≈56 + ≈110 ≈273 µs, so ≈0.54x by CPU, 0.56x
-measured in the last full run. A steady 0.6x needs ≤ ≈250 µs in all, i.e. router + worker ≤ ≈140 µs against
-≈163 now. What is left is the process hop itself, and on this VM it is context switches, not Python: ``perf``
-on the worker at one call at a time puts 43 % of its CPU in the kernel finishing task switches (futex and
-epoll wake-ups) and 18 % in the interpreter. Two experiments say the rest is not in our code: running sync
-code inline on the worker's loop (no thread at all) left the worker at ≈56-60 µs per HTTP call, and writing
-each frame to the worker at once instead of once per loop pass raised its CPU (more wake-ups). The router's
-own share past the bare server (≈50 µs: the guard ≈12, the request and reply frames, the reply's wake-up,
-metrics) is spread thin; 0.6x steadily would need the process boundary gone, which is the design (a plugin
-that crashes or leaks cannot take the router with it), not an overhead. Sequentially the added ≈0.25 ms is
-mostly waiting on those wake-ups.
+costs ≈50 (server) + ≈88 (load generator) ≈140 µs; ours ≈100 (router) + ≈45 (worker) + ≈102 ≈250 µs, so
+≈0.56x by CPU, 0.58-0.67x measured (the processes overlap on two cores). The load generator itself spends
+≈15 µs more per request on ours than on the bare echo with the same answer headers: at concurrency 8 a slower
+answer means fewer answers per wake-up of its loop. The router's own share past the bare server (≈50 µs: the
+guard ≈12, the request and reply frames and the reply's wake-up ≈20, body JSON ≈5, repeat counting and metrics
+≈6) is spread thin over many small parts; what is left of the worker is the process hop itself (its reads,
+writes and wake-ups), which is the design (a plugin that crashes or leaks cannot take the router with it), not
+an overhead. An earlier experiment that ran sync code inline on the worker's loop (no thread) did not lower the
+worker's CPU the way one thread per burst did: the pool's many threads, not the one hand-over, were the cost.
+Tried and dropped: writing each frame to the worker at once instead of once per loop pass (more wake-ups).
+Sequentially the added ≈0.2 ms is mostly waiting on wake-ups.
 
     python benchmarks/bench_router.py          # full
     python benchmarks/bench_router.py --quick  # small, < 60 s
