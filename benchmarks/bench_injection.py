@@ -20,15 +20,24 @@
    Pages stream (``adapters/proxy/splice.py``): a matched page is held only until its prologue is in (usually the
    first piece off the wire), then the head goes out with the loader and every further piece as it arrives, so
    the proxy never waits for a whole page and the browser gets the head early; mitmdump buffers every body. That
-   took the 100 KB and 1 MB identity pages from ~1.0 to ~0.8-0.85. What stays above 1 is the 1 MB gzip page
-   (~1.0-1.15): the proxy has to inflate the whole page to splice it (~3 ms of zlib) where mitmdump passes the
-   compressed bytes on; the re-encoding itself is stored blocks (a copy and a checksum). For reference, with every
+   took the 100 KB and 1 MB identity pages from ~1.0 to ~0.8-0.85. The 1 MB gzip page stayed at ~1.0-1.15: the
+   proxy has to inflate the whole page to splice it where mitmdump passes the compressed bytes on. It now
+   inflates with ISA-L (``isal``: ~1.1 ms for that page against zlib's ~3.3) and writes the stored blocks itself
+   (``zlib.compressobj(0)`` spent ~1 ms per MB on copies and its CRC), which took it to ~0.66-0.75. For reference, with every
    response streamed through *untouched* (no injection at all) the same quick run gave 0.81 / 0.83 p50 and
    0.85 / 1.00 p99 before the speedups: the goal sits near what mitmproxy's machinery allows. On this shared
    two-core machine the page ratios move by +-0.05 between runs, p99 more (30 samples in a quick run): read several.
    Full runs with streaming and the speedups: p50 0.83 / 0.82 and 0.85-0.86 / 0.86-0.87 (1 / 100 plugins), p99
-   0.87-0.94 / 0.89-0.93; quick runs p50 0.86-0.90. Freezing the proxy's startup objects out of the garbage
-   collector (``gc.freeze()``) did not move p99.
+   0.87-0.94 / 0.89-0.93; quick runs p50 0.86-0.90. With ISA-L: full runs p50 0.79 / 0.82 and 0.86 / 0.84 (the
+   latter on a busy box, every path slower), p99 0.86 / 0.85 and 0.89 / 0.88; quick runs p50 0.81 / 0.84.
+
+   p99 sits above p50 because the tail is mostly the machine's, and it adds the same milliseconds to both
+   proxies (the slowest requests of mitmdump and aiplugs fall in the same rounds of the interleaved run). Tried
+   for the tail, none of which moved it beyond run-to-run noise (1,000-request runs of one page): freezing the
+   startup objects out of the garbage collector (``gc.freeze()``); collecting garbage between pages instead of
+   during them (gen-1 collections take ~0.6 ms every ~45 requests, a full one ~25 ms every ~500); running
+   mitmproxy's hooks inline instead of a task each (no change in p50 either); reading 16 KiB to 1 MiB at a time
+   from the origin instead of mitmproxy's 64 KiB (smaller or larger were both slower for the 1 MB page).
 2. A non-matched HTTPS host (aiplugs tunnels it) against mitmdump decrypting the same host; a fresh connection per
    request, so the TLS handshakes count. Goal: <= 0.6x.
 3. A 1 GB non-HTML body through aiplugs (streamed, never buffered): peak proxy RSS <= idle + 64 MB.
