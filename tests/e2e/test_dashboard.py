@@ -73,7 +73,10 @@ MODEL_CHUNK, MODEL_PAUSE_S = 64 * 1024, 0.05
 class _Files(SimpleHTTPRequestHandler):
     """The served folder, and ``/model.bin`` trickled out in chunks."""
 
+    hits: list[str] = []  # the paths asked for
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        _Files.hits.append(self.path)
         if self.path != "/model.bin":
             return super().do_GET()
         self.send_response(200)
@@ -301,6 +304,8 @@ def test_install_a_package_through_the_form(system: System, page: Any, tmp_path:
     job = row.get_attribute("data-job")
     page.wait_for_selector(f'tr[data-job="{job}"][data-state="succeeded"]', timeout=120_000)  # no reload: events
     assert tomllib.loads(system.config.read_text())["plugins"]["hello-pkg"]["sha256"] == packed.sha256
+    # the job installed the download the inspection kept: the package was fetched once
+    assert _Files.hits.count(f"/{packed.path.name}") == 1
     page.wait_for_selector("#remove-hello-pkg")
     shot(system, page, "installs")
     page.click("#remove-hello-pkg")

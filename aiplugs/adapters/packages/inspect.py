@@ -1,5 +1,7 @@
 """What a plugin package would do, read before it is installed: ``inspect_source`` fetches it into a throwaway
-folder, reads its manifest (nothing is unpacked, nothing runs) and sums it up as an ``Inspection``.
+folder, reads its manifest (nothing is unpacked, nothing runs) and sums it up as an ``Inspection``;
+``inspect_kept`` does the same into the project's package store and keeps the download for the install that may
+follow in another request (the dashboard's form).
 
 ``Inspection.permissions()`` is the text a person agrees to before ``plugins install`` edits anything: the hosts
 its content scripts see, whether the proxy would decrypt every site for it, the models it downloads and the Python
@@ -10,6 +12,8 @@ it would be refused.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,10 +26,11 @@ from ...declaration.manifest import Manifest
 from ...declaration.rules import MatchPattern, PatternError
 from ...declaration.validation import problems_from_validation_error
 from ...util.redact import redact_url
+from ._types import PackageError
 from .archive import read_manifest, sha256_file
 from .store import PackageStore
 
-__all__ = ["Inspection", "ModelInfo", "inspect_archive", "inspect_source"]
+__all__ = ["Inspection", "ModelInfo", "inspect_archive", "inspect_kept", "inspect_source"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,28 @@ async def inspect_source(source: str, *, work_dir: Path | None = None, sha256: s
         return await asyncio.to_thread(inspect_archive, fetched.path, source=source, sha256=fetched.sha256)
     finally:
         await asyncio.to_thread(shutil.rmtree, scratch, True)
+
+
+async def inspect_kept(store: PackageStore, source: str, *, sha256: str | None = None) -> Inspection:
+    """The Inspection of ``source``, fetched into ``store`` (the project's) under a stand-in name and then kept as
+    its plugin's download: an install of that plugin with the sha256 shown finds it there, verified, and fetches
+    nothing again. A package whose manifest does not validate is dropped (no install would take it). One inspected
+    and never installed stays as that plugin's download until the plugin is installed or removed."""
+    stand_in = f"_inspect-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fetched = await store.fetch(stand_in, source, sha256)
+    except PackageError as e:  # said of the package, not of the stand-in name it was fetched under
+        raise PackageError(str(e).replace(f"{stand_in}: ", "", 1)) from None
+    try:
+        seen = await asyncio.to_thread(inspect_archive, fetched.path, source=source, sha256=fetched.sha256)
+        if seen.plugin_id and not seen.problems:
+            await store.keep_as(seen.plugin_id, fetched)
+            return seen
+    except BaseException:
+        await store.discard(fetched)
+        raise
+    await store.discard(fetched)
+    return seen
 
 
 def summarize(raw: Mapping[str, Any], *, source: str, sha256: str, size: int) -> Inspection:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from aiplugs.adapters.packages import (Inspection, PackageError, PackageMismatch, inspect_archive, inspect_source,
-                                       pack)
+from aiplugs.adapters.packages import (Inspection, PackageError, PackageMismatch, PackageStore, inspect_archive,
+                                       inspect_kept, inspect_source, pack)
 
 from .conftest import file, make_zip
 
@@ -144,6 +144,12 @@ def http_dir(tmp_path: Path):
 
 
 class _Quiet(SimpleHTTPRequestHandler):
+    hits: list[str] = []  # the paths asked for, of every server of the test run (tests clear it)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        _Quiet.hits.append(self.path)
+        super().do_GET()
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -176,3 +182,34 @@ def test_inspect_source_from_s3(plugin, s3: str, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3)
     assert asyncio.run(inspect_source(url, work_dir=work, sha256=packed.sha256)).plugin_id == "word-count"
     assert leftovers(work) == []
+
+
+def test_inspect_kept_leaves_the_download_for_the_install_that_follows(plugin, http_dir, tmp_path: Path) -> None:
+    served, base = http_dir
+    packed = pack(plugin("word-count"), served)
+    url = f"{base}/{packed.path.name}"
+    store = PackageStore(tmp_path / "state")
+    _Quiet.hits.clear()
+    seen = asyncio.run(inspect_kept(store, url))
+    assert seen.plugin_id == "word-count" and seen.sha256 == packed.sha256 and not seen.problems
+    assert sorted(p.name for p in store.downloads.iterdir() if not p.name.startswith(".")) == ["word-count.pkg"]
+    # the install asks for what the person saw: found verified, not fetched again
+    installed = asyncio.run(store.install("word-count", url, seen.sha256))
+    assert installed.sha256 == packed.sha256 and installed.path.is_dir()
+    assert _Quiet.hits == [f"/{packed.path.name}"]
+
+
+def test_inspect_kept_drops_what_no_install_would_take(http_dir, tmp_path: Path) -> None:
+    served, base = http_dir
+    broken = {**BROAD, "manifest_version": 2}
+    make_zip(served / "broken.zip", [file("manifest.json", json.dumps(broken))])
+    store = PackageStore(tmp_path / "state")
+    seen = asyncio.run(inspect_kept(store, f"{base}/broken.zip"))
+    assert seen.problems and seen.plugin_id == "reader"
+    assert not [p for p in store.downloads.iterdir() if not p.name.startswith(".")]
+    with pytest.raises(PackageError) as caught:
+        asyncio.run(inspect_kept(store, f"{base}/absent.zip"))
+    assert "404" in str(caught.value) and "_inspect" not in str(caught.value)  # the stand-in name stays inside
+    with pytest.raises(PackageError, match="expected 0000"):
+        asyncio.run(inspect_kept(store, f"{base}/broken.zip", sha256="0" * 64))
+    assert not [p for p in store.downloads.iterdir() if not p.name.startswith(".")]

@@ -1,8 +1,9 @@
 """The Installs page: install a plugin package from a URI the way ``aiplugs plugins install --detach`` does.
 
-First the package is inspected (``adapters.packages.inspect_source``: fetched into a throwaway folder, its manifest
-read, nothing run) and the same permission summary the CLI prints is shown; only then can a person start the
-install, which is the daemon's install job for exactly the sha256 they saw. Jobs move live on the page through
+First the package is inspected (``adapters.packages.inspect_kept``: fetched into the project's package store, its
+manifest read, nothing run) and the same permission summary the CLI prints is shown; only then can a person start
+the install, which is the daemon's install job for exactly the sha256 they saw. That job finds the inspected
+download kept as the plugin's, verified, and does not fetch the package again. Jobs move live on the page through
 ``install.state`` / ``install.progress`` events; cancel and retry are the jobs' own; remove takes an installed
 package's table out of aiplugs.toml and applies (actions.py).
 """
@@ -17,7 +18,7 @@ from starlette.responses import Response
 
 from ....declaration.packages import resolve_source
 from ....errors import AiplugsError
-from ...packages import PackageError, inspect_source
+from ...packages import PackageError, PackageStore, inspect_kept
 from .actions import installed_packages
 from .core import Dashboard
 from .forms import form, redirect
@@ -64,7 +65,7 @@ async def inspect_package(dash: Dashboard, request: Request) -> Response:
         return dash.render(request, "installs.html", data, status=400)
     try:
         source = resolve_source(fields["uri"], (await dash.config_path()).parent)
-        seen = await inspect_source(source, work_dir=dash.ctx.workers.state_dir, sha256=fields.get("sha256"))
+        seen = await inspect_kept(PackageStore(dash.ctx.workers.state_dir), source, sha256=fields.get("sha256"))
     except (PackageError, AiplugsError, OSError) as e:
         data["problem"] = f"Cannot inspect {fields['uri']}: {e}"
         return dash.render(request, "installs.html", data, status=400)
