@@ -14,7 +14,7 @@ def test_all_is_sorted_and_importable() -> None:
     assert packages.__all__ == sorted(packages.__all__)
     assert set(packages.__all__) == {"Fetched", "Inspection", "Limits", "ModelInfo", "PackageError", "PackageMismatch",
                                      "PackageStore", "Packed", "Release", "UpdateCheck", "check_update", "fetch_index",
-                                     "inspect_archive", "inspect_source", "newest", "pack", "parse_index",
+                                     "inspect_archive", "inspect_kept", "inspect_source", "newest", "pack", "parse_index",
                                      "read_checks", "read_manifest", "sha256_file", "unpack", "write_checks"}
     for name in packages.__all__:
         assert hasattr(packages, name)
