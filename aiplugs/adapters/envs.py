@@ -8,7 +8,9 @@ its own. Index settings come from the environment as always: ``PIP_INDEX_URL``, 
 ``PIP_FIND_LINKS`` at a folder of wheels and set ``PIP_NO_INDEX=1``.
 
 An environment is built in place under its lock and is complete only once its marker is written, last: a folder
-without a readable marker is an unfinished build and is removed before the next one. The installer's whole output
+without a readable marker is an unfinished build and is removed before the next one. ``remove_env`` takes one
+away under the same lock (never one being built, or one a live process runs from), renamed aside first so a
+half-removed folder is never taken for an environment. The installer's whole output
 goes to ``<state_dir>/logs/env-<id>.log``; a failure raises ``EnvError`` with its last lines.
 """
 
@@ -26,11 +28,13 @@ from typing import Literal, Mapping, TextIO
 
 from ..errors import AiplugsError
 from ..plan import EnvSpec
-from ..store.envs import ENV_MARKER, env_ready
-from ..store.locks import LOCKS_DIR, HeldLock
-from ..util.atomic import atomic_write_text
+from ..plan.envs import ENVS_DIR
+from ..store.envs import ENV_MARKER, env_ready, env_users
+from ..store.locks import LOCKS_DIR, HeldLock, LockHeld
+from ..util.atomic import atomic_write_text, temp_path_for
+from ..util.procs import pid_alive
 
-__all__ = ["EnvError", "Installer", "build_env", "default_installer", "env_ready"]
+__all__ = ["EnvError", "Installer", "build_env", "default_installer", "env_ready", "remove_env"]
 
 TAIL_LINES = 12
 
@@ -62,8 +66,7 @@ async def build_env(env: EnvSpec, state_dir: Path, *, environ: Mapping[str, str]
                     lock_timeout_s: float = 1800.0) -> None:
     """Makes ``env`` complete (nothing to do when it is); raises EnvError with the installer's last lines when it
     fails. ``environ``: the variables the installer runs with (PATH, PIP_*, UV_*); default: this process's."""
-    lock = HeldLock(state_dir / LOCKS_DIR / f"env-{env.id}.lock", what=f"a build of Python environment {env.id}",
-                    timeout=lock_timeout_s)
+    lock = _env_lock(state_dir, env.id, lock_timeout_s)
     environ = dict(environ if environ is not None else os.environ)
     installer = installer or default_installer(environ)
     async with lock:
@@ -81,6 +84,44 @@ async def build_env(env: EnvSpec, state_dir: Path, *, environ: Mapping[str, str]
         marker = {"id": env.id, "requirements": list(env.requirements), "python": sys.version.split()[0],
                   "installer": installer, "built_at": time.time(), "seconds": round(time.monotonic() - started, 3)}
         atomic_write_text(env.path / ENV_MARKER, json.dumps(marker, indent=2) + "\n")
+
+
+def remove_env(state_dir: Path, env_id: str) -> bool:
+    """Removes the environment ``env_id`` (False: there was none); EnvError while it is being built or a live
+    process runs from it. Leftovers of removals cut short (renamed aside by a process that is gone) go too."""
+    root = state_dir / ENVS_DIR
+    folder = root / env_id
+    lock = _env_lock(state_dir, env_id, timeout_s=0)
+    try:
+        lock.acquire()
+    except LockHeld:
+        raise EnvError(f"Python environment {env_id} is not removed: {lock.describe_holder()} is building it") from None
+    try:
+        _clear_leftovers(root)
+        if not folder.is_dir():
+            return False
+        user = env_users([folder]).get(folder)
+        if user is not None:
+            raise EnvError(f"Python environment {env_id} is not removed: pid {user} runs from it")
+        aside = temp_path_for(root / f".removing-{env_id}", "")
+        os.replace(folder, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+        return True
+    finally:
+        lock.release()
+
+
+def _env_lock(state_dir: Path, env_id: str, timeout_s: float) -> HeldLock:
+    return HeldLock(state_dir / LOCKS_DIR / f"env-{env_id}.lock", what=f"a build of Python environment {env_id}",
+                    timeout=timeout_s)
+
+
+def _clear_leftovers(root: Path) -> None:
+    """``.removing-<id>.<pid>-<hex>`` folders whose remover is gone (a removal in progress is left to finish)."""
+    for aside in root.glob(".removing-*"):
+        pid = aside.name.rpartition(".")[2].partition("-")[0]
+        if not (pid.isdigit() and pid_alive(int(pid))):
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def _pip_steps(env: EnvSpec) -> list[tuple[str, list[str]]]:

@@ -8,7 +8,7 @@ models, plugins and the daemon; ``policy`` the restart backoff the plan applies.
 
 from .actions import PLAN_FORMAT_VERSION, Action, ActionKind, Plan, UnitType
 from .actual import (ActualState, ObservedEndpoint, ObservedEnv, ObservedHooks, ObservedModel, ObservedPackage,
-                     ObservedPlugin, ObservedRoute, ObservedWorker)
+                     ObservedPlugin, ObservedRoute, ObservedWorker, UnusedEnv)
 from .build import build_desired_state, load_desired_state
 from .desired import (
     CloudSpec,
@@ -61,6 +61,7 @@ __all__ = [
     "ScriptSpec",
     "ToolSpec",
     "UnitType",
+    "UnusedEnv",
     "WorkerSpec",
     "build_desired_state",
     "diff",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .states import ModelState
 
 __all__ = ["ActualState", "ObservedEndpoint", "ObservedEnv", "ObservedHooks", "ObservedModel", "ObservedPackage",
-           "ObservedPlugin", "ObservedRoute", "ObservedWorker"]
+           "ObservedPlugin", "ObservedRoute", "ObservedWorker", "UnusedEnv"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,15 @@ class ObservedEnv:
 
 
 @dataclass(frozen=True)
+class UnusedEnv:
+    """A Python environment on disk that no plugin of the desired state runs in (its requirements changed, or its
+    plugin went): ``used_by`` is a live process still running from it (None: none)."""
+
+    id: str
+    used_by: int | None = None
+
+
+@dataclass(frozen=True)
 class ObservedHooks:
     """A plugin's lifecycle hooks as recorded in state: the version whose install hook ran, whether an uninstall
     hook waits to run when the plugin is removed (and its files are still there to run it), and the last hook
@@ -105,6 +114,7 @@ class ActualState:
     routes: tuple[ObservedRoute, ...] = ()
     packages: tuple[ObservedPackage, ...] = ()
     envs: tuple[ObservedEnv, ...] = ()
+    unused_envs: tuple[UnusedEnv, ...] = ()  # environment folders the desired state does not name
     hooks: tuple[ObservedHooks, ...] = ()
     now: float = 0.0
     pulls: frozenset[str] = field(default_factory=frozenset)  # model files someone asked to pull now

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..declaration.config import Config, PluginConfig, load_config
 from ..declaration.dependencies import dependency_order
@@ -78,6 +78,14 @@ def _fallback_plugins_dir(path: str | os.PathLike[str] | None, env: Mapping[str,
     return folder if folder.is_absolute() else config_path.parent / folder
 
 
+def _local_requirements(config: Config, plugins: Mapping[str, LoadedPlugin], ids: Iterable[str]
+                        ) -> dict[str, tuple[str, ...]]:
+    """The requirements of those plugins that run in a local environment (on Ray: their runtime_env)."""
+    return {pid: plugins[pid].manifest.python.requirements for pid in ids
+            if (_plugin_config(config, pid).mode or plugins[pid].manifest.inference.default_mode) == "local"
+            and _plugin_config(config, pid).backend != "ray"}
+
+
 def build_desired_state(
     config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset(),
     packages: tuple[PackageSpec, ...] = (), env: Mapping[str, str] | None = None,
@@ -108,10 +116,10 @@ def build_desired_state(
         raise ConfigError(problems)
 
     plugin_specs, scripts, workers, relays, routes = [], [], [], [], []
-    envs = envs_for({pid: plugins[pid].manifest.python.requirements for pid in order  # on Ray: its runtime_env
-                     if (_plugin_config(config, pid).mode or plugins[pid].manifest.inference.default_mode) == "local"
-                     and _plugin_config(config, pid).backend != "ray"},
-                    config.state_dir)
+    envs = envs_for(_local_requirements(config, plugins, order), config.state_dir)
+    # a disabled plugin's environment stays on disk (enabling it again must not mean a rebuild), but is not built
+    idle = envs_for(_local_requirements(config, plugins, sorted(set(plugins) - enabled)), config.state_dir)
+    kept_envs = tuple(sorted({e.id for e in idle.values()} - {e.id for e in envs.values()}))
     for pid in order:
         loaded, pconf = plugins[pid], _plugin_config(config, pid)
         manifest = loaded.manifest
@@ -154,6 +162,7 @@ def build_desired_state(
         routes=tuple(routes),
         packages=packages,
         envs=tuple({e.id: e for e in envs.values()}.values()),
+        kept_envs=kept_envs,
         metrics=MetricsSpec(settings.metrics.enabled, settings.metrics.sample_s, settings.metrics.retention_days),
         autotune=settings.autotune,
         secret_values=_secret_values(settings_of.values()),

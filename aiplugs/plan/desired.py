@@ -274,6 +274,7 @@ class DesiredState:
     routes: tuple[RouteSpec, ...] = ()  # one per enabled plugin, dependency order
     packages: tuple[PackageSpec, ...] = ()  # plugins with a source, installed or not yet
     envs: tuple[EnvSpec, ...] = ()  # Python environments of plugins with requirements
+    kept_envs: tuple[str, ...] = ()  # ids of the environments of disabled plugins: kept on disk, not built
     metrics: MetricsSpec = MetricsSpec()  # the daemon's metrics collection and history
     autotune: AutotuneConfig = AutotuneConfig()  # [autotune]: the suggestion rules and the autoscaler (runtime)
     # values of writeOnly (secret) plugin settings: masked wherever the daemon shows data (never serialized)

@@ -2,7 +2,8 @@
 
 Order is the order converge carries actions out in: router, proxy, rules, models, then per plugin (dependencies
 first) its workers and then its route — so the router switches a plugin only after its workers or relay are in
-place — and last the deletions of plugins no longer wanted (route first, so traffic stops before the workers).
+place — and last the deletions of plugins no longer wanted (route first, so traffic stops before the workers),
+then of Python environments no plugin runs in any more (only once every worker runs as desired).
 Self-healing, lazy start and ``aiplugs restart`` are the same path: what the runtime observed (a dead worker, a
 call for a lazy plugin, a restart request) becomes an action here.
 """
@@ -37,6 +38,7 @@ def diff(desired: DesiredState, actual: ActualState) -> Plan:
     for plugin in desired.plugins:  # dependency order: a plugin's dependencies are decided before it
         actions += plugin_actions(desired, plugin, actual, by_plugin.get(plugin.id, {}), waits, ready)
     actions += _removals(desired, actual, by_plugin)
+    actions += _unused_env_actions(actual, settled=_settled(desired, actual, actions))
     return Plan(tuple(actions), min(waits) if waits else None)
 
 
@@ -95,6 +97,28 @@ def _env_actions(desired: DesiredState, actual: ActualState) -> list[Action]:
             n = len(env.requirements)
             actions.append(Action(C, "env", env.id, f"install {n} requirement{'s' if n != 1 else ''} for {users}: "
                                                     f"{' '.join(env.requirements)}"))
+    return actions
+
+
+def _settled(desired: DesiredState, actual: ActualState, actions: list[Action]) -> bool:
+    """Every running worker runs as declared (a worker waiting for its new environment still runs from the old
+    one) and no worker or hook has anything left to do."""
+    declared = {w.plugin_id: w.config_hash for w in desired.workers}
+    return (all(declared.get(w.plugin_id) == w.config_hash for w in actual.workers if w.alive)
+            and not any(a.type in ("worker", "hook") and a.kind is not N for a in actions))
+
+
+def _unused_env_actions(actual: ActualState, *, settled: bool) -> list[Action]:
+    """Environments no plugin of the desired state runs in go once every worker runs as desired (``settled``: a
+    worker being replaced may still run from the old one) and no live process runs from them."""
+    actions = []
+    for env in actual.unused_envs:
+        if env.used_by is not None:
+            actions.append(Action(N, "env", env.id, f"unused, kept while pid {env.used_by} runs from it"))
+        elif not settled:
+            actions.append(Action(N, "env", env.id, "unused: removed once the workers run as declared"))
+        else:
+            actions.append(Action(D, "env", env.id, "no plugin runs in it any more"))
     return actions
 
 

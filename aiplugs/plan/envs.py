@@ -1,8 +1,8 @@
 """Python environments for plugins with requirements: one virtualenv per distinct requirement set, shared.
 
 The id is a hash of the normalized set, so two plugins asking for ``numpy>=1.26`` and ``NumPy >= 1.26`` share one
-environment, and a changed set is a new environment (the old one stays until collected: workers switch over only
-once the new one is complete).
+environment, and a changed set is a new environment (workers switch over only once the new one is complete; the
+old one goes once no worker runs in it, see ``diff``; a disabled plugin's environment is kept, not built).
 """
 
 from __future__ import annotations

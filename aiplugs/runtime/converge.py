@@ -38,6 +38,7 @@ class System(Protocol):
     async def install_package(self, package: PackageSpec) -> None: ...
     async def remove_package(self, plugin_id: str) -> None: ...
     async def create_env(self, env: EnvSpec) -> None: ...
+    async def remove_env(self, env_id: str) -> None: ...
     async def run_install_hook(self, spec: WorkerSpec) -> None: ...
     async def run_uninstall_hook(self, plugin_id: str) -> None: ...
     async def download_model(self, model: ModelSpec) -> None: ...
@@ -92,6 +93,8 @@ def _call(system: System, desired: DesiredState, action: Action) -> Awaitable[No
             return system.remove_package(name)
         case "env", ActionKind.CREATE:
             return system.create_env(_need(desired.env(name), action))
+        case "env", ActionKind.DELETE:
+            return system.remove_env(name)
         case "hook", ActionKind.CREATE if name.endswith(" install"):
             return system.run_install_hook(_need(desired.worker(action.plugin_id), action))
         case "hook", ActionKind.CREATE if name.endswith(" uninstall"):
@@ -157,7 +160,7 @@ async def converge(plan: Plan, desired: DesiredState, system: System, events: Ev
             return _finish(run, plan, started)  # nothing can be served without the router
     installs = [a for a in changes if a.type == "package" and a.kind is not D]
     await asyncio.gather(*(run.step(a) for a in installs))  # their plugins are planned in the next pass
-    needs = [a for a in changes if a.type in ("env", "model")]  # what workers need, side by side
+    needs = [a for a in changes if a.type in ("env", "model") and a.kind is not D]  # what workers need, side by side
     await asyncio.gather(*(run.step(a) for a in needs))
     failed = {a.name for a in needs if a.unit in run.failed_units}
     rest = [a for a in changes if a.type in ("worker", "route") or _hook(a, "install")]
@@ -170,6 +173,8 @@ async def converge(plan: Plan, desired: DesiredState, system: System, events: Ev
             run.fail(action.unit, "not removed: its uninstall hook failed (its files stay for the next try)")
         else:
             await run.step(action)
+    for action in (a for a in changes if a.type == "env" and a.kind is D):  # environments nothing runs in
+        await run.step(action)
     return _finish(run, plan, started)
 
 

@@ -24,7 +24,7 @@ from ..events.catalogue import PLUGIN_STATE, PROXY_RULES_SWAPPED, PROXY_STARTED,
 from ..plan import (ActualState, DesiredState, EndpointSpec, EnvSpec, ModelSpec, ObservedEndpoint, ObservedEnv,
                     ObservedHooks, ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, PackageSpec,
                     ProxySpec, Route, RouteSpec, WorkerSpec)
-from ..store.envs import env_ready
+from ..store.envs import env_ready, unused_envs
 from ..store.state import (DaemonRecord, EndpointRecord, StateDamaged, StateFile, WorkerRecord, read_state,
                            update_state)
 from .hooks import observe_hooks, remember_hooks, run_install_hook, run_uninstall_hook
@@ -152,6 +152,12 @@ class RunningSystem:
             raise
         self.env_failures.pop(env.id, None)
 
+    async def remove_env(self, env_id: str) -> None:
+        from ..adapters.envs import remove_env
+
+        await asyncio.to_thread(remove_env, self.state_dir, env_id)
+        self.env_failures.pop(env_id, None)
+
     def forget_failures(self, plugin_id: str | None = None) -> None:
         """Someone asked to try again (apply: everything; restart: one plugin): crash-loop history and failed
         environment builds are forgotten. (An environment shared with other plugins is retried for them too.)"""
@@ -233,6 +239,7 @@ class RunningSystem:
             routes=tuple(ObservedRoute(k, v) for k, v in self.routes.items()),
             packages=tuple(ObservedPackage(p.plugin_id, p.version, p.sha256) for p in installed_packages(self.state_dir)),
             envs=self.observe_envs(desired),
+            unused_envs=unused_envs(self.state_dir, [*(e.id for e in desired.envs), *desired.kept_envs]),
             hooks=observe_hooks(self),
             now=time.time(),
             pulls=frozenset(pulls),

@@ -13,7 +13,7 @@ from ..plan import (ActualState, DesiredState, ModelState, ObservedEndpoint, Obs
                     ObservedPackage)
 from ..plan import ObservedRoute, ObservedWorker
 from ..util.procs import pid_alive
-from .envs import env_ready
+from .envs import env_ready, unused_envs
 from .state import ModelRecord, StateFile
 
 __all__ = ["model_state", "observe"]
@@ -38,11 +38,12 @@ def observe(state: StateFile, desired: DesiredState, now: float | None = None) -
     packages = tuple(ObservedPackage(p.plugin_id, p.version, p.sha256)
                      for p in installed_packages(desired.state_dir))
     envs = tuple(ObservedEnv(e.id, env_ready(e)) for e in desired.envs)
+    unused = unused_envs(desired.state_dir, [*(e.id for e in desired.envs), *desired.kept_envs])
     hooks = tuple(ObservedHooks(pid, installed=r.installed, uninstall=r.uninstall, files_present=Path(r.entry).is_file())
                   for pid, r in sorted(state.hooks.items()))
     now = time.time() if now is None else now
     if state.daemon is None or not pid_alive(state.daemon.pid):
-        return ActualState(models=models, packages=packages, envs=envs, hooks=hooks, now=now)
+        return ActualState(models=models, packages=packages, envs=envs, unused_envs=unused, hooks=hooks, now=now)
     return ActualState(
         daemon_pid=state.daemon.pid,
         api=ObservedEndpoint(state.api.host, state.api.port) if state.api else None,
@@ -59,6 +60,7 @@ def observe(state: StateFile, desired: DesiredState, now: float | None = None) -
         routes=tuple(ObservedRoute(plugin_id, h) for plugin_id, h in state.routes.items()),
         packages=packages,
         envs=envs,
+        unused_envs=unused,
         hooks=hooks,
         now=now,
     )

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from aiplugs.adapters.envs import EnvError, Installer, build_env, default_installer
-from aiplugs.plan import EnvSpec
+from aiplugs.adapters.envs import EnvError, Installer, build_env, default_installer, remove_env
+from aiplugs.plan import EnvSpec, UnusedEnv
 from aiplugs.plan.envs import envs_for
-from aiplugs.store.envs import ENV_MARKER, env_ready
+from aiplugs.store.envs import ENV_MARKER, env_ready, unused_envs
+from aiplugs.store.locks import HeldLock
 
 from ..wheels import make_wheel
 
@@ -104,3 +105,36 @@ def test_a_marker_for_other_requirements_is_not_ready(tmp_path: Path) -> None:
     assert env_ready(env)
     (env.path / ENV_MARKER).write_text("{not json")
     assert not env_ready(env)
+
+
+async def test_an_unused_environment_is_seen_with_who_runs_from_it_and_removed_when_nobody_does(
+        tmp_path: Path, offline: dict[str, str]) -> None:
+    old, new = spec(tmp_path, "aiplugs-probe==1.0"), spec(tmp_path, "aiplugs-probe>=1.0")
+    for env in (old, new):
+        await build_env(env, tmp_path, environ=offline, installer="uv")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (tmp_path / "envs" / f".removing-x.{gone.pid}-ab").mkdir()  # a removal cut short: not an environment
+    (tmp_path / "envs" / f".removing-y.{os.getpid()}-cd").mkdir()  # one in progress: not one either
+    assert unused_envs(tmp_path, [new.id]) == (UnusedEnv(old.id),)
+    assert unused_envs(tmp_path, [new.id, old.id]) == ()
+    assert unused_envs(tmp_path / "nowhere", []) == ()
+    # a process running from it (as a worker does: the environment's python as its program) keeps it
+    holder = subprocess.Popen([str(old.python), "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert unused_envs(tmp_path, [new.id]) == (UnusedEnv(old.id, used_by=holder.pid),)
+        with pytest.raises(EnvError, match=f"pid {holder.pid} runs from it"):
+            remove_env(tmp_path, old.id)
+        assert env_ready(old)
+    finally:
+        holder.communicate(b"")
+    # one being built (its lock held, here by this test) is not touched either
+    with HeldLock(tmp_path / "locks" / f"env-{old.id}.lock", what="a build", timeout=0):
+        with pytest.raises(EnvError, match=f"not removed: pid {os.getpid()} .* is building it"):
+            remove_env(tmp_path, old.id)
+    assert env_ready(old)
+    assert remove_env(tmp_path, old.id) is True
+    assert not old.path.exists() and env_ready(new)
+    # the leftover of the remover that is gone went too; the live one's is left to it
+    assert sorted(p.name for p in (tmp_path / "envs").iterdir()) == [f".removing-y.{os.getpid()}-cd", new.id]
+    assert remove_env(tmp_path, old.id) is False

@@ -86,3 +86,29 @@ def test_a_plugin_runs_in_its_own_environment_and_a_failed_one_says_why(project:
     rows = {p["id"]: p for p in project.status()["plugins"]}
     assert rows["probe-user"]["state"] == "failed" and rows["probe-user"]["worker_pids"] == []
     assert rows["word-count"]["state"] == "ready"
+
+
+def test_an_environment_nothing_runs_in_any_more_is_removed_and_a_disabled_plugins_is_kept(project: Project) -> None:
+    import time
+
+    from aiplugs.client import DaemonClient
+
+    write_probe_user(project.root / "plugins", "aiplugs-probe==1.0")
+    project.cli("apply", "--auto-approve", check=True)
+    first = {p["id"]: p for p in project.status()["plugins"]}["probe-user"]["python_env"]
+    envs = project.state_dir / "envs"
+    write_probe_user(project.root / "plugins", "aiplugs-probe>=1.0")  # another requirement set: a new environment
+    project.cli("apply", "--auto-approve", check=True)
+    second = {p["id"]: p for p in project.status()["plugins"]}["probe-user"]["python_env"]
+    assert second != first
+    assert Path(DaemonClient.find(project.state_dir).call("probe-user", {})["prefix"]) == envs / second
+    deadline = time.monotonic() + 30  # the daemon's next passes: once the workers run in the new one, the old goes
+    while (envs / first).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(p.name for p in envs.iterdir()) == [second]
+    assert "No changes." in project.cli("plan", check=True).stdout
+    # disabling the plugin keeps its environment: enabling it again needs no rebuild
+    project.cli("plugins", "disable", "probe-user", check=True)
+    time.sleep(5)  # two reconcile passes
+    assert sorted(p.name for p in envs.iterdir()) == [second]
+    assert "No changes." in project.cli("plan", check=True).stdout

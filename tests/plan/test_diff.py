@@ -27,6 +27,7 @@ from aiplugs.plan import (
     ObservedRoute,
     ObservedWorker,
     Plan,
+    UnusedEnv,
     diff,
     load_desired_state,
 )
@@ -278,6 +279,48 @@ def test_a_failed_environment_holds_its_workers_until_an_apply_retries(desired: 
     assert reasons[f"env {env.id}"] == ("failed: pip install failed (exit 1): ERROR: No matching distribution "
                                         "(`aiplugs apply` retries)")
     assert reasons["worker word-count#0"] == f"not started: Python environment {env.id} failed"
+
+
+def test_an_unused_environment_goes_once_the_workers_run_as_declared(desired: DesiredState) -> None:
+    old_wanted, old = with_env(desired, "word-count", "numpy==1.26")
+    wanted, new = with_env(desired, "word-count", "numpy==2.0")
+    # the requirements changed: the new environment is built and the workers replaced, the old one waits
+    running = converged(old_wanted)
+    running = dataclasses.replace(running, workers=tuple(  # the environment is part of a worker's config hash
+        dataclasses.replace(w, config_hash=f"{w.config_hash} {old.id}") if w.plugin_id == "word-count" else w
+        for w in running.workers))
+    moving = dataclasses.replace(running, envs=(ObservedEnv(old.id, True),), unused_envs=(UnusedEnv(old.id, used_by=100),))
+    plan = diff(wanted, moving)
+    assert [str(a) for a in plan.changes] == [f"+ env {new.id}  (install 1 requirement for word-count: numpy==2.0)",
+                                              "-/+ worker word-count#0  (config changed)"]
+    assert [a for a in plan.actions if a.name == old.id] == [
+        Action(ActionKind.NOOP, "env", old.id, "unused, kept while pid 100 runs from it")]
+    # even unseen by the process scan, the old workers' config says they may still run from it
+    waiting = dataclasses.replace(moving, unused_envs=(UnusedEnv(old.id),))
+    assert [a.reason for a in diff(wanted, waiting).actions if a.name == old.id] == [
+        "unused: removed once the workers run as declared"]
+    # every worker runs in the new one: the old one goes, last
+    settled = dataclasses.replace(converged(wanted), envs=(ObservedEnv(new.id, True),),
+                                  unused_envs=(UnusedEnv(old.id),))
+    plan = diff(wanted, settled)
+    assert [str(a) for a in plan.changes] == [f"- env {old.id}  (no plugin runs in it any more)"]
+    assert plan.actions[-1] == plan.changes[0] and plan.counts() == {"add": 0, "change": 0, "destroy": 1}
+    # something foreign still runs from it: kept, and the plan has nothing to do
+    used = dataclasses.replace(settled, unused_envs=(UnusedEnv(old.id, used_by=4242),))
+    assert not diff(wanted, used).changes_present
+
+
+def test_a_disabled_plugins_environment_is_kept(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    for pid, requirement in (("on", "numpy==1.26"), ("off", "pandas==2.2"), ("both", "numpy==1.26")):
+        (plugins / pid).mkdir(parents=True)
+        (plugins / pid / "manifest.json").write_text(json.dumps(manifest_data(pid, python={"requirements": [requirement]})))
+        (plugins / pid / "backend.py").write_text("def run(p):\n    return p\n")
+        (plugins / pid / "content.js").write_text("")
+    (tmp_path / "aiplugs.toml").write_text(f'plugins_dir = "{plugins}"\n[plugins.off]\nenabled = false\n')
+    _, wanted = load_desired_state(tmp_path / "aiplugs.toml", env=clean_environ())
+    off = envs_for({"off": ("pandas==2.2",)}, wanted.state_dir)["off"]
+    assert [e.used_by for e in wanted.envs] == [("both", "on")] and wanted.kept_envs == (off.id,)
 
 
 def test_text_alignment_and_color(desired: DesiredState) -> None:

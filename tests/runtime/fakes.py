@@ -15,7 +15,7 @@ from typing import Any
 
 from aiplugs.plan import (ActualState, DesiredState, EndpointSpec, EnvSpec, ModelSpec, ModelState, ObservedEndpoint,
                           ObservedEnv, ObservedModel, ObservedPackage, ObservedPlugin, ObservedRoute, ObservedWorker,
-                          PackageSpec, ProxySpec, RouteSpec, WorkerSpec)
+                          PackageSpec, ProxySpec, RouteSpec, UnusedEnv, WorkerSpec)
 
 
 class FakeWorkers:
@@ -146,6 +146,10 @@ class FakeSystem:
             raise
         self.envs[env.id] = ObservedEnv(env.id, True)
 
+    async def remove_env(self, env_id: str) -> None:
+        await self._do(f"remove_env {env_id}", "remove_env", env_id)
+        self.envs.pop(env_id, None)
+
     async def run_install_hook(self, spec: WorkerSpec) -> None:
         await self._do(f"install_hook {spec.plugin_id}", "run_install_hook", spec)
 
@@ -217,6 +221,8 @@ class FakeSystem:
             routes=tuple(ObservedRoute(k, v) for k, v in self.routes.items()),
             packages=tuple(self.packages.values()),
             envs=tuple(self.envs.get(e.id, ObservedEnv(e.id, False)) for e in desired.envs),
+            unused_envs=tuple(UnusedEnv(i) for i, e in sorted(self.envs.items())
+                              if e.ready and i not in {d.id for d in desired.envs} | set(desired.kept_envs)),
             now=self.now, pulls=frozenset(pulls))
 
     async def record_state(self, force: bool = False) -> None:
