@@ -8,10 +8,10 @@ its own. Index settings come from the environment as always: ``PIP_INDEX_URL``, 
 ``PIP_FIND_LINKS`` at a folder of wheels and set ``PIP_NO_INDEX=1``.
 
 An environment is built in place under its lock and is complete only once its marker is written, last: a folder
-without a readable marker is an unfinished build and is removed before the next one. ``remove_env`` takes one
-away under the same lock (never one being built, or one a live process runs from), renamed aside first so a
-half-removed folder is never taken for an environment. The installer's whole output
-goes to ``<state_dir>/logs/env-<id>.log``; a failure raises ``EnvError`` with its last lines.
+without a readable marker is an unfinished build and is removed before the next one. The installer's whole output
+goes to ``<state_dir>/logs/env-<id>.log``; a failure raises ``EnvError`` with its last lines. ``remove_env`` takes
+one away under the same lock (never one being built, or one a live process runs from), renamed aside first so a
+half-removed folder is never taken for an environment.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ single top folder), built reproducibly by ``pack`` and taken apart safely by ``u
 ``unpack`` refuses path escapes, links, special files, duplicates and bombs (see ``Limits``) before writing
 anything, and leaves its staging folder empty when it refuses midway. ``read_manifest`` reads the manifest of a
 package in memory; ``inspect_source`` sums up what a package would do before it is installed (``plugins inspect``;
-``inspect_kept`` keeps the download for the install that follows),
-and ``check_update`` asks a plugin's release index for a newer version (``plugins outdated``).
+``inspect_kept`` keeps the download for the install that follows), and ``check_update`` asks a plugin's release
+index for a newer version (``plugins outdated``).
 """
 
 from __future__ import annotations
@@ -18,5 +18,5 @@ from .store import Fetched, PackageStore
 
 __all__ = sorted(["Fetched", "Inspection", "Limits", "ModelInfo", "PackageError", "PackageMismatch", "PackageStore",
                   "Packed", "Release", "UpdateCheck", "check_update", "fetch_index", "inspect_archive",
-                  "inspect_kept", "inspect_source", "newest", "pack", "parse_index", "read_checks", "read_manifest", "sha256_file",
-                  "unpack", "write_checks"])
+                  "inspect_kept", "inspect_source", "newest", "pack", "parse_index", "read_checks", "read_manifest",
+                  "sha256_file", "unpack", "write_checks"])

@@ -67,9 +67,9 @@ if __package__:  # imported (channel.py and process.py use the protocol) or run 
                           load_backend, tools)
     from .lifeline import die_with_parent, exit_now
     from .outbox import Outbox, encoded
-    from .sync_executor import SyncExecutor
     from .plugin_context import Context
     from .protocol import EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink, encode_frame
+    from .sync_executor import SyncExecutor
 else:  # run by path: our siblings as a private package, neither importing aiplugs nor shadowing backend modules
     import types
 
@@ -80,10 +80,10 @@ else:  # run by path: our siblings as a private package, neither importing aiplu
                                          find_tool, invoke, load_backend, tools)
     from _aiplugs_worker.lifeline import die_with_parent, exit_now
     from _aiplugs_worker.outbox import Outbox, encoded
-    from _aiplugs_worker.sync_executor import SyncExecutor
     from _aiplugs_worker.plugin_context import Context
     from _aiplugs_worker.protocol import (EXIT_HOOK_FAILED, EXIT_HOOK_TIMEOUT, HEADER, MAX_FRAME, FrameLink,
                                           encode_frame)
+    from _aiplugs_worker.sync_executor import SyncExecutor
 
 __all__ = ["HEADER", "MAX_FRAME", "Harness", "encode_frame", "main"]
 
