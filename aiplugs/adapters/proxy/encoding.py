@@ -11,7 +11,7 @@ compressed page it splices, where a proxy that injects nothing passes the compre
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from isal import isal_zlib
 
@@ -187,12 +187,17 @@ _DEFLATE_LAST_EMPTY = b"\x01\x00\x00\xff\xff"
 
 def _deflate_stored_blocks(data: bytes) -> bytes:
     """RFC 1951 stored blocks (none of them final), each starting on a byte boundary: header byte, LEN, NLEN."""
+    return _blocks(data, _DEFLATE_STORED_MAX,
+                   lambda size: b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little"))
+
+
+def _blocks(data: bytes, limit: int, header: Callable[[int], bytes]) -> bytes:
+    """``data`` in blocks of at most ``limit`` bytes, each after the header ``header(its length)``."""
     out = bytearray()
     view = memoryview(data)
-    for start in range(0, len(data), _DEFLATE_STORED_MAX):
-        block = view[start:start + _DEFLATE_STORED_MAX]
-        size = len(block)
-        out += b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little")
+    for start in range(0, len(data), limit):
+        block = view[start:start + limit]
+        out += header(len(block))
         out += block
     return bytes(out)
 
@@ -227,10 +232,4 @@ _ZSTD_LAST_EMPTY = b"\x01\x00\x00"
 
 def _zstd_raw_blocks(data: bytes) -> bytes:
     """Raw blocks (Block_Type 0), none of them last."""
-    out = bytearray()
-    view = memoryview(data)
-    for start in range(0, len(data), _ZSTD_BLOCK):
-        block = view[start:start + _ZSTD_BLOCK]
-        out += (len(block) << 3).to_bytes(3, "little")
-        out += block
-    return bytes(out)
+    return _blocks(data, _ZSTD_BLOCK, lambda size: (size << 3).to_bytes(3, "little"))
