@@ -14,7 +14,7 @@ from ..declaration.settings import resolve_plugin_settings
 from ..errors import ConfigError, Problem, did_you_mean
 from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
 from .envs import envs_for
-from .packages import sourced_plugins
+from .packages import parked_plugins, sourced_plugins
 from .workers import worker_spec
 from .ray_specs import ray_placement, ray_problems
 from .desired import (
@@ -60,7 +60,8 @@ def load_desired_state(
         plugins.update(installed)
         unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins) - set(sourced))
         try:
-            desired = build_desired_state(config, plugins, unloadable=unloadable, packages=packages, env=env)
+            desired = build_desired_state(config, plugins, unloadable=unloadable, packages=packages, env=env,
+                                          idle_packages=parked_plugins(config))
         except ConfigError as e:
             problems.extend(e.problems)
     if problems:
@@ -89,9 +90,11 @@ def _local_requirements(config: Config, plugins: Mapping[str, LoadedPlugin], ids
 def build_desired_state(
     config: Config, plugins: Mapping[str, LoadedPlugin], *, unloadable: frozenset[str] = frozenset(),
     packages: tuple[PackageSpec, ...] = (), env: Mapping[str, str] | None = None,
+    idle_packages: Mapping[str, LoadedPlugin] | None = None,
 ) -> DesiredState:
     """``unloadable``: plugin folders whose manifests failed (already reported); not called missing again.
-    ``packages``: plugins with a source; those not installed yet are left out until they are."""
+    ``packages``: plugins with a source; those not installed yet are left out until they are. ``idle_packages``:
+    disabled plugins with a source, loaded from their installed packages (only their Python environments are kept)."""
     settings = config.settings
     problems: list[Problem] = []
     pending = frozenset(p.plugin_id for p in packages if p.path is None)
@@ -118,7 +121,8 @@ def build_desired_state(
     plugin_specs, scripts, workers, relays, routes = [], [], [], [], []
     envs = envs_for(_local_requirements(config, plugins, order), config.state_dir)
     # a disabled plugin's environment stays on disk (enabling it again must not mean a rebuild), but is not built
-    idle = envs_for(_local_requirements(config, plugins, sorted(set(plugins) - enabled)), config.state_dir)
+    idle_plugins = {**plugins, **(idle_packages or {})}
+    idle = envs_for(_local_requirements(config, idle_plugins, sorted(set(idle_plugins) - enabled)), config.state_dir)
     kept_envs = tuple(sorted({e.id for e in idle.values()} - {e.id for e in envs.values()}))
     for pid in order:
         loaded, pconf = plugins[pid], _plugin_config(config, pid)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from ..declaration.config import Config
+from ..declaration.config import Config, PluginConfig
 from ..declaration.lockfile import LOCK_FILE, LockedPlugin, LockFile, lock_path, read_lock
 from ..declaration.manifest import LoadedPlugin, load_manifest
 from ..declaration.packages import find_installed, resolve_source
@@ -19,7 +19,7 @@ from .desired import DesiredState, PackageSpec
 if TYPE_CHECKING:
     from ..declaration.plugins import Current
 
-__all__ = ["current_declaration", "lock_differences", "sourced_plugins"]
+__all__ = ["current_declaration", "lock_differences", "parked_plugins", "sourced_plugins"]
 
 
 def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, LoadedPlugin],
@@ -37,13 +37,7 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
         if pconf.source is None or not pconf.enabled:  # a disabled plugin's package is neither fetched nor removed
             continue
         source = resolve_source(pconf.source, config.root)
-        entry = locked.get(plugin_id)
-        if pconf.sha256 is not None:
-            sha, pinned_by = pconf.sha256, "aiplugs.toml"
-        elif entry is not None and entry.source in (pconf.source, source):
-            sha, pinned_by = entry.sha256, "aiplugs.lock"
-        else:
-            sha, pinned_by = None, "first install"
+        sha, pinned_by = _pinned(pconf, locked.get(plugin_id), source)
         package = find_installed(config.state_dir, plugin_id, sha)
         if package is not None:
             try:
@@ -54,6 +48,37 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
                                  package.version if package else None, package.path if package else None,
                                  pconf.source))
     return loaded, tuple(specs)
+
+
+def parked_plugins(config: Config) -> dict[str, LoadedPlugin]:
+    """Disabled sourced plugins whose pinned package is installed, loaded from it: what they would run in is kept
+    (their Python environment). One whose package is missing or does not load is left out: a disabled plugin's
+    package is neither fetched nor checked."""
+    try:
+        locked: Mapping[str, LockedPlugin] = read_lock(lock_path(config.path)).plugins
+    except ConfigError:
+        locked = {}
+    parked: dict[str, LoadedPlugin] = {}
+    for plugin_id, pconf in sorted(config.settings.plugins.items()):
+        if pconf.source is None or pconf.enabled:
+            continue
+        sha, _ = _pinned(pconf, locked.get(plugin_id), resolve_source(pconf.source, config.root))
+        package = find_installed(config.state_dir, plugin_id, sha)
+        if package is not None:
+            try:
+                parked[plugin_id] = load_manifest(package.path, plugin_id)
+            except ConfigError:
+                continue
+    return parked
+
+
+def _pinned(pconf: PluginConfig, entry: LockedPlugin | None, source: str) -> tuple[str | None, str]:
+    """The sha256 a sourced plugin is pinned to, and by what (None: whatever its source holds at first install)."""
+    if pconf.sha256 is not None:
+        return pconf.sha256, "aiplugs.toml"
+    if entry is not None and entry.source in (pconf.source, source):
+        return entry.sha256, "aiplugs.lock"
+    return None, "first install"
 
 
 def lock_differences(desired: DesiredState, lock: LockFile) -> list[str]:

@@ -12,6 +12,7 @@ from aiplugs.declaration.lockfile import LockedPlugin, LockFile, lock_path, writ
 from aiplugs.declaration.packages import MARKER, package_dir
 from aiplugs.errors import ConfigError
 from aiplugs.plan import load_desired_state
+from aiplugs.plan.envs import envs_for
 from aiplugs.plan.packages import lock_differences
 
 from ..conftest import clean_environ, manifest_data
@@ -26,11 +27,11 @@ def project(root: Path, tables: str) -> Path:
     return config
 
 
-def install(root: Path, plugin_id: str, sha256: str, version: str = "1.0.0") -> Path:
+def install(root: Path, plugin_id: str, sha256: str, version: str = "1.0.0", **manifest: object) -> Path:
     """A complete install in the package store, as PackageStore.publish leaves it."""
     folder = package_dir(root / ".aiplugs", plugin_id, version, sha256)
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps(manifest_data(plugin_id, version=version)))
+    (folder / "manifest.json").write_text(json.dumps(manifest_data(plugin_id, version=version, **manifest)))
     (folder / "backend.py").write_text("def run(payload):\n    return payload\n")
     (folder / "content.js").write_text("")
     (folder / MARKER).write_text(json.dumps({"version": version, "sha256": sha256, "source": "x", "size": 1}))
@@ -76,6 +77,19 @@ def test_a_disabled_sourced_plugin_is_parked_not_fetched_and_not_missing(tmp_pat
     assert desired.packages == () and desired.disabled == ("a",)
     install(tmp_path, "a", SHA_A)
     assert desired_of(config).disabled == ("a",)
+
+
+def test_a_parked_plugins_environment_is_kept_when_its_package_is_installed(tmp_path: Path) -> None:
+    config = project(tmp_path, '[plugins.a]\nsource = "https://x.example/a.zip"\nenabled = false\n\n'
+                               '[plugins.b]\nsource = "https://x.example/b.zip"\nsha256 = "' + SHA_B + '"\n'
+                               'enabled = false\n')
+    lock(config, a=("https://x.example/a.zip", SHA_A))
+    assert desired_of(config).kept_envs == ()  # nothing installed: no requirements known
+    install(tmp_path, "a", SHA_A, python={"requirements": ["numpy==1.26"]})
+    install(tmp_path, "b", SHA_A, python={"requirements": ["pandas==2.2"]})  # not the content b is pinned to
+    desired = desired_of(config)
+    expected = envs_for({"a": ("numpy==1.26",)}, desired.state_dir)["a"].id
+    assert desired.kept_envs == (expected,) and desired.envs == () and desired.disabled == ("a", "b")
 
 
 def test_a_missing_folder_is_still_an_error_for_plugins_without_a_source(tmp_path: Path) -> None:
