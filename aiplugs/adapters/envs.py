@@ -31,7 +31,7 @@ from ..plan import EnvSpec
 from ..plan.envs import ENVS_DIR
 from ..store.envs import ENV_MARKER, env_ready, env_users
 from ..store.locks import LOCKS_DIR, HeldLock, LockHeld
-from ..util.atomic import atomic_write_text, temp_path_for
+from ..util.atomic import atomic_write_text, temp_owner, temp_path_for
 from ..util.procs import pid_alive
 
 __all__ = ["EnvError", "Installer", "build_env", "default_installer", "env_ready", "remove_env"]
@@ -119,8 +119,7 @@ def _env_lock(state_dir: Path, env_id: str, timeout_s: float) -> HeldLock:
 def _clear_leftovers(root: Path) -> None:
     """``.removing-<id>.<pid>-<hex>`` folders whose remover is gone (a removal in progress is left to finish)."""
     for aside in root.glob(".removing-*"):
-        pid = aside.name.rpartition(".")[2].partition("-")[0]
-        if not (pid.isdigit() and pid_alive(int(pid))):
+        if not pid_alive(temp_owner(aside, "")):
             shutil.rmtree(aside, ignore_errors=True)
 
 

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "temp_path_for"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "temp_owner", "temp_path_for"]
+
+_TEMP = re.compile(r"\.(?P<pid>\d+)-[0-9a-f]+$")
 
 
 def temp_path_for(target: Path, suffix: str = ".tmp") -> Path:
     """A name unique to this process and call, beside ``target``: ``<name>.<pid>-<random><suffix>``."""
     return target.with_name(f"{target.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def temp_owner(path: Path, suffix: str = ".tmp") -> int | None:
+    """The pid that made ``path`` with ``temp_path_for`` (same ``suffix``); None for any other name."""
+    name = path.name
+    if not name.endswith(suffix):
+        return None
+    match = _TEMP.search(name[:len(name) - len(suffix)] if suffix else name)
+    return int(match["pid"]) if match else None
 
 
 def fsync_dir(folder: Path) -> None:

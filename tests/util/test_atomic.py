@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aiplugs.util.atomic import atomic_write_bytes, atomic_write_text, fsync_dir, temp_path_for
+from aiplugs.util.atomic import atomic_write_bytes, atomic_write_text, fsync_dir, temp_owner, temp_path_for
 
 
 def test_write_creates_parents_and_sets_mode(tmp_path: Path) -> None:
@@ -42,3 +42,14 @@ def test_temp_path_is_unique_and_beside_the_target(tmp_path: Path) -> None:
     assert a.parent == b.parent == tmp_path
     assert a != b and a.name.startswith("model.bin.") and b.name.endswith(".part")
     fsync_dir(tmp_path)  # works on a real folder
+
+
+def test_temp_owner_reads_the_pid_temp_path_for_put_in_the_name(tmp_path: Path) -> None:
+    import os
+
+    assert temp_owner(temp_path_for(tmp_path / "state.json")) == os.getpid()
+    assert temp_owner(temp_path_for(tmp_path / ".removing-abc", ""), "") == os.getpid()
+    assert temp_owner(tmp_path / "state.json.12-zz.tmp") is None  # not hex
+    assert temp_owner(tmp_path / "state.json.12-ab.part") is None  # another suffix
+    assert temp_owner(tmp_path / "state.json") is None
+    assert temp_owner(tmp_path / "abc", "") is None
