@@ -14,7 +14,7 @@ from ..declaration.settings import resolve_plugin_settings
 from ..errors import ConfigError, Problem, did_you_mean
 from ..declaration.manifest import LoadedPlugin, load_plugins, plugin_folders
 from .envs import envs_for
-from .packages import parked_plugins, sourced_plugins
+from .packages import sourced_plugins
 from .workers import worker_spec
 from .ray_specs import ray_placement, ray_problems
 from .desired import (
@@ -56,12 +56,12 @@ def load_desired_state(
     if config is not None:
         sourced = [pid for pid, p in config.settings.plugins.items() if p.source is not None]
         plugins = {pid: p for pid, p in plugins.items() if pid not in sourced}  # a source wins over a folder
-        installed, packages = sourced_plugins(config, problems)
+        installed, packages, parked = sourced_plugins(config, problems)
         plugins.update(installed)
         unloadable = frozenset(plugin_folders(plugins_dir) - set(plugins) - set(sourced))
         try:
             desired = build_desired_state(config, plugins, unloadable=unloadable, packages=packages, env=env,
-                                          idle_packages=parked_plugins(config))
+                                          idle_packages=parked)
         except ConfigError as e:
             problems.extend(e.problems)
     if problems:

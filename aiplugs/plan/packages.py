@@ -19,26 +19,37 @@ from .desired import DesiredState, PackageSpec
 if TYPE_CHECKING:
     from ..declaration.plugins import Current
 
-__all__ = ["current_declaration", "lock_differences", "parked_plugins", "sourced_plugins"]
+__all__ = ["current_declaration", "lock_differences", "sourced_plugins"]
 
 
 def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, LoadedPlugin],
-                                                                      tuple[PackageSpec, ...]]:
-    """Installed sourced plugins (loaded from their package) and a PackageSpec for every enabled sourced
-    plugin."""
+                                                                      tuple[PackageSpec, ...],
+                                                                      dict[str, LoadedPlugin]]:
+    """Installed sourced plugins (loaded from their package), a PackageSpec for every enabled sourced plugin, and
+    the *parked* ones: disabled sourced plugins whose pinned package is installed, loaded from it, so that what they
+    would run in is kept (their Python environment). A disabled plugin's package is neither fetched nor removed, and
+    one that does not load is left out without a problem (nothing checks a disabled plugin)."""
     try:
         locked: Mapping[str, LockedPlugin] = read_lock(lock_path(config.path)).plugins
     except ConfigError as e:
         problems.extend(e.problems)
         locked = {}
     loaded: dict[str, LoadedPlugin] = {}
+    parked: dict[str, LoadedPlugin] = {}
     specs = []
     for plugin_id, pconf in sorted(config.settings.plugins.items()):
-        if pconf.source is None or not pconf.enabled:  # a disabled plugin's package is neither fetched nor removed
+        if pconf.source is None:
             continue
         source = resolve_source(pconf.source, config.root)
         sha, pinned_by = _pinned(pconf, locked.get(plugin_id), source)
         package = find_installed(config.state_dir, plugin_id, sha)
+        if not pconf.enabled:
+            if package is not None:
+                try:
+                    parked[plugin_id] = load_manifest(package.path, plugin_id)
+                except ConfigError:
+                    pass
+            continue
         if package is not None:
             try:
                 loaded[plugin_id] = load_manifest(package.path, plugin_id)
@@ -47,29 +58,7 @@ def sourced_plugins(config: Config, problems: list[Problem]) -> tuple[dict[str, 
         specs.append(PackageSpec(plugin_id, source, sha, pinned_by,  # type: ignore[arg-type]
                                  package.version if package else None, package.path if package else None,
                                  pconf.source))
-    return loaded, tuple(specs)
-
-
-def parked_plugins(config: Config) -> dict[str, LoadedPlugin]:
-    """Disabled sourced plugins whose pinned package is installed, loaded from it: what they would run in is kept
-    (their Python environment). One whose package is missing or does not load is left out: a disabled plugin's
-    package is neither fetched nor checked."""
-    try:
-        locked: Mapping[str, LockedPlugin] = read_lock(lock_path(config.path)).plugins
-    except ConfigError:
-        locked = {}
-    parked: dict[str, LoadedPlugin] = {}
-    for plugin_id, pconf in sorted(config.settings.plugins.items()):
-        if pconf.source is None or pconf.enabled:
-            continue
-        sha, _ = _pinned(pconf, locked.get(plugin_id), resolve_source(pconf.source, config.root))
-        package = find_installed(config.state_dir, plugin_id, sha)
-        if package is not None:
-            try:
-                parked[plugin_id] = load_manifest(package.path, plugin_id)
-            except ConfigError:
-                continue
-    return parked
+    return loaded, tuple(specs), parked
 
 
 def _pinned(pconf: PluginConfig, entry: LockedPlugin | None, source: str) -> tuple[str | None, str]:
@@ -104,7 +93,7 @@ def current_declaration(config: Config, plugin_id: str) -> tuple[Current | None,
     ``plugins install`` and the daemon's install jobs decide on)."""
     from ..declaration.plugins import Current  # the install decisions' vocabulary; a plan does not need it
 
-    _, packages = sourced_plugins(config, [])
+    _, packages, _ = sourced_plugins(config, [])
     package = next((p for p in packages if p.plugin_id == plugin_id), None)
     if package is not None:
         try:
