@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import typing
 
 import pytest
 
@@ -23,7 +24,7 @@ def _context() -> context.Context:
     return ctx
 
 
-ALL = {"fork", "authority", "valid_host", "hook_args", "trigger_event"}
+ALL = {"fork", "authority", "valid_host", "hook_args", "trigger_event", "post_init"}
 
 
 def test_every_speedup_installs_on_the_pinned_mitmproxy_once() -> None:
@@ -36,14 +37,15 @@ def test_every_speedup_installs_on_the_pinned_mitmproxy_once() -> None:
 
 def test_reviewed_digests_are_of_mitmproxys_own_functions() -> None:
     """Fails when the pinned mitmproxy changes a replaced function: then look again at what the speedup does."""
-    from mitmproxy import addonmanager, hooks
+    from mitmproxy import addonmanager, hooks, http
     from mitmproxy.net import check
     from mitmproxy.net.http import url
 
     speedups.install()
     for name, func in (("fork", context.Context.fork), ("authority", url.parse_authority),
                        ("valid_host", check.is_valid_host), ("hook_args", hooks.Hook.args),
-                       ("trigger_event", addonmanager.AddonManager.trigger_event)):
+                       ("trigger_event", addonmanager.AddonManager.trigger_event),
+                       ("post_init", http.MessageData.__post_init__)):
         assert getattr(func, "_aiplugs", False), name
         assert speedups.source_digest(func.__wrapped__) == speedups._REVIEWED[name], name
 
@@ -125,6 +127,57 @@ def test_hook_args_are_the_hooks_fields_in_order() -> None:
         assert TwoHook(1, "b").args() == [1, "b"] and TwoHook(2, "c").args() == [2, "c"]
     finally:
         hooks.all_hooks.pop("aiplugs_test_two", None)
+
+
+TYPES = [bytes, str, int, float, bool, type(None), "Headers", float | None, "Headers | None", int | str | None,
+         typing.Optional[bytes], typing.Any, tuple[int, int], typing.Sequence[str], typing.TextIO, list, tuple]  # noqa: UP045 (typing.Union, not X | None, on purpose)
+VALUES = [b"x", "x", 0, 7, 1.5, True, None, (1, 2), [1, 2], ("a",), ["a"], "HEADERS", object()]
+
+
+@pytest.mark.parametrize("declared", TYPES, ids=str)
+def test_the_post_init_types_accept_what_check_option_type_accepts(declared) -> None:
+    from mitmproxy import http
+    from mitmproxy.utils.typecheck import check_option_type
+
+    declared = {"Headers": http.Headers, "Headers | None": http.Headers | None}.get(declared, declared)
+    accepted = speedups.isinstance_types(declared)
+    if accepted is None:  # checked mitmproxy's way
+        assert declared in (typing.Any, tuple[int, int], typing.Sequence[str], typing.TextIO)
+        return
+    for value in VALUES:
+        value = http.Headers(a="1") if value == "HEADERS" else value
+        assert isinstance(value, accepted) == (_outcome(check_option_type, "f", value, declared)[0] == "ok"), value
+
+
+def test_requests_and_responses_check_their_fields_as_mitmproxy_does() -> None:
+    from mitmproxy import http
+
+    speedups.install()
+    assert getattr(http.MessageData.__post_init__, "_aiplugs", False)
+    original = http.MessageData.__post_init__.__wrapped__
+    good = http.Response(b"HTTP/1.1", 200, b"OK", http.Headers(), b"", None, 0, None)  # an int for a float
+    assert good.timestamp_start == 0 and good.status_code == 200
+    assert http.Request("h", 80, b"GET", b"http", b"", b"/", b"HTTP/1.1", http.Headers(), None, None, 1.0, 2.0)
+    response = dict(http_version=b"HTTP/1.1", status_code=200, reason=b"OK", headers=http.Headers(), content=b"",
+                    trailers=None, timestamp_start=0.0, timestamp_end=None)
+    request = dict(host="h", port=80, method=b"GET", scheme=b"http", authority=b"", path=b"/",
+                   http_version=b"HTTP/1.1", headers=http.Headers(), content=None, trailers=None,
+                   timestamp_start=0.0, timestamp_end=None)
+    for make in (lambda: http.ResponseData(**{**response, "status_code": "200"}),
+                 lambda: http.ResponseData(**{**response, "headers": {}}),
+                 lambda: http.RequestData(**{**request, "content": "body"}),
+                 lambda: http.RequestData(**{**request, "trailers": ()}),
+                 lambda: http.RequestData(**{**request, "timestamp_end": "late"})):
+        with pytest.raises(TypeError) as fast:
+            make()
+        http.MessageData.__post_init__ = original
+        try:
+            with pytest.raises(TypeError) as slow:
+                make()
+        finally:
+            speedups._replace("post_init", http.MessageData, "__post_init__", speedups._post_init)
+        assert str(fast.value) == str(slow.value) and "Expected" in str(fast.value)
+    assert getattr(http.MessageData.__post_init__, "_aiplugs", False)
 
 
 class _Handler:
