@@ -175,7 +175,7 @@ def _foreground(args, desired) -> int:
     print(plan.to_text(color=use_color()))
 
     async def main() -> int:
-        daemon = Daemon(desired)
+        daemon = Daemon(desired, own_process=True)
         ready = asyncio.Event()
         task = asyncio.create_task(daemon.run(on_ready=lambda d: ready.set()))
         waiter = asyncio.create_task(ready.wait())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import os
 import signal
 from pathlib import Path
@@ -216,6 +217,7 @@ async def test_a_killed_worker_is_replaced_through_a_plan(project: Path, clean_e
 
     _, desired = load_desired_state(with_free_ports(project / "aiplugs.toml"), env=clean_env)
     daemon = Daemon(desired, env=clean_env)
+    frozen = gc.get_freeze_count()
     ready = asyncio.Event()
     task = asyncio.create_task(daemon.run(on_ready=lambda d: ready.set()))
     pids: set[int] = set()
@@ -226,6 +228,7 @@ async def test_a_killed_worker_is_replaced_through_a_plan(project: Path, clean_e
         assert ready.is_set(), task.exception() if task.done() else "the daemon did not start within 60 s"
         result = await daemon.apply_desired(desired)
         assert result.ok, result.failures
+        assert gc.get_freeze_count() == frozen  # a daemon in a host's process leaves the host's heap alone
 
         def row(status: dict) -> dict:
             return next(p for p in status["plugins"] if p["id"] == "word-count")
