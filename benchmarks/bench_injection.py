@@ -41,7 +41,7 @@
    1,000 per path and page (the 10th slowest; 2,000- and 3,000-round runs of one page put the ratio at p99 at
    ~0.71-0.77); (c) the proxy's own full garbage collection walked everything the proxy had imported and built:
    ~25-30 ms, about every 2,000 pages. The daemon now collects and freezes that once after its first apply
-   (``runtime.daemon.settle_heap``; this suite's aiplugs does the same after start), and the pause is gone from
+   (``util.heap.settle_heap``; this suite's aiplugs does the same after start), and the pause is gone from
    its tail (mitmdump keeps its ~26 ms one, at its 372nd request). On the p50 side, ``MessageData.__post_init__``'s type checks (~8 % of the proxy's CPU) became
    one read of each class's field types (``speedups.post_init``): ~615 -> ~575 us of CPU per 10 KB page. Full runs
    after all three: p50 0.74 / 0.74, p99 0.79 / 0.78 (1 / 100 plugins). Tried before and not kept: collecting
@@ -150,7 +150,7 @@ def _serve_aiplugs(plugins: int, confdir: str) -> None:
 
     from aiplugs.adapters.proxy import ProxyServer
     from aiplugs.plan import EndpointSpec, ProxySpec, ScriptSpec
-    from aiplugs.runtime.daemon import settle_heap
+    from aiplugs.util.heap import settle_heap
 
     scripts = [ScriptSpec("p0", ("http://127.0.0.1/*",), (), ("content.js",), (), "document_idle", False)]
     scripts += [ScriptSpec(f"p{i}", (f"*://*.site{i}.example/*",), (), ("content.js",), (), "document_idle", False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -29,6 +28,7 @@ from ..plan import DesiredState, Plan, load_desired_state
 from ..store.locks import HeldLock, LockHeld
 from ..store.daemonfile import LOCK_FILE, claim_pid_file, read_pid, release_pid_file, write_daemon_file
 from ..store.tokens import PAGE_TOKEN_FILE, load_or_create_token
+from ..util.heap import settle_heap
 from .converge import ConvergeResult, converge
 from .hooks import observe_hooks
 from .jobs import InstallJobs
@@ -36,7 +36,7 @@ from .orphans import sweep_orphans
 from .reconcile import Reconciler
 from .status import Condition, Observed, build_status
 
-__all__ = ["Daemon", "main", "settle_heap"]
+__all__ = ["Daemon", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,8 @@ log = logging.getLogger(__name__)
 class Daemon:
     def __init__(self, desired: DesiredState, *, env: Mapping[str, str] | None = None,
                  reconcile_interval: float = 2.0, own_process: bool = False) -> None:
-        """``own_process``: the daemon is all its process runs (``main``, ``apply --foreground``), so after the
-        first apply it may move what that built out of the garbage collector's reach (``settle_heap``)."""
         self.desired = desired
-        self.own_process = own_process
+        self.own_process = own_process  # all its process runs (main, apply --foreground): it may settle_heap
         self.state_dir = desired.state_dir
         self.env = dict(os.environ if env is None else env)
         self.reconcile_interval = reconcile_interval
@@ -170,8 +168,8 @@ class Daemon:
         self.desired = self.reconciler.desired
         if self.collector is not None:
             await self.collector.configure(self.desired.metrics)
-        if not self.applied and self.own_process:
-            settle_heap()
+        if not self.applied and self.own_process:  # what the first apply built stays: out of the collector's way
+            log.info("first apply done: %d objects kept out of garbage collection", settle_heap())
         self.applied = True
         self._set_condition("Converged", result.ok, "converged" if result.ok else
                             "; ".join(f"{f.unit}: {f.error}" for f in result.failures))
@@ -284,19 +282,6 @@ class Daemon:
 
 def _fmt(address: tuple[str, int] | None) -> str:
     return f"{address[0]}:{address[1]}" if address else "nothing"
-
-
-def settle_heap() -> int:
-    """Collects garbage, then moves every object left out of the collector's reach (``gc.freeze()``); returns how
-    many. After the first apply, what the daemon imported and built (mitmproxy, the router, the proxy's rules)
-    stays for its whole life, and each full collection walked all of it: a ~25-30 ms pause for every page in
-    flight, about once every 2,000 proxied pages. Frozen, a full collection walks only what came after (a few ms;
-    benchmarks/bench_injection.py). Only for a process the daemon owns: a host's own objects are not ours to freeze."""
-    gc.collect()
-    gc.freeze()
-    count = gc.get_freeze_count()
-    log.info("first apply done: %d objects kept out of garbage collection", count)
-    return count
 
 
 def main(argv: list[str] | None = None) -> int:
