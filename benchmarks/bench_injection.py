@@ -41,13 +41,14 @@
    1,000 per path and page (the 10th slowest; 2,000- and 3,000-round runs of one page put the ratio at p99 at
    ~0.71-0.77); (c) the proxy's own full garbage collection walked everything the proxy had imported and built:
    ~25-30 ms, about every 2,000 pages. The daemon now collects and freezes that once after its first apply
-   (``util.heap.settle_heap``; this suite's aiplugs does the same after start), and the pause is gone from
-   its tail (mitmdump keeps its ~26 ms one, at its 372nd request). On the p50 side, ``MessageData.__post_init__``'s type checks (~8 % of the proxy's CPU) became
-   one read of each class's field types (``speedups.post_init``): ~615 -> ~575 us of CPU per 10 KB page. Full runs
-   after all three: p50 0.74 / 0.74, p99 0.79 / 0.78 (1 / 100 plugins). Tried before and not kept: collecting
-   between pages instead of during them, running mitmproxy's hooks inline instead of a task each (no change in p50
-   either), reading 16 KiB to 1 MiB at a time from the origin instead of mitmproxy's 64 KiB (both slower for the
-   1 MB page).
+   (``util.heap.settle_heap``; this suite's aiplugs does the same after start), and the pause is gone from its
+   tail (mitmdump keeps its ~26 ms one, at its 372nd request). On the p50 side, ``MessageData.__post_init__``'s
+   type checks (~8 % of the proxy's CPU) became one read of each class's field types (``speedups.post_init``):
+   ~615 -> ~575 us of CPU per 10 KB page. Full runs after all three (1 / 100 plugins): p50 0.74 / 0.74 and
+   0.70 / 0.75, p99 0.79 / 0.78 and 0.79 / 0.82; quick runs p50 0.71-0.75, p99 0.70-1.05 (30 samples: the
+   slowest). Tried before and not kept: collecting between pages instead of during them, running mitmproxy's
+   hooks inline instead of a task each (no change in p50 either), reading 16 KiB to 1 MiB at a time from the
+   origin instead of mitmproxy's 64 KiB (both slower for the 1 MB page).
 2. A non-matched HTTPS host (aiplugs tunnels it) against mitmdump decrypting the same host; a fresh connection per
    request, so the TLS handshakes count. Goal: <= 0.6x.
 3. A 1 GB non-HTML body through aiplugs (streamed, never buffered): peak proxy RSS <= idle + 64 MB.
@@ -259,7 +260,7 @@ def _interleaved(paths: dict[str, int | None], url: str, n: int,
 
     The client's own garbage is collected between rounds, never during a timed request: a collection is this
     process's pause, not a proxy's, yet it fell at the same request of every run and so on the same path (a 9-13
-    ms full collection charged to aiplugs at the 162nd round of the 10 KB page, in every 3,000-round run)."""
+    ms full collection charged to aiplugs at the 162nd round of the 10 KB page, in every run looked at)."""
     import gc
 
     clients = {name: _client(port) for name, port in paths.items()}
