@@ -129,8 +129,9 @@ def test_hook_args_are_the_hooks_fields_in_order() -> None:
         hooks.all_hooks.pop("aiplugs_test_two", None)
 
 
+OPTIONAL_BYTES = typing.Optional[bytes]  # noqa: UP045 (typing.Union on purpose, beside the X | None ones)
 TYPES = [bytes, str, int, float, bool, type(None), "Headers", float | None, "Headers | None", int | str | None,
-         typing.Optional[bytes], typing.Any, tuple[int, int], typing.Sequence[str], typing.TextIO, list, tuple]  # noqa: UP045 (typing.Union, not X | None, on purpose)
+         OPTIONAL_BYTES, typing.Any, tuple[int, int], typing.Sequence[str], typing.TextIO, list, tuple]
 VALUES = [b"x", "x", 0, 7, 1.5, True, None, (1, 2), [1, 2], ("a",), ["a"], "HEADERS", object()]
 
 
