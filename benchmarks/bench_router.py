@@ -82,6 +82,16 @@ worker's CPU the way one thread per burst did: the pool's many threads, not the 
 Tried and dropped: writing each frame to the worker at once instead of once per loop pass (more wake-ups).
 Sequentially the added ≈0.2 ms is mostly waiting on wake-ups.
 
+Fifth round, measured and not taken. Full runs of this stop: 0.641, 0.584, 0.647, 0.574x (bare 11.2-12.5k req/s):
+at the line. Switched off one at a time, the guard saved ≈5 µs of router CPU per call, repeat counting and the
+cache lookup ≈1.4 µs and metrics ≈0.8 µs (timeit; under load a little more): nothing left there is worth 5 %. The
+one change that moved it is the loop: with uvloop under both servers (the same process, so the same settings
+for both) the router spent ≈86-90 µs per call (from ≈102), the bare server ≈40 (from ≈50), and the ratio was
+0.67-0.70x (ours 7.8-8.2k req/s, bare 11.6-11.7k, the bare echo bound by the load generator). But uvloop in the
+daemon adds ≈1.9 MB to its idle RSS (the import and a loop), which took ``bench_footprint``'s daemon from 1.09x
+to 1.12x of mitmdump, past that issue's 1.1x: on this machine the two goals trade against each other, so the
+daemon stays on asyncio's own loop until its footprint has that much room.
+
     python benchmarks/bench_router.py          # full
     python benchmarks/bench_router.py --quick  # small, < 60 s
 """
