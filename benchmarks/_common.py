@@ -1,15 +1,19 @@
-"""What every suite shares: percentiles, machine info, the results table and the JSON file."""
+"""What every suite shares: percentiles, machine info, the results table and the JSON file; fair rounds."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+T = TypeVar("T")
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -132,3 +136,43 @@ def example_project(root: Path, proxy_hosts: dict[str, str] | None = None) -> Pa
         doc["proxy"]["hosts"] = proxy_hosts  # type: ignore[index]
     (root / "aiplugs.toml").write_text(tomlkit.dumps(doc))
     return root / "aiplugs.toml"
+
+
+def balanced_orders(k: int) -> list[list[int]]:
+    """Orders of ``0..k-1`` (a Williams design): over the list, each item takes each place equally often and
+    directly follows each other item equally often (k orders for an even k, 2k for an odd one). Suites that time
+    several setups in rounds take round ``i``'s order from ``rounds(setups)``, so no setup always comes first (or
+    always right after the same other one)."""
+    first, low, high = [0], 1, k - 1
+    while len(first) < k:
+        first.append(low)
+        low += 1
+        if len(first) < k:
+            first.append(high)
+            high -= 1
+    orders = [[(x + shift) % k for x in first] for shift in range(k)]
+    return orders if k % 2 == 0 else orders + [order[::-1] for order in orders]
+
+
+def rounds(setups: Sequence[T]) -> Callable[[int], list[T]]:
+    """Round ``i``'s order of ``setups`` (``balanced_orders``)."""
+    orders = [[setups[k] for k in order] for order in balanced_orders(len(setups))]
+    return lambda i: orders[i % len(orders)]
+
+
+@contextmanager
+def collector_between_rounds() -> Iterator[Callable[[], None]]:
+    """This process's garbage collector off for the block; call what it gives between rounds (untimed), so a
+    collection - the client's pause, not a setup's - never falls inside a timed request. It collects the two
+    young generations (a response's reference cycles die young); everything once the block ends."""
+    def between() -> None:
+        gc.collect(1)
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield between
+    finally:
+        gc.collect()
+        if enabled:
+            gc.enable()

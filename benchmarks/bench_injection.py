@@ -76,7 +76,8 @@ from typing import Any, Iterator, Sequence
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, self_signed, summary, write_json  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    collector_between_rounds, print_table, rounds, self_signed, summary, write_json)
 
 GOALS = {"ratio_1_plugin": 0.85, "ratio_100_plugins": 0.85, "p99_ratio_1_plugin": 0.85, "p99_ratio_100_plugins": 0.85,
          "tunnel_ratio": 0.6, "rss_growth_mb": 64, "loader_inline_bytes": 1500}
@@ -252,8 +253,8 @@ def _inline_loader_bytes(page: bytes) -> int:
 def _interleaved(paths: dict[str, int | None], url: str, n: int,
                  warmup: int = 3) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Rounds of one request per path, so machine noise hits every path alike; the rounds' orders form a Williams
-    design (``balanced_orders``), so every path comes first as often as any other and follows every other path
-    equally often: whatever one request leaves behind for the next is spread evenly too.
+    design (``_common.balanced_orders``), so every path comes first as often as any other and follows every other
+    path equally often: whatever one request leaves behind for the next is spread evenly too.
 
     Also returns, per path, whether its (decoded) page carried the aiplugs loader: a run that timed un-injected
     pages through aiplugs would flatter it, so callers check it.
@@ -261,43 +262,22 @@ def _interleaved(paths: dict[str, int | None], url: str, n: int,
     The client's own garbage is collected between rounds, never during a timed request: a collection is this
     process's pause, not a proxy's, yet it fell at the same request of every run and so on the same path (a 9-13
     ms full collection charged to aiplugs at the 162nd round of the 10 KB page, in every run looked at)."""
-    import gc
-
     clients = {name: _client(port) for name, port in paths.items()}
-    names = list(clients)
-    orders = [[names[k] for k in order] for order in balanced_orders(len(names))]
+    order = rounds(list(clients))
     times: dict[str, list[float]] = {name: [] for name in paths}
     injected = {name: _inline_loader_bytes(clients[name].get(url, headers=DOC).content) for name in paths}
-    enabled = gc.isenabled()
-    gc.disable()
     try:
-        for i in range(n + warmup):
-            for name in orders[i % len(orders)]:
-                ms = _get_ms(client=clients[name], url=url)
-                if i >= warmup:
-                    times[name].append(ms)
-            gc.collect(1)  # the responses' reference cycles are young: the two young generations hold them
+        with collector_between_rounds() as between:
+            for i in range(n + warmup):
+                for name in order(i):
+                    ms = _get_ms(clients[name], url)
+                    if i >= warmup:
+                        times[name].append(ms)
+                between()
     finally:
         for client in clients.values():
             client.close()
-        gc.collect()
-        if enabled:
-            gc.enable()
     return times, injected
-
-
-def balanced_orders(k: int) -> list[list[int]]:
-    """Orders of ``0..k-1`` (a Williams design): over the list, each item takes each place equally often and
-    directly follows each other item equally often (k orders for an even k, 2k for an odd one)."""
-    first, low, high = [0], 1, k - 1
-    while len(first) < k:
-        first.append(low)
-        low += 1
-        if len(first) < k:
-            first.append(high)
-            high -= 1
-    orders = [[(x + shift) % k for x in first] for shift in range(k)]
-    return orders if k % 2 == 0 else orders + [order[::-1] for order in orders]
 
 
 def measure(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), plugins: Sequence[int] = (1, 100), n: int = 50,
@@ -369,11 +349,14 @@ def tunnel_vs_decrypt(n: int, size: int = 100_000) -> dict[str, Any]:
                                                                    port=mport))[1][0],
                  "aiplugs_tunnelled": stack.enter_context(_child(_self("--serve-aiplugs", "1", f"{tmp}/a")))[1][0]}
         times: dict[str, list[float]] = {name: [] for name in paths}
-        for i in range(n + 2):  # interleaved, like the page latencies
-            for name, port in paths.items():
-                ms = _tls_get_ms(port, "localhost", ports[1], f"/page?size={size}", ctx)
-                if i >= 2:
-                    times[name].append(ms)
+        order = rounds(list(paths))
+        with collector_between_rounds() as between:
+            for i in range(n + 2):  # interleaved, like the page latencies
+                for name in order(i):
+                    ms = _tls_get_ms(paths[name], "localhost", ports[1], f"/page?size={size}", ctx)
+                    if i >= 2:
+                        times[name].append(ms)
+                between()
     out: dict[str, Any] = {name: summary(t) for name, t in times.items()}
     out["tunnel_ratio"] = out["aiplugs_tunnelled"]["p50"] / out["mitmdump_decrypting"]["p50"]
     return out

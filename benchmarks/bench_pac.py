@@ -2,7 +2,9 @@
 proxy for everything (``aiplugs browser --all``), side by side in the same run.
 
 The browser is headless Debian Chromium (Playwright, ``/usr/bin/chromium``), one instance per setup, all three up
-at once and used in turn (direct, PAC, all, direct, …) so drift on a shared machine hits each alike. Every load is a
+at once and used in turn, so drift on a shared machine hits each alike: in rounds whose orders are balanced (each
+setup first, and right after each other one, equally often; ``_common.rounds``), with this process's garbage
+collected between rounds, never during a timed load. Every load is a
 new tab in the browser's one long-lived context, as a person opens pages (the PAC script is fetched once per
 context, ``FindProxyForURL`` runs per request; the page is ``no-store``) of ``https://other.test:<port>/page`` from a
 local TLS origin in its own process; Chromium maps ``other.test`` to
@@ -34,7 +36,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import client_env, example_project, print_table, self_signed, summary, write_json  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    client_env, collector_between_rounds, example_project, print_table, rounds, self_signed, summary, write_json)
 from benchmarks.bench_footprint import CLI  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -129,9 +132,12 @@ def measure(loads: int) -> dict[str, Any]:
                 browsers["all"] = launch("all")
                 for _ in range(3):
                     _load_ms(browsers["all"], url)
-                for _ in range(loads):
-                    for name in SETUPS:
-                        times[name].append(_load_ms(browsers[name], url))
+                order = rounds(SETUPS)  # each setup first, and after each other one, equally often
+                with collector_between_rounds() as between:
+                    for i in range(loads):
+                        for name in order(i):
+                            times[name].append(_load_ms(browsers[name], url))
+                        between()
             finally:
                 for context in browsers.values():
                     context.browser.close()

@@ -71,14 +71,3 @@ def test_rounds_rotate_the_order_and_keep_the_collector_out_of_timed_requests(se
     assert set(places.values()) == {2} and len(places) == 9, rounds  # every path in every place, twice
     follows = Counter((r[i], r[i + 1]) for r in rounds for i in range(2))
     assert set(follows.values()) == {2} and len(follows) == 6, rounds  # and after every other path, twice
-
-
-@pytest.mark.parametrize("k", range(1, 8))
-def test_balanced_orders_give_every_item_every_place_and_every_predecessor_equally(k: int) -> None:
-    orders = bench_injection.balanced_orders(k)
-    assert len(orders) == (k if k % 2 == 0 else 2 * k)
-    assert all(sorted(order) == list(range(k)) for order in orders)
-    places = Counter((x, i) for order in orders for i, x in enumerate(order))
-    assert len(places) == k * k and len(set(places.values())) == 1
-    follows = Counter((order[i], order[i + 1]) for order in orders for i in range(k - 1))
-    assert len(follows) == k * (k - 1) and len(set(follows.values())) <= 1
