@@ -44,8 +44,9 @@
    (``util.heap.settle_heap``; this suite's aiplugs does the same after start), and the pause is gone from its
    tail (mitmdump keeps its ~26 ms one, at its 372nd request). On the p50 side, ``MessageData.__post_init__``'s
    type checks (~8 % of the proxy's CPU) became one read of each class's field types (``speedups.post_init``):
-   ~615 -> ~575 us of CPU per 10 KB page. Full runs after all three (1 / 100 plugins): p50 0.74 / 0.74 and
-   0.70 / 0.75, p99 0.79 / 0.78 and 0.79 / 0.82; quick runs p50 0.71-0.75, p99 0.70-1.05 (30 samples: the
+   ~615 -> ~575 us of CPU per 10 KB page. Full runs after all three (1 / 100 plugins): p50 0.74 / 0.74,
+   0.70 / 0.75, 0.72 / 0.74 and 0.74 / 0.74; p99 0.79 / 0.78, 0.79 / 0.82, 0.78 / 0.81 and 0.76 / 0.76 (the last
+   with the tunnel measurement in balanced rounds too); quick runs p50 0.71-0.77, p99 0.67-1.05 (30 samples: the
    slowest). Tried before and not kept: collecting between pages instead of during them, running mitmproxy's
    hooks inline instead of a task each (no change in p50 either), reading 16 KiB to 1 MiB at a time from the
    origin instead of mitmproxy's 64 KiB (both slower for the 1 MB page).
