@@ -4,10 +4,11 @@ side in the same run. Goals: aiplugs >= 0.6x the bare requests/s at concurrency 
 <= 0.3 ms over bare (sequential calls, concurrency 1).
 
 Both servers run in this process's loop (as the daemon runs the router); the load comes from a separate process
-(aiohttp, fixed concurrency) so the client does not steal the servers' loop. Phases alternate bare, aiplugs, bare,
-aiplugs so drift on a shared machine hits both alike. Each phase also reports CPU time per request of the server
-process (this one), of the worker and of the load generator: on two cores every process competes for the same
-CPUs, so requests/s follow total CPU per request, and the split says where a ratio comes from. Also printed: a
+(aiohttp, fixed concurrency) so the client does not steal the servers' loop. Phases alternate bare and aiplugs,
+each first in half the rounds, so drift on a shared machine hits both alike. Each phase also reports CPU time per
+request of the server process (this one), of the worker and of the load generator: on two cores every process
+competes for the same CPUs, so requests/s follow total CPU per request, and the split says where a ratio comes
+from. Also printed: a
 sequential round trip over the worker channel alone (``WorkerManager.call``) and worker cold start p50.
 
 Profile before issue 18 item 2 (py-spy --gil on the router under load; CPU time per request from /proc): with
@@ -82,8 +83,8 @@ worker's CPU the way one thread per burst did: the pool's many threads, not the 
 Tried and dropped: writing each frame to the worker at once instead of once per loop pass (more wake-ups).
 Sequentially the added ≈0.2 ms is mostly waiting on wake-ups.
 
-Fifth round, measured and not taken. Full runs of this stop: 0.641, 0.584, 0.647, 0.574x (bare 11.2-12.5k req/s):
-at the line. Switched off one at a time, the guard saved ≈5 µs of router CPU per call, repeat counting and the
+Fifth round, measured and not taken. Full runs of this stop: 0.641, 0.584, 0.647, 0.574x, and 0.559x with the
+phases in balanced order (bare 11.2-12.5k req/s): at the line. Switched off one at a time, the guard saved ≈5 µs of router CPU per call, repeat counting and the
 cache lookup ≈1.4 µs and metrics ≈0.8 µs (timeit; under load a little more): nothing left there is worth 5 %. The
 one change that moved it is the loop: with uvloop under both servers (the same process, so the same settings
 for both) the router spent ≈86-90 µs per call (from ≈102), the bare server ≈40 (from ≈50), and the ratio was
@@ -111,7 +112,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks._common` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, summary, write_json  # noqa: E402
+from benchmarks._common import print_table, rounds as balanced, summary, write_json  # noqa: E402
 
 GOAL = 0.6
 ADDED_P50_GOAL_MS = 0.3
@@ -259,11 +260,13 @@ async def _bench(quick: bool) -> dict[str, Any]:
             worker_pid = _worker_pid()
             bare_url, ours_url = f"http://127.0.0.1:{bare_port}/echo", f"{router.url}/v1/plugins/echo/run"
             runs: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": [], "bare_seq": [], "ours_seq": []}
-            for _ in range(rounds):
-                runs["bare"].append(await _load(bare_url, "-", duration, concurrency, worker_pid))
-                runs["ours"].append(await _load(ours_url, "bench-page", duration, concurrency, worker_pid))
-                runs["bare_seq"].append(await _load(bare_url, "-", seq_duration, 1))
-                runs["ours_seq"].append(await _load(ours_url, "bench-page", seq_duration, 1))
+            targets = {"bare": (bare_url, "-"), "ours": (ours_url, "bench-page")}
+            order = balanced(list(targets))  # bare first in half the rounds, ours in the other half
+            for i in range(rounds):
+                for name in order(i):
+                    runs[name].append(await _load(*targets[name], duration, concurrency, worker_pid))
+                for name in order(i):
+                    runs[f"{name}_seq"].append(await _load(*targets[name], seq_duration, 1))
         finally:
             bare.should_exit = True
             await bare_task
