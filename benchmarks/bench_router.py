@@ -84,9 +84,11 @@ Tried and dropped: writing each frame to the worker at once instead of once per 
 Sequentially the added ≈0.2 ms is mostly waiting on wake-ups.
 
 Fifth round, measured and not taken. Full runs of this stop: 0.641, 0.584, 0.647, 0.574x, and 0.559x with the
-phases in balanced order (bare 11.2-12.5k req/s): at the line. Switched off one at a time, the guard saved ≈5 µs of router CPU per call, repeat counting and the
-cache lookup ≈1.4 µs and metrics ≈0.8 µs (timeit; under load a little more): nothing left there is worth 5 %. The
-one change that moved it is the loop: with uvloop under both servers (the same process, so the same settings
+phases in balanced order (bare 11.2-12.5k req/s): at the line. Switched off one at a time, the guard saved ≈5 µs
+of router CPU per call, repeat counting and the cache lookup ≈1.4 µs and metrics ≈0.8 µs (timeit; under load a
+little more): nothing left there is worth 5 %. Per call the router's loop runs ≈2 handles more than the bare
+echo's (the worker channel's reads, 0.4 per call; its flush, 0.6; the reply's task wake-up, 1). The one change
+that moved the ratio is the loop itself: with uvloop under both servers (the same process, so the same settings
 for both) the router spent ≈86-90 µs per call (from ≈102), the bare server ≈40 (from ≈50), and the ratio was
 0.67-0.70x (ours 7.8-8.2k req/s, bare 11.6-11.7k, the bare echo bound by the load generator). But uvloop in the
 daemon adds ≈1.9 MB to its idle RSS (the import and a loop), which took ``bench_footprint``'s daemon from 1.09x
