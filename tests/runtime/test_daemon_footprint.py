@@ -26,7 +26,7 @@ IDLE_ABSENT = ("jinja2", "markupsafe", "aiplugs.adapters.router.dashboard.render
                "aiplugs.runtime.installs", "filelock", "jsonschema", "referencing", "rpds", "fsspec",
                "packaging.requirements", "aiplugs.adapters.packages", "tarfile", "websockets",
                "prometheus_client.exposition", "wsgiref", "http.server", "urllib.request", "tomlkit",
-               "aiplugs.declaration.edit")
+               "aiplugs.declaration.edit", "pyparsing.core")
 
 
 def _free_port() -> int:

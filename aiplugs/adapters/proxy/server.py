@@ -94,6 +94,7 @@ class ProxyServer:
         from . import speedups
 
         speedups.lean_addons()  # before mitmproxy.master: it imports the addons package
+        speedups.lean_commands()  # and the command lexer
         from mitmproxy import master, options
         from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
         from mitmproxy.exceptions import OptionsError

@@ -5,6 +5,12 @@
 of the daemon's resident memory) for the six addons ``ProxyServer`` runs: registered without its ``__init__``
 (``util.lean_import``; the first use of ``default_addons`` still works, it runs the ``__init__`` then).
 
+``lean_commands()``: mitmproxy's command manager imports ``command_lexer``, which builds a pyparsing grammar at
+import (pyparsing ~3.4 MB resident, ~13 ms) for parsing typed command lines, which the daemon never does. The
+lexer is registered with only its plain functions (``quote``, ``unquote``: what ``mitmproxy.command`` takes from
+it at import) and pyparsing without its ``__init__`` (``util.lean_import``); the first use of any other name of
+the lexer, or of pyparsing, runs the whole module then (pyparsing with it). Only for the reviewed source of ``command_lexer``.
+
 ``install()`` replaces a few functions that every HTTP request through mitmproxy runs, each with one that returns
 the same values and raises the same errors (py-spy on the proxy, ``benchmarks/bench_injection.py``, 10 KB pages):
 
@@ -42,7 +48,7 @@ from typing import Any, Callable
 
 from ...util.lean_import import without_init
 
-__all__ = ["install", "lean_addons"]
+__all__ = ["install", "lean_addons", "lean_commands"]
 
 # sha256 (first 16 hex digits) of the dedented source of each function a speedup replaces, as reviewed.
 _REVIEWED = {
@@ -52,6 +58,7 @@ _REVIEWED = {
     "hook_args": "c8180528126b87ab",
     "trigger_event": "58789e378391cb37",
     "post_init": "dd4a02a58bf8a1d2",
+    "command_lexer": "e7f1632784b541f9",  # the whole module's source
 }
 # A host is at most 255 bytes; with a port and IPv6 brackets an authority a little more. Longer input is not
 # cached (it is invalid anyway, and a cache of 1024 such keys must stay small).
@@ -217,3 +224,45 @@ def lean_addons() -> bool:
     """Makes ``mitmproxy.addons`` importable without its ``__init__``; call before importing ``mitmproxy.master``.
     True when the package is (now) registered that way."""
     return without_init("mitmproxy.addons")
+
+
+def lean_commands() -> bool:
+    """Registers ``mitmproxy.command_lexer`` without its pyparsing grammar, and pyparsing lazily (see the module
+    docstring); call before importing ``mitmproxy.master``. True when the lexer is (now) registered that way."""
+    import ast
+    import importlib.util
+    import sys
+
+    name = "mitmproxy.command_lexer"
+    if name in sys.modules:
+        return bool(getattr(sys.modules[name], "_aiplugs", False))
+    if "pyparsing" in sys.modules:  # loaded already: nothing left to save
+        return False
+    spec = importlib.util.find_spec(name)
+    source = spec.loader.get_source(name) if spec is not None and spec.loader is not None else None  # type: ignore[attr-defined]
+    if source is None or hashlib.sha256(source.encode()).hexdigest()[:16] != _REVIEWED["command_lexer"]:
+        return False
+    lexer = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    plain = [node for node in ast.parse(source).body if isinstance(node, (ast.Import, ast.FunctionDef))
+             and not (isinstance(node, ast.Import) and any(a.name == "pyparsing" for a in node.names))]
+    exec(compile(ast.Module(plain, type_ignores=[]), spec.origin or name, "exec"), lexer.__dict__)  # type: ignore[union-attr]
+
+    def __getattr__(attr: str) -> Any:  # a name beyond the plain functions: run the whole module, once
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        del lexer.__dict__["__getattr__"]
+        exec(compile(source, spec.origin or name, "exec"), lexer.__dict__)  # type: ignore[union-attr]
+        try:
+            return lexer.__dict__[attr]
+        except KeyError:
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
+
+    lexer.__dict__["__getattr__"] = __getattr__
+    lexer.__dict__["_aiplugs"] = True
+    if not without_init("pyparsing"):  # its names come from its __init__: run on the first one read
+        return False
+    sys.modules[name] = lexer
+    import mitmproxy
+
+    mitmproxy.command_lexer = lexer  # type: ignore[attr-defined]
+    return True

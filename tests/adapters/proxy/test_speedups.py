@@ -246,3 +246,52 @@ def test_lean_addons_leaves_an_imported_package_alone() -> None:
     code = "import mitmproxy.addons\nfrom aiplugs.adapters.proxy import speedups\nprint(speedups.lean_addons())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.split() == ["False"], out.stderr
+
+
+LEAN_COMMANDS = """
+import sys
+from aiplugs.adapters.proxy import speedups
+assert speedups.lean_addons() is True and speedups.lean_commands() is True and speedups.lean_commands() is True
+from mitmproxy import master, options
+from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
+import asyncio
+m = master.Master(options.Options(), event_loop=asyncio.new_event_loop(), with_termlog=False)
+m.addons.add(core.Core())  # its commands are collected without parsing anything
+print("idle", "pyparsing.core" in sys.modules, "options.reset" in m.commands.commands)
+from mitmproxy import command_lexer
+samples = ["", "a", "a b", "'x'", '"y"', "it's", 'say "hi"', "both ' and \\""]
+plain = [(command_lexer.quote(v), command_lexer.unquote(v)) for v in samples]
+quote, unquote = command_lexer.quote, command_lexer.unquote
+print("plain", "pyparsing.core" in sys.modules)
+print("grammar", command_lexer.expr.parseString("a 'b c'", parseAll=True).asList(), "pyparsing.core" in sys.modules)
+print("same", plain == [(command_lexer.quote(v), command_lexer.unquote(v)) for v in samples],
+      command_lexer.quote is not quote)  # the whole module ran: its own functions answer alike
+print("parsed", m.commands.parse_partial("options.reset  'x y'")[0][0].value)
+"""
+
+
+def test_lean_commands_keep_pyparsing_out_until_a_command_line_is_parsed() -> None:
+    out = subprocess.run([sys.executable, "-c", LEAN_COMMANDS], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "idle False True"  # the master and its commands, no pyparsing
+    assert lines[1] == "plain False"  # quote and unquote need none either
+    assert lines[2] == "grammar ['a', ' ', \"'b c'\"] True"  # the grammar loads it, then parses as mitmproxy's
+    assert lines[3] == "same True True"
+    assert lines[4] == "parsed options.reset"
+
+
+def test_lean_commands_leave_a_loaded_pyparsing_alone() -> None:
+    code = "import pyparsing\nfrom aiplugs.adapters.proxy import speedups\nprint(speedups.lean_commands())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["False"], out.stderr
+
+
+def test_the_reviewed_command_lexer_is_mitmproxys() -> None:
+    """Fails when the pinned mitmproxy changes command_lexer: then look again at what lean_commands keeps."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("mitmproxy.command_lexer")
+    source = spec.loader.get_source("mitmproxy.command_lexer")
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == speedups._REVIEWED["command_lexer"]
