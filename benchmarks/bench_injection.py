@@ -169,7 +169,9 @@ def _serve_aiplugs(plugins: int, confdir: str) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         await proxy.stop()
 
-    asyncio.run(main())
+    from aiplugs.util import eventloop
+
+    eventloop.run(main())  # the daemon's loop
 
 
 @contextmanager

@@ -327,7 +327,9 @@ def digest(runs: dict[str, list[dict[str, Any]]], cold_ms: list[float], seq_chan
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    return asyncio.run(_bench(quick))
+    from aiplugs.util import eventloop
+
+    return eventloop.run(_bench(quick))  # both servers on the daemon's loop (its settings: the same for both)
 
 
 def report(result: dict[str, Any]) -> None:

@@ -161,6 +161,7 @@ def _foreground(args, desired) -> int:
     from ..store.locks import ApplyLock
     from ..client import DaemonClient
     from ..runtime.daemon import Daemon
+    from ..util import eventloop
     from ..client.lifecycle import plan_for
 
     with ApplyLock(desired.state_dir, timeout=args.lock_timeout):
@@ -196,7 +197,7 @@ def _foreground(args, desired) -> int:
         await task
         return 0
 
-    return asyncio.run(main())
+    return eventloop.run(main())  # the daemon's loop, as detached
 
 
 # ---- status / down / logs ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ..plan import DesiredState, Plan, load_desired_state
 from ..store.locks import HeldLock, LockHeld
 from ..store.daemonfile import LOCK_FILE, claim_pid_file, read_pid, release_pid_file, write_daemon_file
 from ..store.tokens import PAGE_TOKEN_FILE, load_or_create_token
+from ..util import eventloop
 from ..util.heap import settle_heap
 from .converge import ConvergeResult, converge
 from .hooks import observe_hooks
@@ -111,7 +112,7 @@ class Daemon:
             write_daemon_file(self.state_dir, *system.api, self.started_at)
             await system.record_state(force=True)
             self.events.publish(ROUTER_STARTED, host=system.api[0], port=system.api[1])
-            log.info("aiplugs daemon %s: api on %s:%s", os.getpid(), *system.api)
+            log.info("aiplugs daemon %s: api on %s:%s (%s)", os.getpid(), *system.api, eventloop.loop_name(loop))
             loop_task = asyncio.create_task(self._loop(), name="aiplugs-reconcile")
             autotune_task = asyncio.create_task(self.autotune.run(), name="aiplugs-autotune")
             if on_ready is not None:
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         _, desired = load_desired_state(args.config)
-        asyncio.run(Daemon(desired, own_process=True).run())
+        eventloop.run(Daemon(desired, own_process=True).run())
     except AiplugsError as e:  # ConfigError included: it lists every problem
         print(f"error: {e}", file=sys.stderr)
         return 1

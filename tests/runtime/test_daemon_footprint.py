@@ -80,6 +80,7 @@ def test_an_idle_daemon_loads_the_dashboard_on_its_first_request(daemon: Path) -
     assert "aiplugs.runtime.daemon" in before or "aiplugs.runtime.system" in before, "no importtime lines in the log"
     assert {"mitmproxy.master", "aiplugs.adapters.router.dashboard.routes"} <= before  # serving, routes in place
     assert not set(IDLE_ABSENT) & before, sorted(set(IDLE_ABSENT) & before)
+    assert re.search(r"aiplugs daemon \d+: api on 127\.0\.0\.1:\d+ \(uvloop\)", log.read_text())  # its loop
     # the daemon owns its process: what the first apply built is out of the collector's reach (settle_heap)
     frozen = re.findall(r"first apply done: (\d+) objects kept out of garbage collection", log.read_text())
     assert len(frozen) == 1 and int(frozen[0]) > 10_000, frozen  # mitmproxy, the router, ... (~87,000)
