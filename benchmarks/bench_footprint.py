@@ -31,7 +31,10 @@ dashboard, 79.5 MB against 71.4 MB (1.113x) after jsonschema and fsspec, 77.7-77
 after websockets and the exposition. Last, tomlkit (~0.8 MB, 11 modules) is no longer loaded at idle: the value
 positions in ``aiplugs.toml`` are worked out when an error or ``Config.origin`` first asks, and the autotuner's
 ``aiplugs.toml`` edits import it with the first suggestion previewed or applied: 77.0 MB against 71.3-71.4 MB
-now (1.08x). Workers: 23.5-23.7 MB bare, 23.8 MB the largest example worker (goal met).
+now (1.08x). Then mitmproxy's command lexer is registered without the pyparsing grammar it builds at import
+(``speedups.lean_commands``; the daemon never parses a command line): 75.0 MB against 71.3 MB (1.05x); and the
+daemon runs on uvloop (``util/eventloop.py``, ≈1.9 MB for the import and its loop; ``bench_router``): 77.2 MB
+(1.08x). Workers: 23.5-23.7 MB bare, 23.8 MB the largest example worker (goal met; they stay on asyncio's loop).
 
 What the rest is (leave-one-out over the daemon's own module list, module memory only): pydantic +
 pydantic-settings, ~7 MB (pydantic-core's shared library alone is 3.6 MB of resident pages; pydantic-settings pulls

@@ -47,9 +47,11 @@
    ~615 -> ~575 us of CPU per 10 KB page. Full runs after all three (1 / 100 plugins): p50 0.74 / 0.74,
    0.70 / 0.75, 0.72 / 0.74 and 0.74 / 0.74; p99 0.79 / 0.78, 0.79 / 0.82, 0.78 / 0.81 and 0.76 / 0.76 (the last
    with the tunnel measurement in balanced rounds too); quick runs p50 0.71-0.77, p99 0.67-1.05 (30 samples: the
-   slowest). Tried before and not kept: collecting between pages instead of during them, running mitmproxy's
-   hooks inline instead of a task each (no change in p50 either), reading 16 KiB to 1 MiB at a time from the
-   origin instead of mitmproxy's 64 KiB (both slower for the 1 MB page).
+   slowest). With the daemon on uvloop (``util/eventloop.py``; this suite's proxy runs on the daemon's loop,
+   mitmdump on its own asyncio loop as shipped): p50 0.71 / 0.71, p99 0.72 / 0.72. Tried before and not kept:
+   collecting between pages instead of during them, running mitmproxy's hooks inline instead of a task each (no
+   change in p50 either), reading 16 KiB to 1 MiB at a time from the origin instead of mitmproxy's 64 KiB (both
+   slower for the 1 MB page).
 2. A non-matched HTTPS host (aiplugs tunnels it) against mitmdump decrypting the same host; a fresh connection per
    request, so the TLS handshakes count. Goal: <= 0.6x.
 3. A 1 GB non-HTML body through aiplugs (streamed, never buffered): peak proxy RSS <= idle + 64 MB.

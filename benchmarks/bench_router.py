@@ -83,17 +83,16 @@ worker's CPU the way one thread per burst did: the pool's many threads, not the 
 Tried and dropped: writing each frame to the worker at once instead of once per loop pass (more wake-ups).
 Sequentially the added ≈0.2 ms is mostly waiting on wake-ups.
 
-Fifth round, measured and not taken. Full runs of this stop: 0.641, 0.584, 0.647, 0.574x, and 0.559x with the
-phases in balanced order (bare 11.2-12.5k req/s): at the line. Switched off one at a time, the guard saved ≈5 µs
-of router CPU per call, repeat counting and the cache lookup ≈1.4 µs and metrics ≈0.8 µs (timeit; under load a
-little more): nothing left there is worth 5 %. Per call the router's loop runs ≈2 handles more than the bare
-echo's (the worker channel's reads, 0.4 per call; its flush, 0.6; the reply's task wake-up, 1). The one change
-that moved the ratio is the loop itself: with uvloop under both servers (the same process, so the same settings
-for both) the router spent ≈86-90 µs per call (from ≈102), the bare server ≈40 (from ≈50), and the ratio was
-0.67-0.70x (ours 7.8-8.2k req/s, bare 11.6-11.7k, the bare echo bound by the load generator). But uvloop in the
-daemon adds ≈1.9 MB to its idle RSS (the import and a loop), which took ``bench_footprint``'s daemon from 1.09x
-to 1.12x of mitmdump, past that issue's 1.1x: on this machine the two goals trade against each other, so the
-daemon stays on asyncio's own loop until its footprint has that much room.
+Fifth round. Full runs on asyncio's loop: 0.641, 0.584, 0.647, 0.574x, and 0.559x with the phases in balanced
+order (bare 11.2-12.5k req/s): at the line. Switched off one at a time, the guard saved ≈5 µs of router CPU per
+call, repeat counting and the cache lookup ≈1.4 µs and metrics ≈0.8 µs (timeit; under load a little more): nothing
+left there is worth 5 %. Per call the router's loop runs ≈2 handles more than the bare echo's (the worker
+channel's reads, 0.4 per call; its flush, 0.6; the reply's task wake-up, 1), so the loop itself is the lever: the
+daemon now runs on uvloop (``util/eventloop.py``), and this suite runs both servers on the daemon's loop, so
+both sides still share every setting. Router ≈86-94 µs per call (from ≈102), bare ≈40-45 (from ≈50); ratio
+0.687x and 0.660x in full runs (ours 7.6-7.9k req/s, bare 11.4-11.6k, bound by the load generator), 0.71x
+quick. uvloop costs the daemon ≈1.9 MB of idle RSS; the room came from mitmproxy's command lexer, which no
+longer builds its pyparsing grammar in the daemon (``speedups.lean_commands``, -2.8 MB; ``bench_footprint``).
 
     python benchmarks/bench_router.py          # full
     python benchmarks/bench_router.py --quick  # small, < 60 s
