@@ -9,7 +9,8 @@ of the daemon's resident memory) for the six addons ``ProxyServer`` runs: regist
 import (pyparsing ~3.4 MB resident, ~13 ms) for parsing typed command lines, which the daemon never does. The
 lexer is registered with only its plain functions (``quote``, ``unquote``: what ``mitmproxy.command`` takes from
 it at import) and pyparsing without its ``__init__`` (``util.lean_import``); the first use of any other name of
-the lexer, or of pyparsing, runs the whole module then (pyparsing with it). Only for the reviewed source of ``command_lexer``.
+the lexer, or of pyparsing, runs the whole module then (pyparsing with it). Only for the reviewed source of
+``command_lexer``.
 
 ``install()`` replaces a few functions that every HTTP request through mitmproxy runs, each with one that returns
 the same values and raises the same errors (py-spy on the proxy, ``benchmarks/bench_injection.py``, 10 KB pages):
@@ -239,19 +240,21 @@ def lean_commands() -> bool:
     if "pyparsing" in sys.modules:  # loaded already: nothing left to save
         return False
     spec = importlib.util.find_spec(name)
-    source = spec.loader.get_source(name) if spec is not None and spec.loader is not None else None  # type: ignore[attr-defined]
-    if source is None or hashlib.sha256(source.encode()).hexdigest()[:16] != _REVIEWED["command_lexer"]:
+    loader: Any = spec.loader if spec is not None else None
+    source = loader.get_source(name) if loader is not None else None
+    if spec is None or source is None or hashlib.sha256(source.encode()).hexdigest()[:16] != _REVIEWED["command_lexer"]:
         return False
-    lexer = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    lexer = importlib.util.module_from_spec(spec)
+    origin = spec.origin or name
     plain = [node for node in ast.parse(source).body if isinstance(node, (ast.Import, ast.FunctionDef))
              and not (isinstance(node, ast.Import) and any(a.name == "pyparsing" for a in node.names))]
-    exec(compile(ast.Module(plain, type_ignores=[]), spec.origin or name, "exec"), lexer.__dict__)  # type: ignore[union-attr]
+    exec(compile(ast.Module(plain, type_ignores=[]), origin, "exec"), lexer.__dict__)
 
     def __getattr__(attr: str) -> Any:  # a name beyond the plain functions: run the whole module, once
         if attr.startswith("__"):
             raise AttributeError(attr)
         del lexer.__dict__["__getattr__"]
-        exec(compile(source, spec.origin or name, "exec"), lexer.__dict__)  # type: ignore[union-attr]
+        exec(compile(source, origin, "exec"), lexer.__dict__)
         try:
             return lexer.__dict__[attr]
         except KeyError:
