@@ -3,8 +3,8 @@ own elsewhere or when ``AIPLUGS_EVENT_LOOP=asyncio`` says so.
 
 The daemon's one loop carries the router, the proxy and the workers' channels. With uvloop (libuv underneath)
 each pass, each read and each callback costs less: ``benchmarks/bench_router.py`` measured the router's CPU per
-plugin call at ≈86-90 µs instead of ≈102 and ``bench_injection`` the proxy's pages likewise, for ≈1.9 MB more
-resident memory (``bench_footprint``). Workers stay on asyncio's loop: a worker spends little in its loop, and
+plugin call at ≈86-94 µs instead of ≈102, ``bench_injection`` the proxy's pages at ≈0.71 of mitmdump's time
+instead of ≈0.74, for ≈1.9 MB more resident memory (``bench_footprint``). Workers stay on asyncio's loop: a worker spends little in its loop, and
 its footprint (≤ 25 MB) has no room for uvloop's.
 """
 
