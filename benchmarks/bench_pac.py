@@ -4,12 +4,11 @@ proxy for everything (``aiplugs browser --all``), side by side in the same run.
 The browser is headless Debian Chromium (Playwright, ``/usr/bin/chromium``), one instance per setup, all three up
 at once and used in turn, so drift on a shared machine hits each alike: in rounds whose orders are balanced (each
 setup first, and right after each other one, equally often; ``_common.rounds``), with this process's garbage
-collected between rounds, never during a timed load. Every load is a
-new tab in the browser's one long-lived context, as a person opens pages (the PAC script is fetched once per
-context, ``FindProxyForURL`` runs per request; the page is ``no-store``) of ``https://other.test:<port>/page`` from a
-local TLS origin in its own process; Chromium maps ``other.test`` to
-127.0.0.1 (``--host-resolver-rules``) and the proxy does too (``[proxy] hosts``), because Chromium never sends a
-loopback address to a proxy. The daemon is the shipped example, started through ``aiplugs apply``.
+collected between rounds, never during a timed load. Every load is a new tab in the browser's one long-lived
+context, as a person opens pages (the PAC script is fetched once per context, ``FindProxyForURL`` runs per request;
+the page is ``no-store``) of ``https://other.test:<port>/page`` from a local TLS origin in its own process; Chromium
+maps ``other.test`` to 127.0.0.1 (``--host-resolver-rules``) and the proxy does too (``[proxy] hosts``), because
+Chromium never sends a loopback address to a proxy. The daemon is the shipped example, started through ``aiplugs apply``.
 
 - **PAC** (``--proxy-pac-url`` = the daemon's ``/proxy.pac``, as ``aiplugs browser`` starts it): the PAC answers
   ``DIRECT`` for a host no plugin matches, so the page must load as fast as direct. Goal: p50 <= 1.05x direct.
