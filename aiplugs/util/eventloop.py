@@ -42,6 +42,12 @@ def loop_name(loop: asyncio.AbstractEventLoop) -> str:
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on the daemon's loop (``loop_factory``)."""
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+    """``asyncio.run(main)`` on the daemon's loop (``loop_factory``); a bad choice is raised before ``main`` runs
+    (and ``main`` is closed, never left un-awaited)."""
+    try:
+        factory = loop_factory()
+    except BaseException:
+        main.close()
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)

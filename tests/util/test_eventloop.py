@@ -30,3 +30,20 @@ def test_a_choice_it_does_not_know_is_refused_by_name() -> None:
     with pytest.raises(AiplugsError, match=r"AIPLUGS_EVENT_LOOP must be 'uvloop' or 'asyncio', not 'trio'"):
         eventloop.loop_factory({eventloop.ENV: "trio"})
     assert eventloop.loop_factory({eventloop.ENV: "uvloop"}) is not None
+
+
+def test_run_refuses_a_bad_choice_before_the_coroutine_runs_and_closes_it(monkeypatch) -> None:
+    import warnings
+
+    monkeypatch.setenv(eventloop.ENV, "trio")
+    ran = []
+
+    async def main() -> None:
+        ran.append(True)
+
+    coroutine = main()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" would be an error here
+        with pytest.raises(AiplugsError, match="AIPLUGS_EVENT_LOOP"):
+            eventloop.run(coroutine)
+    assert coroutine.cr_frame is None and not ran  # closed, never run
